@@ -1,0 +1,984 @@
+//! The course's payload: `pickle.dumps(list_of_ints)`, read and written
+//! without ever running the pickle machine.
+//!
+//! [`PickleSummer`] reads the opcodes that CPython's pickler uses for a list
+//! of ints, protocols 0 to 5, and sums the ints as they go by. Every other
+//! opcode (`GLOBAL`, `REDUCE`, strings, floats, nested containers, ...) is
+//! refused as soon as its first byte is seen, without reading its argument
+//! and without acting on it: a pickle that would run code on a Python server
+//! is, here, a protocol error.
+//!
+//! The accepted grammar, with `INT` any of the integer opcodes:
+//!
+//! ```text
+//! pickle := [PROTO n] list STOP          (n <= 5; FRAME may appear between opcodes)
+//! list   := EMPTY_LIST memo* items*      (protocols 1 to 5)
+//!         | MARK INT* LIST memo* items*  (protocol 0 writes MARK LIST)
+//! items  := INT APPEND | MARK INT* APPENDS
+//! memo   := PUT | BINPUT | LONG_BINPUT | MEMOIZE  (ignored: nothing refers back)
+//! INT    := INT | LONG | BININT | BININT1 | BININT2 | LONG1 | LONG4 | NEWTRUE | NEWFALSE
+//! ```
+//!
+//! Booleans count as 0 and 1, as they do in Python's `sum`. Each int must fit
+//! in an `i128`; larger ones are refused.
+//!
+//! [`PickleEncoder`] writes what `pickle.dumps(ints, protocol=2)` writes,
+//! byte for byte, one int at a time.
+
+use core::fmt;
+
+use crate::writer::Writer;
+
+/// The pickle opcodes this module knows by name (for messages).
+mod op {
+    pub const MARK: u8 = b'(';
+    pub const STOP: u8 = b'.';
+    pub const INT: u8 = b'I';
+    pub const BININT: u8 = b'J';
+    pub const BININT1: u8 = b'K';
+    pub const LONG: u8 = b'L';
+    pub const BININT2: u8 = b'M';
+    pub const APPEND: u8 = b'a';
+    pub const APPENDS: u8 = b'e';
+    pub const LIST: u8 = b'l';
+    pub const EMPTY_LIST: u8 = b']';
+    pub const PUT: u8 = b'p';
+    pub const BINPUT: u8 = b'q';
+    pub const LONG_BINPUT: u8 = b'r';
+    pub const PROTO: u8 = 0x80;
+    pub const NEWTRUE: u8 = 0x88;
+    pub const NEWFALSE: u8 = 0x89;
+    pub const LONG1: u8 = 0x8a;
+    pub const LONG4: u8 = 0x8b;
+    pub const MEMOIZE: u8 = 0x94;
+    pub const FRAME: u8 = 0x95;
+}
+
+/// The highest pickle protocol (Python 3.8 and later write up to 5).
+pub const HIGHEST_PROTOCOL: u8 = 5;
+
+/// The name of a pickle opcode, for error messages.
+pub fn opcode_name(opcode: u8) -> &'static str {
+    match opcode {
+        b'(' => "MARK",
+        b'.' => "STOP",
+        b'0' => "POP",
+        b'1' => "POP_MARK",
+        b'2' => "DUP",
+        b'F' => "FLOAT",
+        b'I' => "INT",
+        b'J' => "BININT",
+        b'K' => "BININT1",
+        b'L' => "LONG",
+        b'M' => "BININT2",
+        b'N' => "NONE",
+        b'P' => "PERSID",
+        b'Q' => "BINPERSID",
+        b'R' => "REDUCE",
+        b'S' => "STRING",
+        b'T' => "BINSTRING",
+        b'U' => "SHORT_BINSTRING",
+        b'V' => "UNICODE",
+        b'X' => "BINUNICODE",
+        b'a' => "APPEND",
+        b'b' => "BUILD",
+        b'c' => "GLOBAL",
+        b'd' => "DICT",
+        b'}' => "EMPTY_DICT",
+        b'e' => "APPENDS",
+        b'g' => "GET",
+        b'h' => "BINGET",
+        b'i' => "INST",
+        b'j' => "LONG_BINGET",
+        b'l' => "LIST",
+        b']' => "EMPTY_LIST",
+        b'o' => "OBJ",
+        b'p' => "PUT",
+        b'q' => "BINPUT",
+        b'r' => "LONG_BINPUT",
+        b's' => "SETITEM",
+        b't' => "TUPLE",
+        b')' => "EMPTY_TUPLE",
+        b'u' => "SETITEMS",
+        b'G' => "BINFLOAT",
+        0x80 => "PROTO",
+        0x81 => "NEWOBJ",
+        0x82 => "EXT1",
+        0x83 => "EXT2",
+        0x84 => "EXT4",
+        0x85 => "TUPLE1",
+        0x86 => "TUPLE2",
+        0x87 => "TUPLE3",
+        0x88 => "NEWTRUE",
+        0x89 => "NEWFALSE",
+        0x8a => "LONG1",
+        0x8b => "LONG4",
+        b'B' => "BINBYTES",
+        b'C' => "SHORT_BINBYTES",
+        0x8c => "SHORT_BINUNICODE",
+        0x8d => "BINUNICODE8",
+        0x8e => "BINBYTES8",
+        0x8f => "EMPTY_SET",
+        0x90 => "ADDITEMS",
+        0x91 => "FROZENSET",
+        0x92 => "NEWOBJ_EX",
+        0x93 => "STACK_GLOBAL",
+        0x94 => "MEMOIZE",
+        0x95 => "FRAME",
+        0x96 => "BYTEARRAY8",
+        0x97 => "NEXT_BUFFER",
+        0x98 => "READONLY_BUFFER",
+        _ => "unknown opcode",
+    }
+}
+
+/// A pickle payload is not a list of ints this module accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PickleError {
+    /// An opcode outside the subset a list of ints needs (`REDUCE`,
+    /// `GLOBAL`, a string, ...). Refused without reading its argument.
+    Forbidden {
+        /// The opcode byte.
+        opcode: u8,
+        /// Its offset in the payload.
+        offset: u64,
+    },
+    /// An opcode of the subset, where a list of ints cannot have it
+    /// (an `APPEND` with no list, a second list, ...).
+    Misplaced {
+        /// The opcode byte.
+        opcode: u8,
+        /// Its offset in the payload.
+        offset: u64,
+    },
+    /// `PROTO` names a protocol above [`HIGHEST_PROTOCOL`].
+    Protocol {
+        /// The protocol number.
+        protocol: u8,
+    },
+    /// A text `INT`, `LONG` or `PUT` argument is not a decimal number.
+    BadLiteral {
+        /// Offset of the opcode.
+        offset: u64,
+    },
+    /// An int does not fit in an `i128`.
+    IntOutOfRange {
+        /// Offset of the opcode.
+        offset: u64,
+    },
+    /// Bytes follow the `STOP` opcode.
+    TrailingBytes {
+        /// Offset of the first byte after `STOP`.
+        offset: u64,
+    },
+    /// The payload ended before `STOP`.
+    Truncated,
+    /// The running sum left the `i128` range.
+    Overflow,
+}
+
+impl fmt::Display for PickleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            PickleError::Forbidden { opcode, offset } => write!(
+                f,
+                "pickle opcode {} (0x{opcode:02x}) at byte {offset} is not allowed: only a list of ints is accepted",
+                opcode_name(opcode)
+            ),
+            PickleError::Misplaced { opcode, offset } => write!(
+                f,
+                "pickle opcode {} at byte {offset} does not fit a list of ints",
+                opcode_name(opcode)
+            ),
+            PickleError::Protocol { protocol } => write!(
+                f,
+                "pickle protocol {protocol} is not supported (0 to {HIGHEST_PROTOCOL} are)"
+            ),
+            PickleError::BadLiteral { offset } => {
+                write!(
+                    f,
+                    "pickle text number at byte {offset} is not a decimal integer"
+                )
+            }
+            PickleError::IntOutOfRange { offset } => {
+                write!(f, "pickle int at byte {offset} does not fit in 128 bits")
+            }
+            PickleError::TrailingBytes { offset } => {
+                write!(f, "bytes after the pickle's STOP opcode, at byte {offset}")
+            }
+            PickleError::Truncated => f.write_str("pickle payload ends before its STOP opcode"),
+            PickleError::Overflow => f.write_str("the sum does not fit in 128 bits"),
+        }
+    }
+}
+
+impl core::error::Error for PickleError {}
+
+/// Where the pickle stack stands: which opcodes may come next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stack {
+    /// Nothing yet.
+    Empty,
+    /// A MARK with ints above it, no list yet (protocol 0's `MARK LIST`).
+    Marked,
+    /// The list, alone.
+    List,
+    /// The list and one int, waiting for APPEND.
+    ListItem,
+    /// The list, a MARK and ints, waiting for APPENDS.
+    ListMarked,
+    /// STOP was read.
+    Done,
+}
+
+/// An opcode's argument being gathered across input pieces.
+#[derive(Debug, Clone)]
+enum Arg {
+    /// The next byte is an opcode.
+    Opcode,
+    /// `need` bytes of fixed-size argument, `have` of them in `bytes`.
+    Fixed {
+        opcode: u8,
+        bytes: [u8; 8],
+        have: u8,
+        need: u8,
+    },
+    /// A text argument ending in `\n` (INT, LONG, PUT).
+    Line {
+        opcode: u8,
+        text: heapless::Vec<u8, MAX_LINE>,
+    },
+    /// The little-endian two's-complement bytes of LONG1 or LONG4.
+    Long(LongBytes),
+}
+
+/// Longest text argument accepted: an `i128` has 39 digits; leave room for
+/// a sign, an `L` and some leading zeros.
+const MAX_LINE: usize = 64;
+
+/// Gathers a LONG1/LONG4 argument of any length in constant space.
+///
+/// The low 16 bytes make the `i128`; every byte above them must repeat the
+/// sign, or the value does not fit.
+#[derive(Debug, Clone, Copy)]
+struct LongBytes {
+    remaining: u32,
+    index: u32,
+    low: u128,
+    high_all_zero: bool,
+    high_all_ones: bool,
+}
+
+impl LongBytes {
+    fn new(len: u32) -> Self {
+        LongBytes {
+            remaining: len,
+            index: 0,
+            low: 0,
+            high_all_zero: true,
+            high_all_ones: true,
+        }
+    }
+
+    fn push(&mut self, byte: u8) {
+        if self.index < 16 {
+            self.low |= u128::from(byte) << (8 * self.index);
+        } else {
+            self.high_all_zero &= byte == 0x00;
+            self.high_all_ones &= byte == 0xff;
+        }
+        self.index += 1;
+        self.remaining -= 1;
+    }
+
+    /// The value, once `remaining` is 0.
+    fn value(&self) -> Option<i128> {
+        let len = self.index;
+        if len == 0 {
+            return Some(0);
+        }
+        if len < 16 {
+            // Sign-extend from `len` bytes.
+            let shift = 128 - 8 * len;
+            return Some(((self.low << shift) as i128) >> shift);
+        }
+        let value = self.low as i128;
+        let fits = if len == 16 {
+            true
+        } else if value < 0 {
+            self.high_all_ones
+        } else {
+            self.high_all_zero
+        };
+        fits.then_some(value)
+    }
+}
+
+/// Sums a pickled list of ints as its bytes arrive.
+///
+/// Feed the payload with [`feed`](Self::feed), in pieces of any size, then
+/// call [`finish`](Self::finish). The first error is final. Memory is
+/// constant: the biggest thing held is a 64-byte text argument.
+///
+/// ```
+/// use reseau_core::adder::pickle::PickleSummer;
+///
+/// // pickle.dumps([1, 2, 300], protocol=4)
+/// let payload = b"\x80\x04\x95\x0b\x00\x00\x00\x00\x00\x00\x00]\x94(K\x01K\x02M,\x01e.";
+/// let mut summer = PickleSummer::new();
+/// for byte in payload.chunks(1) {
+///     summer.feed(byte).unwrap();
+/// }
+/// assert_eq!(summer.finish(), Ok(303));
+/// ```
+#[derive(Debug, Clone)]
+pub struct PickleSummer {
+    stack: Stack,
+    arg: Arg,
+    /// Offset of the next byte in the payload.
+    offset: u64,
+    /// Offset of the opcode whose argument is being read.
+    opcode_offset: u64,
+    sum: i128,
+    count: u64,
+    failed: Option<PickleError>,
+}
+
+impl Default for PickleSummer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl PickleSummer {
+    /// A summer at the start of a payload.
+    pub const fn new() -> Self {
+        PickleSummer {
+            stack: Stack::Empty,
+            arg: Arg::Opcode,
+            offset: 0,
+            opcode_offset: 0,
+            sum: 0,
+            count: 0,
+            failed: None,
+        }
+    }
+
+    /// How many ints have been read so far.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// Reads the next piece of the payload.
+    pub fn feed(&mut self, input: &[u8]) -> Result<(), PickleError> {
+        if let Some(error) = self.failed {
+            return Err(error);
+        }
+        let result = self.feed_inner(input);
+        if let Err(error) = result {
+            self.failed = Some(error);
+        }
+        result
+    }
+
+    /// The payload is complete: the sum of the list, or why there is none.
+    pub fn finish(&self) -> Result<i128, PickleError> {
+        if let Some(error) = self.failed {
+            return Err(error);
+        }
+        match (self.stack, &self.arg) {
+            (Stack::Done, Arg::Opcode) => Ok(self.sum),
+            _ => Err(PickleError::Truncated),
+        }
+    }
+
+    fn feed_inner(&mut self, mut input: &[u8]) -> Result<(), PickleError> {
+        while let Some((&byte, rest)) = input.split_first() {
+            match &mut self.arg {
+                Arg::Opcode => {
+                    self.opcode_offset = self.offset;
+                    // Fast path: a small int whose argument is all here.
+                    if let Some(used) = self.fast_int(input)? {
+                        input = input.get(used..).unwrap_or_default();
+                        self.offset += used as u64;
+                        continue;
+                    }
+                    self.opcode(byte)?;
+                }
+                Arg::Fixed {
+                    opcode,
+                    bytes,
+                    have,
+                    need,
+                } => {
+                    if let Some(slot) = bytes.get_mut(usize::from(*have)) {
+                        *slot = byte;
+                    }
+                    *have += 1;
+                    if *have == *need {
+                        let (opcode, bytes, need) = (*opcode, *bytes, *need);
+                        self.arg = Arg::Opcode;
+                        self.fixed_arg(opcode, bytes, need)?;
+                    }
+                }
+                Arg::Line { opcode, text } => {
+                    if byte == b'\n' {
+                        let opcode = *opcode;
+                        let text = core::mem::take(text);
+                        self.arg = Arg::Opcode;
+                        self.line_arg(opcode, &text)?;
+                    } else if text.push(byte).is_err() {
+                        return Err(match opcode {
+                            &mut op::PUT => PickleError::BadLiteral {
+                                offset: self.opcode_offset,
+                            },
+                            _ => PickleError::IntOutOfRange {
+                                offset: self.opcode_offset,
+                            },
+                        });
+                    }
+                }
+                Arg::Long(long) => {
+                    long.push(byte);
+                    if long.remaining == 0 {
+                        let value = long.value().ok_or(PickleError::IntOutOfRange {
+                            offset: self.opcode_offset,
+                        })?;
+                        self.arg = Arg::Opcode;
+                        self.int(value, op::LONG1)?;
+                    }
+                }
+            }
+            input = rest;
+            self.offset += 1;
+        }
+        Ok(())
+    }
+
+    /// Reads BININT1, BININT2 or BININT straight from the input when the
+    /// whole opcode is there: the common case, without the byte-at-a-time
+    /// argument machinery. Returns the bytes used.
+    fn fast_int(&mut self, input: &[u8]) -> Result<Option<usize>, PickleError> {
+        let (value, used) = match input {
+            [op::BININT1, a, ..] => (i128::from(*a), 2),
+            [op::BININT2, a, b, ..] => (i128::from(u16::from_le_bytes([*a, *b])), 3),
+            [op::BININT, a, b, c, d, ..] => (i128::from(i32::from_le_bytes([*a, *b, *c, *d])), 5),
+            _ => return Ok(None),
+        };
+        let opcode = input.first().copied().unwrap_or_default();
+        self.int(value, opcode)?;
+        Ok(Some(used))
+    }
+
+    fn misplaced(&self, opcode: u8) -> PickleError {
+        PickleError::Misplaced {
+            opcode,
+            offset: self.opcode_offset,
+        }
+    }
+
+    fn expect_arg(&mut self, opcode: u8, need: u8) {
+        self.arg = Arg::Fixed {
+            opcode,
+            bytes: [0; 8],
+            have: 0,
+            need,
+        };
+    }
+
+    fn opcode(&mut self, opcode: u8) -> Result<(), PickleError> {
+        if self.stack == Stack::Done {
+            return Err(PickleError::TrailingBytes {
+                offset: self.opcode_offset,
+            });
+        }
+        match opcode {
+            op::PROTO if self.offset == 0 => self.expect_arg(opcode, 1),
+            op::FRAME => self.expect_arg(opcode, 8),
+            op::BININT1 | op::BINPUT | op::LONG1 => self.expect_arg(opcode, 1),
+            op::BININT2 => self.expect_arg(opcode, 2),
+            op::BININT | op::LONG_BINPUT | op::LONG4 => self.expect_arg(opcode, 4),
+            op::INT | op::LONG | op::PUT => {
+                self.arg = Arg::Line {
+                    opcode,
+                    text: heapless::Vec::new(),
+                }
+            }
+            op::NEWTRUE => self.int(1, opcode)?,
+            op::NEWFALSE => self.int(0, opcode)?,
+            op::MEMOIZE => self.memo(opcode)?,
+            op::MARK => {
+                self.stack = match self.stack {
+                    Stack::Empty => Stack::Marked,
+                    Stack::List => Stack::ListMarked,
+                    _ => return Err(self.misplaced(opcode)),
+                }
+            }
+            op::EMPTY_LIST => {
+                self.stack = match self.stack {
+                    Stack::Empty => Stack::List,
+                    _ => return Err(self.misplaced(opcode)),
+                }
+            }
+            op::LIST => {
+                self.stack = match self.stack {
+                    Stack::Marked => Stack::List,
+                    _ => return Err(self.misplaced(opcode)),
+                }
+            }
+            op::APPEND => {
+                self.stack = match self.stack {
+                    Stack::ListItem => Stack::List,
+                    _ => return Err(self.misplaced(opcode)),
+                }
+            }
+            op::APPENDS => {
+                self.stack = match self.stack {
+                    Stack::ListMarked => Stack::List,
+                    _ => return Err(self.misplaced(opcode)),
+                }
+            }
+            op::STOP => {
+                self.stack = match self.stack {
+                    Stack::List => Stack::Done,
+                    _ => return Err(self.misplaced(opcode)),
+                }
+            }
+            op::PROTO => return Err(self.misplaced(opcode)),
+            _ => {
+                return Err(PickleError::Forbidden {
+                    opcode,
+                    offset: self.opcode_offset,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn fixed_arg(&mut self, opcode: u8, bytes: [u8; 8], need: u8) -> Result<(), PickleError> {
+        let [a, b, c, d, ..] = bytes;
+        match opcode {
+            op::PROTO if a > HIGHEST_PROTOCOL => {
+                return Err(PickleError::Protocol { protocol: a });
+            }
+            // The frame length only helps a reader that buffers frames.
+            op::PROTO | op::FRAME => {}
+            op::BINPUT | op::LONG_BINPUT => self.memo(opcode)?,
+            op::BININT1 => self.int(i128::from(a), opcode)?,
+            op::BININT2 => self.int(i128::from(u16::from_le_bytes([a, b])), opcode)?,
+            op::BININT => self.int(i128::from(i32::from_le_bytes([a, b, c, d])), opcode)?,
+            op::LONG1 | op::LONG4 => {
+                let len = if need == 1 {
+                    u32::from(a)
+                } else {
+                    u32::from_le_bytes([a, b, c, d])
+                };
+                if len == 0 {
+                    self.int(0, opcode)?;
+                } else {
+                    self.arg = Arg::Long(LongBytes::new(len));
+                }
+            }
+            _ => return Err(self.misplaced(opcode)),
+        }
+        Ok(())
+    }
+
+    fn line_arg(&mut self, opcode: u8, text: &[u8]) -> Result<(), PickleError> {
+        let bad = PickleError::BadLiteral {
+            offset: self.opcode_offset,
+        };
+        match opcode {
+            op::PUT => {
+                if text.is_empty() || !text.iter().all(u8::is_ascii_digit) {
+                    return Err(bad);
+                }
+                self.memo(opcode)
+            }
+            _ => {
+                // Python 3 writes LONG as `L123L\n`; the trailing L is optional.
+                let text = match (opcode, text.split_last()) {
+                    (op::LONG, Some((b'L', digits))) => digits,
+                    _ => text,
+                };
+                let value = parse_decimal(text)
+                    .ok_or(bad)?
+                    .ok_or(PickleError::IntOutOfRange {
+                        offset: self.opcode_offset,
+                    })?;
+                self.int(value, opcode)
+            }
+        }
+    }
+
+    fn memo(&mut self, opcode: u8) -> Result<(), PickleError> {
+        match self.stack {
+            Stack::List => Ok(()),
+            _ => Err(self.misplaced(opcode)),
+        }
+    }
+
+    fn int(&mut self, value: i128, opcode: u8) -> Result<(), PickleError> {
+        self.stack = match self.stack {
+            Stack::Marked => Stack::Marked,
+            Stack::List => Stack::ListItem,
+            Stack::ListMarked => Stack::ListMarked,
+            _ => return Err(self.misplaced(opcode)),
+        };
+        self.sum = self.sum.checked_add(value).ok_or(PickleError::Overflow)?;
+        self.count += 1;
+        Ok(())
+    }
+}
+
+/// Parses `[+-]digits`. `None`: not a decimal; `Some(None)`: out of range.
+fn parse_decimal(text: &[u8]) -> Option<Option<i128>> {
+    let (negative, digits) = match text.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        Some((b'+', rest)) => (false, rest),
+        _ => (false, text),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let mut value: i128 = 0;
+    for &digit in digits {
+        let digit = i128::from(digit - b'0');
+        let next = value.checked_mul(10).and_then(|v| {
+            if negative {
+                v.checked_sub(digit)
+            } else {
+                v.checked_add(digit)
+            }
+        });
+        match next {
+            Some(next) => value = next,
+            None => return Some(None),
+        }
+    }
+    Some(Some(value))
+}
+
+/// Writes a list of ints as `pickle.dumps(ints, protocol=2)` does, one int
+/// at a time, so a list of any length streams through a small buffer.
+///
+/// Protocol 2 is read by every Python since 2.3 and needs no `FRAME`
+/// opcodes, so the output does not depend on the length of the list.
+/// CPython writes a one-item list as `item APPEND` and longer lists in
+/// batches of 1000 as `MARK items APPENDS`; to match it byte for byte, the
+/// first int is held back until the second arrives or the list ends.
+#[derive(Debug, Clone)]
+pub struct PickleEncoder {
+    /// Ints written so far (including a held one).
+    count: u64,
+    /// Ints in the batch that is open (its MARK is written).
+    batch: u16,
+    /// The first int, until we know whether the list has a second.
+    held: Option<i128>,
+}
+
+impl Default for PickleEncoder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Ints in one `MARK ... APPENDS` batch, as CPython writes them.
+const BATCH: u16 = 1000;
+
+impl PickleEncoder {
+    /// Bytes that [`begin`](Self::begin), [`push`](Self::push) or
+    /// [`finish`](Self::finish) may write at most in one call.
+    pub const MAX_WRITE: usize = 2 + 2 * MAX_INT_LEN;
+
+    /// A new encoder.
+    pub const fn new() -> Self {
+        PickleEncoder {
+            count: 0,
+            batch: 0,
+            held: None,
+        }
+    }
+
+    /// Writes the start of the pickle: `PROTO 2`, `EMPTY_LIST`, `BINPUT 0`.
+    pub fn begin(&mut self, out: &mut Writer<'_>) {
+        out.put(&[op::PROTO, 2, op::EMPTY_LIST, op::BINPUT, 0]);
+    }
+
+    /// Writes one int (or holds it back, for the first).
+    pub fn push(&mut self, value: i128, out: &mut Writer<'_>) {
+        self.count += 1;
+        if self.count == 1 {
+            self.held = Some(value);
+            return;
+        }
+        if self.batch == 0 {
+            out.put(&[op::MARK]);
+        }
+        if let Some(first) = self.held.take() {
+            write_int(first, out);
+            self.batch += 1;
+        }
+        write_int(value, out);
+        self.batch += 1;
+        if self.batch == BATCH {
+            out.put(&[op::APPENDS]);
+            self.batch = 0;
+        }
+    }
+
+    /// Writes the end of the list and `STOP`.
+    pub fn finish(&mut self, out: &mut Writer<'_>) {
+        if let Some(only) = self.held.take() {
+            write_int(only, out);
+            out.put(&[op::APPEND]);
+        } else if self.batch > 0 {
+            out.put(&[op::APPENDS]);
+        }
+        self.batch = 0;
+        out.put(&[op::STOP]);
+    }
+}
+
+/// The longest encoding of one int: LONG1, a length byte, 16 bytes.
+const MAX_INT_LEN: usize = 18;
+
+/// Writes one int with the smallest opcode, as CPython's pickler does.
+fn write_int(value: i128, out: &mut Writer<'_>) {
+    if let Ok(small) = u8::try_from(value) {
+        out.put(&[op::BININT1, small]);
+    } else if let Ok(small) = u16::try_from(value) {
+        let [a, b] = small.to_le_bytes();
+        out.put(&[op::BININT2, a, b]);
+    } else if let Ok(small) = i32::try_from(value) {
+        let [a, b, c, d] = small.to_le_bytes();
+        out.put(&[op::BININT, a, b, c, d]);
+    } else {
+        // The fewest bytes that hold the value in two's complement.
+        let significant = if value < 0 {
+            128 - value.leading_ones()
+        } else {
+            128 - value.leading_zeros()
+        };
+        let len = (significant + 1).div_ceil(8) as usize;
+        let bytes = value.to_le_bytes();
+        out.put(&[op::LONG1, len as u8]);
+        out.put(bytes.get(..len).unwrap_or(&bytes));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sum(payload: &[u8]) -> Result<i128, PickleError> {
+        let mut summer = PickleSummer::new();
+        summer.feed(payload)?;
+        summer.finish()
+    }
+
+    // Each pickle below was produced by CPython 3.11's pickle.dumps.
+    #[test]
+    fn every_protocol_of_cpython() {
+        // [1, 2, 300, -5, 70000, 2**40]
+        let cases: [&[u8]; 6] = [
+            b"(lp0\nI1\naI2\naI300\naI-5\naI70000\naI1099511627776\na.",
+            b"]q\x00(K\x01K\x02M,\x01J\xfb\xff\xff\xffJp\x11\x01\x00L1099511627776L\ne.",
+            b"\x80\x02]q\x00(K\x01K\x02M,\x01J\xfb\xff\xff\xffJp\x11\x01\x00\x8a\x06\x00\x00\x00\x00\x00\x01e.",
+            b"\x80\x03]q\x00(K\x01K\x02M,\x01J\xfb\xff\xff\xffJp\x11\x01\x00\x8a\x06\x00\x00\x00\x00\x00\x01e.",
+            b"\x80\x04\x95#\x00\x00\x00\x00\x00\x00\x00]\x94(K\x01K\x02M,\x01J\xfb\xff\xff\xffJp\x11\x01\x00\x8a\x06\x00\x00\x00\x00\x00\x01e.",
+            b"\x80\x05\x95#\x00\x00\x00\x00\x00\x00\x00]\x94(K\x01K\x02M,\x01J\xfb\xff\xff\xffJp\x11\x01\x00\x8a\x06\x00\x00\x00\x00\x00\x01e.",
+        ];
+        for payload in cases {
+            assert_eq!(sum(payload), Ok(1 + 2 + 300 - 5 + 70000 + (1 << 40)));
+        }
+    }
+
+    #[test]
+    fn protocol_0_long_and_bools() {
+        assert_eq!(
+            sum(b"(lp0\nL-1180591620717411303424L\naI01\naI00\na."),
+            Ok(1 - (1 << 70))
+        );
+        assert_eq!(sum(b"\x80\x02]q\x00(\x88\x89e."), Ok(1));
+    }
+
+    #[test]
+    fn empty_and_single() {
+        assert_eq!(sum(b"\x80\x04]\x94."), Ok(0));
+        assert_eq!(sum(b"(lp0\n."), Ok(0));
+        assert_eq!(sum(b"\x80\x02]q\x00K\x07a."), Ok(7));
+    }
+
+    #[test]
+    fn long1_edges() {
+        // 2**127 - 1 fits; 2**127 needs 17 bytes and does not.
+        let mut max = [0xffu8; 16];
+        max[15] = 0x7f;
+        let mut payload = heapless::Vec::<u8, 64>::new();
+        payload
+            .extend_from_slice(b"\x80\x02]q\x00\x8a\x10")
+            .unwrap();
+        payload.extend_from_slice(&max).unwrap();
+        payload.extend_from_slice(b"a.").unwrap();
+        assert_eq!(sum(&payload), Ok(i128::MAX));
+
+        let mut big = heapless::Vec::<u8, 64>::new();
+        big.extend_from_slice(b"\x80\x02]q\x00\x8a\x11").unwrap();
+        big.extend_from_slice(&[0; 16]).unwrap();
+        big.extend_from_slice(b"\x01a.").unwrap();
+        assert_eq!(sum(&big), Err(PickleError::IntOutOfRange { offset: 5 }));
+
+        // -1 written with redundant sign bytes still reads as -1.
+        assert_eq!(sum(b"\x80\x02]\x8a\x14\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xffa."), Ok(-1));
+        // LONG4 with a zero length is 0.
+        assert_eq!(sum(b"\x80\x02]\x8b\x00\x00\x00\x00a."), Ok(0));
+    }
+
+    #[test]
+    fn forbidden_opcodes_are_refused_on_sight() {
+        // A classic exploit: GLOBAL os.system, REDUCE.
+        let exploit = b"cos\nsystem\n(S'touch /tmp/pwned'\ntR.";
+        assert_eq!(
+            sum(exploit),
+            Err(PickleError::Forbidden {
+                opcode: b'c',
+                offset: 0
+            })
+        );
+        // STACK_GLOBAL after a valid start.
+        assert_eq!(
+            sum(b"\x80\x04]\x94\x93"),
+            Err(PickleError::Forbidden {
+                opcode: 0x93,
+                offset: 4
+            })
+        );
+        // A string inside the list.
+        assert_eq!(
+            sum(b"\x80\x04]\x94(K\x01X\x01\x00\x00\x00ae."),
+            Err(PickleError::Forbidden {
+                opcode: b'X',
+                offset: 7
+            })
+        );
+        // A nested list.
+        assert_eq!(
+            sum(b"\x80\x04]\x94(]e."),
+            Err(PickleError::Misplaced {
+                opcode: b']',
+                offset: 5
+            })
+        );
+    }
+
+    #[test]
+    fn structure_errors() {
+        assert_eq!(
+            sum(b"K\x01."),
+            Err(PickleError::Misplaced {
+                opcode: b'K',
+                offset: 0
+            })
+        );
+        assert_eq!(
+            sum(b"\x80\x06]."),
+            Err(PickleError::Protocol { protocol: 6 })
+        );
+        assert_eq!(sum(b"\x80\x02]"), Err(PickleError::Truncated));
+        assert_eq!(sum(b"\x80\x02]\x8a\x02\x01"), Err(PickleError::Truncated));
+        assert_eq!(sum(b""), Err(PickleError::Truncated));
+        assert_eq!(
+            sum(b"\x80\x02]..."),
+            Err(PickleError::TrailingBytes { offset: 4 })
+        );
+        assert_eq!(
+            sum(b"(lp0\nI1x\na."),
+            Err(PickleError::BadLiteral { offset: 5 })
+        );
+        assert_eq!(
+            sum(b"]\x80\x02."),
+            Err(PickleError::Misplaced {
+                opcode: 0x80,
+                offset: 1
+            })
+        );
+    }
+
+    #[test]
+    fn overflow_is_an_error() {
+        let mut payload = heapless::Vec::<u8, 64>::new();
+        payload.extend_from_slice(b"\x80\x02](\x8a\x10").unwrap();
+        let mut max = [0xffu8; 16];
+        max[15] = 0x7f;
+        payload.extend_from_slice(&max).unwrap();
+        payload.extend_from_slice(b"K\x01e.").unwrap();
+        assert_eq!(sum(&payload), Err(PickleError::Overflow));
+    }
+
+    fn encode(ints: &[i128], buf: &mut [u8]) -> usize {
+        let mut encoder = PickleEncoder::new();
+        let mut len = 0;
+        let mut chunk = [0u8; PickleEncoder::MAX_WRITE];
+        let mut w = Writer::new(&mut chunk);
+        encoder.begin(&mut w);
+        let mut copy = |w: Writer<'_>| {
+            buf[len..len + w.len()].copy_from_slice(w.written());
+            len += w.len();
+        };
+        copy(w);
+        for &value in ints {
+            let mut w = Writer::new(&mut chunk);
+            encoder.push(value, &mut w);
+            assert!(!w.overflowed());
+            copy(w);
+        }
+        let mut w = Writer::new(&mut chunk);
+        encoder.finish(&mut w);
+        copy(w);
+        len
+    }
+
+    #[test]
+    fn encoder_matches_cpython_protocol_2() {
+        let mut buf = [0u8; 256];
+        let n = encode(&[], &mut buf);
+        assert_eq!(&buf[..n], b"\x80\x02]q\x00.");
+        let n = encode(&[7], &mut buf);
+        assert_eq!(&buf[..n], b"\x80\x02]q\x00K\x07a.");
+        // pickle.dumps([1, 2, 300, -5, 70000, 2**40, -2**39, -2**31-1], 2)
+        let n = encode(
+            &[1, 2, 300, -5, 70000, 1 << 40, -(1 << 39), -(1 << 31) - 1],
+            &mut buf,
+        );
+        assert_eq!(
+            &buf[..n],
+            &b"\x80\x02]q\x00(K\x01K\x02M,\x01J\xfb\xff\xff\xffJp\x11\x01\x00\x8a\x06\x00\x00\x00\x00\x00\x01\x8a\x05\x00\x00\x00\x00\x80\x8a\x05\xff\xff\xff\x7f\xffe."[..]
+        );
+    }
+
+    #[test]
+    fn encoder_round_trips_extremes() {
+        let ints = [
+            0,
+            255,
+            256,
+            65535,
+            65536,
+            -1,
+            i32::MIN as i128,
+            i32::MAX as i128 + 1,
+            i128::MIN + 1,
+            i128::MAX,
+        ];
+        let mut buf = [0u8; 256];
+        let n = encode(&ints, &mut buf);
+        let mut summer = PickleSummer::new();
+        summer.feed(&buf[..n]).unwrap();
+        assert_eq!(
+            summer.finish(),
+            Ok(ints.iter().fold(0i128, |a, b| a.wrapping_add(*b)))
+        );
+        assert_eq!(summer.count(), ints.len() as u64);
+    }
+}

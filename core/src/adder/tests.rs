@@ -1,0 +1,417 @@
+//! Session tests with no network: whole streams fed in every chunking,
+//! tiny output buffers, pipelining, and property tests that split,
+//! truncate and mutate valid streams.
+
+extern crate std;
+
+use std::vec::Vec;
+
+use proptest::prelude::*;
+
+use super::*;
+use crate::frame::encode_header;
+
+/// A whole request frame for `ints` in `format`.
+fn request(ints: &[i128], format: Format) -> Vec<u8> {
+    let mut payload = Vec::new();
+    let mut chunk = [0u8; RequestEncoder::MAX_WRITE];
+    let mut encoder = RequestEncoder::new(format);
+    let mut w = Writer::new(&mut chunk);
+    encoder.begin(&mut w);
+    payload.extend_from_slice(w.written());
+    for &value in ints {
+        let mut w = Writer::new(&mut chunk);
+        encoder.push(value, &mut w).unwrap();
+        payload.extend_from_slice(w.written());
+    }
+    let mut w = Writer::new(&mut chunk);
+    encoder.finish(&mut w);
+    payload.extend_from_slice(w.written());
+    let mut frame = encode_header(payload.len() as u32).to_vec();
+    frame.extend_from_slice(&payload);
+    frame
+}
+
+/// Drives a session over `stream`, offering it `step` bytes at a time and
+/// draining output `out_step` bytes at a time. Returns the output and the
+/// events.
+fn drive(
+    session: &mut AdderSession,
+    stream: &[u8],
+    step: usize,
+    out_step: usize,
+) -> (Vec<u8>, Vec<Event>) {
+    let mut output = Vec::new();
+    let mut events = Vec::new();
+    let mut pending: Vec<u8> = Vec::new();
+    let mut chunks = stream.chunks(step.max(1));
+    let mut buf = std::vec![0u8; out_step.max(1)];
+    // Every iteration either takes input, emits output, or ends: bounded.
+    for _ in 0..(stream.len() * 4 + 64) {
+        if pending.is_empty() {
+            match chunks.next() {
+                Some(chunk) => pending.extend_from_slice(chunk),
+                None => {
+                    session.handle_eof();
+                }
+            }
+        }
+        let used = session.handle_input(&pending);
+        pending.drain(..used);
+        while let Some(event) = session.poll_event() {
+            events.push(event);
+        }
+        let n = session.poll_transmit(&mut buf);
+        output.extend_from_slice(&buf[..n]);
+        if session.is_finished() {
+            break;
+        }
+    }
+    assert!(session.is_finished(), "session never finished");
+    (output, events)
+}
+
+fn pickle_reply(sum: u32) -> [u8; 4] {
+    sum.to_le_bytes()
+}
+
+fn native_reply(reply: Reply) -> Vec<u8> {
+    let mut payload = [0u8; native::MAX_REPLY_PAYLOAD];
+    let mut w = Writer::new(&mut payload);
+    native::encode_reply(reply, &mut w);
+    let mut frame = encode_header(w.len() as u32).to_vec();
+    frame.extend_from_slice(w.written());
+    frame
+}
+
+#[test]
+fn pipelined_requests_in_both_formats_any_chunking() {
+    let mut stream = request(&[1, 2, 3], Format::Pickle);
+    stream.extend(request(&[-5, 1 << 40], Format::Native));
+    stream.extend(request(&[], Format::Pickle));
+    stream.extend(request(&[i64::MAX.into(), 1], Format::Native));
+    stream.extend(request(&[7], Format::Native));
+    let mut expected = pickle_reply(6).to_vec();
+    expected.extend(native_reply(Reply::Sum((1 << 40) - 5)));
+    expected.extend(pickle_reply(0));
+    expected.extend(native_reply(Reply::Error(ErrorCode::Overflow)));
+    expected.extend(native_reply(Reply::Sum(7)));
+    for step in [1, 2, 3, 5, 7, 64, stream.len()] {
+        for out_step in [1, 3, 64] {
+            let mut session = AdderSession::default();
+            let (output, events) = drive(&mut session, &stream, step, out_step);
+            assert_eq!(output, expected, "step {step} out {out_step}");
+            assert_eq!(events.len(), 5);
+            assert_eq!(
+                events[3],
+                Event::Rejected(Error::Native(ErrorCode::Overflow))
+            );
+        }
+    }
+}
+
+#[test]
+fn out_of_range_pickle_sum_closes_after_earlier_replies() {
+    let mut stream = request(&[4], Format::Pickle);
+    stream.extend(request(&[-1], Format::Pickle));
+    stream.extend(request(&[1], Format::Pickle));
+    let mut session = AdderSession::default();
+    let (output, events) = drive(&mut session, &stream, 1, 1);
+    assert_eq!(output, pickle_reply(4));
+    assert_eq!(
+        events.last(),
+        Some(&Event::Rejected(Error::OutOfRange { sum: -1 }))
+    );
+    let mut session = AdderSession::default();
+    let (output, _) = drive(
+        &mut session,
+        &request(&[u32::MAX.into(), 1], Format::Pickle),
+        9,
+        9,
+    );
+    assert!(output.is_empty());
+}
+
+#[test]
+fn u32_max_is_the_largest_pickle_sum() {
+    let mut session = AdderSession::default();
+    let (output, _) = drive(
+        &mut session,
+        &request(&[u32::MAX.into()], Format::Pickle),
+        100,
+        100,
+    );
+    assert_eq!(output, pickle_reply(u32::MAX));
+}
+
+#[test]
+fn oversized_frame_is_refused_from_its_header() {
+    let mut session = AdderSession::new(AdderConfig { max_frame: 16 });
+    session.handle_input(&encode_header(17));
+    assert_eq!(
+        session.poll_event(),
+        Some(Event::Rejected(Error::Frame(FrameError::TooLarge {
+            len: 17,
+            max: 16
+        })))
+    );
+    assert!(session.is_finished());
+    assert_eq!(session.handle_input(b"more"), 0);
+}
+
+#[test]
+fn eof_inside_a_frame_is_truncation() {
+    let stream = request(&[1, 2], Format::Pickle);
+    let mut session = AdderSession::default();
+    let (output, events) = drive(&mut session, &stream[..stream.len() - 1], 4, 4);
+    assert!(output.is_empty());
+    assert_eq!(events, [Event::Rejected(Error::Truncated)]);
+}
+
+#[test]
+fn hostile_pickle_closes_without_reply() {
+    // pickle.dumps of an object whose __reduce__ returns (os.system, ('touch x',))
+    let payload = b"\x80\x04\x95#\x00\x00\x00\x00\x00\x00\x00\x8c\x05posix\x94\x8c\x06system\x94\x93\x94\x8c\x07touch x\x94\x85\x94R\x94.";
+    let mut stream = encode_header(payload.len() as u32).to_vec();
+    stream.extend_from_slice(payload);
+    let mut session = AdderSession::default();
+    let (output, events) = drive(&mut session, &stream, 1000, 100);
+    assert!(output.is_empty());
+    assert_eq!(
+        events,
+        [Event::Rejected(Error::Pickle(PickleError::Forbidden {
+            opcode: 0x8c,
+            offset: 11
+        }))]
+    );
+}
+
+#[test]
+fn a_peer_that_never_reads_is_not_buffered() {
+    // 1000 pipelined requests, and nobody drains the output.
+    let one = request(&[1], Format::Native);
+    let stream: Vec<u8> = one.iter().copied().cycle().take(one.len() * 1000).collect();
+    let mut session = AdderSession::default();
+    let mut used = 0;
+    for _ in 0..1000 {
+        let n = session.handle_input(&stream[used..]);
+        used += n;
+        while session.poll_event().is_some() {}
+        if n == 0 {
+            break;
+        }
+    }
+    // The session stopped taking input once its output buffer was full.
+    assert!(used < stream.len());
+    assert!(used <= one.len() * (OUT_CAP / 6 + 1));
+    // Draining the output lets it go on.
+    let mut buf = [0u8; 1024];
+    assert!(session.poll_transmit(&mut buf) > 0);
+    assert!(session.handle_input(&stream[used..]) > 0);
+}
+
+#[test]
+fn ten_million_ints_in_constant_memory() {
+    // Streamed straight from the encoder into the session, 4 KiB at a time:
+    // nothing holds the request but the session's fixed state.
+    let n: i128 = 10_000_000;
+    let mut encoder = RequestEncoder::new(Format::Pickle);
+    let mut payload_len = 0u64;
+    let mut chunk = [0u8; RequestEncoder::MAX_WRITE];
+    // First pass: the length, for the header.
+    let mut count = |w: &Writer<'_>| payload_len += w.len() as u64;
+    let mut w = Writer::new(&mut chunk);
+    encoder.begin(&mut w);
+    count(&w);
+    for value in 1..=n {
+        let mut w = Writer::new(&mut chunk);
+        encoder.push(value % 100, &mut w).unwrap();
+        count(&w);
+    }
+    let mut w = Writer::new(&mut chunk);
+    encoder.finish(&mut w);
+    count(&w);
+
+    let mut session = AdderSession::default();
+    assert_eq!(session.handle_input(&encode_header(payload_len as u32)), 4);
+    let mut encoder = RequestEncoder::new(Format::Pickle);
+    let mut buf = Vec::with_capacity(4096 + RequestEncoder::MAX_WRITE);
+    let mut feed = |bytes: &[u8], flush: bool, session: &mut AdderSession| {
+        buf.extend_from_slice(bytes);
+        if flush || buf.len() >= 4096 {
+            assert_eq!(session.handle_input(&buf), buf.len());
+            buf.clear();
+        }
+    };
+    let mut w = Writer::new(&mut chunk);
+    encoder.begin(&mut w);
+    feed(w.written(), false, &mut session);
+    for value in 1..=n {
+        let mut w = Writer::new(&mut chunk);
+        encoder.push(value % 100, &mut w).unwrap();
+        feed(w.written(), false, &mut session);
+    }
+    let mut w = Writer::new(&mut chunk);
+    encoder.finish(&mut w);
+    feed(w.written(), true, &mut session);
+    let expected = (0..100).sum::<i64>() * 100_000;
+    assert_eq!(
+        session.poll_event(),
+        Some(Event::Answered {
+            format: Format::Pickle,
+            ints: 10_000_000,
+            sum: expected
+        })
+    );
+    assert!(core::mem::size_of::<AdderSession>() < 1024);
+}
+
+#[test]
+fn reply_decoder_reads_both_formats() {
+    let mut decoder = ReplyDecoder::new(Format::Native);
+    let mut stream = native_reply(Reply::Sum(-9));
+    stream.extend(native_reply(Reply::Error(ErrorCode::Malformed)));
+    let mut replies = Vec::new();
+    for byte in &stream {
+        let (used, reply) = decoder.decode(core::slice::from_ref(byte));
+        assert_eq!(used, 1);
+        replies.extend(reply);
+    }
+    assert_eq!(
+        replies,
+        [Ok(Reply::Sum(-9)), Ok(Reply::Error(ErrorCode::Malformed))]
+    );
+    assert!(decoder.is_idle());
+    let mut decoder = ReplyDecoder::new(Format::Native);
+    assert_eq!(
+        decoder.decode(&encode_header(1000)).1,
+        Some(Err(ReplyError::Malformed))
+    );
+}
+
+#[test]
+fn encoder_refuses_ints_native_cannot_carry() {
+    let mut chunk = [0u8; RequestEncoder::MAX_WRITE];
+    let mut w = Writer::new(&mut chunk);
+    let mut encoder = RequestEncoder::new(Format::Native);
+    assert_eq!(
+        encoder.push(i128::from(i64::MAX) + 1, &mut w),
+        Err(EncodeError {
+            value: i128::from(i64::MAX) + 1
+        })
+    );
+}
+
+fn int_strategy() -> impl Strategy<Value = i128> {
+    prop_oneof![
+        0i128..300,
+        -70_000i128..70_000,
+        any::<i32>().prop_map(i128::from),
+        any::<i64>().prop_map(i128::from),
+        (-(1i128 << 100))..(1i128 << 100),
+    ]
+}
+
+fn requests_strategy() -> impl Strategy<Value = Vec<(Vec<i128>, Format)>> {
+    prop::collection::vec(
+        (
+            prop::collection::vec(int_strategy(), 0..40),
+            prop_oneof![Just(Format::Pickle), Just(Format::Native)],
+        ),
+        1..5,
+    )
+}
+
+/// What the session must answer to one request.
+fn expected_reply(ints: &[i128], format: Format) -> Option<Vec<u8>> {
+    let sum: i128 = ints.iter().sum();
+    match format {
+        Format::Pickle => u32::try_from(sum).ok().map(|s| pickle_reply(s).to_vec()),
+        Format::Native => Some(native_reply(match i64::try_from(sum) {
+            Ok(sum) => Reply::Sum(sum),
+            Err(_) => Reply::Error(ErrorCode::Overflow),
+        })),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Any chunking of any valid stream gives the replies a model predicts;
+    /// the first request the course format cannot answer ends the stream.
+    #[test]
+    fn valid_streams_split_anywhere(
+        requests in requests_strategy(),
+        step in 1usize..50,
+        out_step in 1usize..20,
+    ) {
+        let mut requests = requests;
+        for (ints, format) in &mut requests {
+            if *format == Format::Native {
+                ints.retain(|v| i64::try_from(*v).is_ok());
+            }
+        }
+        let mut stream = Vec::new();
+        let mut expected = Vec::new();
+        let mut closed = false;
+        for (ints, format) in &requests {
+            stream.extend(request(ints, *format));
+            if !closed {
+                match expected_reply(ints, *format) {
+                    Some(reply) => expected.extend(reply),
+                    None => closed = true,
+                }
+            }
+        }
+        let mut session = AdderSession::default();
+        let (output, _) = drive(&mut session, &stream, step, out_step);
+        prop_assert_eq!(output, expected);
+    }
+
+    /// Truncating a valid stream never panics, and never answers the
+    /// truncated request.
+    #[test]
+    fn truncated_streams(requests in requests_strategy(), cut in any::<prop::sample::Index>()) {
+        let mut stream = Vec::new();
+        for (ints, format) in &requests {
+            let ints: Vec<i128> = ints.iter().copied().filter(|v| i64::try_from(*v).is_ok()).collect();
+            stream.extend(request(&ints, *format));
+        }
+        let cut = cut.index(stream.len());
+        let mut session = AdderSession::default();
+        let (_, events) = drive(&mut session, &stream[..cut], 7, 5);
+        if session.in_request() {
+            prop_assert!(matches!(events.last(), Some(Event::Rejected(_))));
+        }
+    }
+
+    /// Mutated streams and random bytes never panic, and the session always
+    /// finishes once the peer closes.
+    #[test]
+    fn mutated_streams(
+        requests in requests_strategy(),
+        flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8),
+        step in 1usize..64,
+    ) {
+        let mut stream = Vec::new();
+        for (ints, format) in &requests {
+            let ints: Vec<i128> = ints.iter().copied().filter(|v| i64::try_from(*v).is_ok()).collect();
+            stream.extend(request(&ints, *format));
+        }
+        for (index, byte) in flips {
+            let i = index.index(stream.len());
+            stream[i] = byte;
+        }
+        let mut session = AdderSession::new(AdderConfig { max_frame: 4096 });
+        drive(&mut session, &stream, step, 16);
+    }
+
+    #[test]
+    fn random_bytes(bytes in prop::collection::vec(any::<u8>(), 0..512), step in 1usize..64) {
+        let mut session = AdderSession::new(AdderConfig { max_frame: 4096 });
+        drive(&mut session, &bytes, step, 16);
+        let mut summer = pickle::PickleSummer::new();
+        let _ = summer.feed(&bytes);
+        let _ = summer.finish();
+    }
+}

@@ -1,0 +1,30 @@
+//! Sans-IO protocol core of reseau: the programs of a network-programming
+//! course (an integer adder, echo, a UDP chat) as state machines that take
+//! bytes in and give bytes out.
+//!
+//! Nothing here opens a socket, reads a clock or starts a thread, and
+//! nothing allocates: every buffer is fixed and bounded. The same sessions
+//! are driven by `reseau-host` over std sockets, by the Python binding, and
+//! on a microcontroller over smoltcp.
+//!
+//! - [`frame`]: the 4-byte little-endian length prefix.
+//! - [`adder`]: the integer adder, in the course's pickle format and in
+//!   reseau's native format.
+//! - [`session`]: the trait every stream session implements, and the order
+//!   in which drivers call it.
+#![no_std]
+#![forbid(unsafe_code)]
+#![cfg_attr(
+    test,
+    allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
+
+pub mod adder;
+pub mod frame;
+pub mod session;
+pub mod writer;
