@@ -1,1 +1,204 @@
-fn main() {}
+//! The `reseau` command line.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use reseau_core::adder::{AdderConfig, Format};
+use reseau_core::frame::DEFAULT_MAX_FRAME;
+use reseau_host::adder::{self, AdderService};
+use reseau_host::bench;
+use reseau_host::net::{self, Limits, Server};
+
+/// The programs of a network-programming course, in Rust.
+#[derive(Parser)]
+#[command(name = "reseau", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// The integer adder: a client sends ints, the server answers their sum.
+    #[command(subcommand)]
+    Adder(AdderCommand),
+    /// Load generators that measure a server.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Subcommand)]
+enum AdderCommand {
+    /// Serves the adder to many clients at once.
+    Serve {
+        /// Address to listen on (IPv6: `[::1]:6001`).
+        #[arg(long, default_value = adder::DEFAULT_ADDR)]
+        bind: String,
+        /// Largest request payload, in bytes.
+        #[arg(long, default_value_t = DEFAULT_MAX_FRAME)]
+        max_frame: u32,
+        #[command(flatten)]
+        limits: LimitArgs,
+    },
+    /// Sends ints to an adder server and prints their sum.
+    Sum {
+        /// The server.
+        #[arg(long, default_value = adder::DEFAULT_ADDR)]
+        to: String,
+        /// `pickle` is the course's format (sums from 0 to 2^32-1);
+        /// `native` carries 64-bit sums and error replies.
+        #[arg(long, value_enum, default_value_t = Encoding::Pickle)]
+        encoding: Encoding,
+        /// The ints; with none, whitespace-separated ints are read from stdin.
+        #[arg(allow_negative_numbers = true)]
+        ints: Vec<String>,
+    },
+}
+
+#[derive(Args)]
+struct LimitArgs {
+    /// Connections served at once; more are closed as they arrive.
+    #[arg(long, default_value_t = Limits::default().max_connections)]
+    max_connections: usize,
+    /// Seconds a connection may stay silent before it is closed.
+    #[arg(long, default_value_t = Limits::default().idle_timeout.as_secs())]
+    idle_timeout: u64,
+}
+
+impl LimitArgs {
+    fn limits(&self) -> Limits {
+        Limits {
+            max_connections: self.max_connections,
+            idle_timeout: Duration::from_secs(self.idle_timeout),
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Measures an adder server: requests/s and latency.
+    Adder {
+        /// The server.
+        #[arg(long, default_value = adder::DEFAULT_ADDR)]
+        to: String,
+        /// Clients at once.
+        #[arg(long, default_value_t = 64)]
+        clients: usize,
+        /// Seconds to run.
+        #[arg(long, default_value_t = 10.0)]
+        duration: f64,
+        /// Ints per request.
+        #[arg(long, default_value_t = 10)]
+        ints: u32,
+        /// A new connection per request, as the course's client does.
+        #[arg(long)]
+        connect_per_request: bool,
+        /// Payload format.
+        #[arg(long, value_enum, default_value_t = Encoding::Pickle)]
+        encoding: Encoding,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Encoding {
+    Pickle,
+    Native,
+}
+
+impl From<Encoding> for Format {
+    fn from(encoding: Encoding) -> Format {
+        match encoding {
+            Encoding::Pickle => Format::Pickle,
+            Encoding::Native => Format::Native,
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err((code, message)) => {
+            eprintln!("reseau: {message}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+type Failure = (u8, String);
+
+fn run(cli: Cli) -> Result<(), Failure> {
+    match cli.command {
+        Command::Adder(AdderCommand::Serve {
+            bind,
+            max_frame,
+            limits,
+        }) => serve(
+            &bind,
+            AdderService {
+                config: AdderConfig { max_frame },
+            },
+            limits.limits(),
+        ),
+        Command::Adder(AdderCommand::Sum { to, encoding, ints }) => {
+            let ints = (!ints.is_empty()).then_some(&ints[..]);
+            match adder::sum(&to, encoding.into(), ints) {
+                Ok(sum) => {
+                    println!("{sum}");
+                    Ok(())
+                }
+                Err(error) => Err((error.exit_code() as u8, error.to_string())),
+            }
+        }
+        Command::Bench(BenchCommand::Adder {
+            to,
+            clients,
+            duration,
+            ints,
+            connect_per_request,
+            encoding,
+        }) => {
+            if !(duration > 0.0 && duration <= 86_400.0) {
+                return Err((
+                    2,
+                    format!("--duration {duration} must be between 0 and 86400 seconds"),
+                ));
+            }
+            let config = bench::Config {
+                to,
+                clients,
+                duration: Duration::from_secs_f64(duration),
+                ints,
+                connect_per_request,
+                format: encoding.into(),
+            };
+            let report = bench::run(config).map_err(|e| (2, e.to_string()))?;
+            println!("{report}");
+            if report.errors > 0 {
+                return Err((1, format!("{} requests failed", report.errors)));
+            }
+            Ok(())
+        }
+    }
+}
+
+fn serve<S: net::Service>(bind: &str, service: S, mut limits: Limits) -> Result<(), Failure> {
+    let fds = net::raise_fd_limit();
+    // Keep some descriptors for the listener, logs and the event loop.
+    let fit = usize::try_from(fds.saturating_sub(32)).unwrap_or(usize::MAX);
+    if limits.max_connections > fit {
+        eprintln!(
+            "reseau: the open-file limit is {fds}: serving at most {fit} connections instead of {}",
+            limits.max_connections
+        );
+        limits.max_connections = fit;
+    }
+    let name = service.name();
+    let mut server = Server::bind(bind, service, limits)
+        .map_err(|e| (2, format!("cannot listen on {bind}: {e}")))?;
+    server
+        .stop_on_signals()
+        .map_err(|e| (2, format!("cannot handle signals: {e}")))?;
+    eprintln!("{name}: listening on {}", server.local_addr());
+    server.run().map_err(|e| (1, e.to_string()))
+}

@@ -1,0 +1,364 @@
+//! The integer adder over std sockets: the server's [`Service`] and the
+//! `sum` client. The protocol itself is `reseau_core::adder`.
+
+use std::fmt;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufRead, BufWriter, ErrorKind, Read, Seek, SeekFrom, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+use reseau_core::adder::native::Reply;
+use reseau_core::adder::{
+    AdderConfig, AdderSession, EncodeError, Error, Event, Format, ReplyDecoder, RequestEncoder,
+};
+use reseau_core::frame;
+use reseau_core::writer::Writer;
+
+use crate::net::{self, Service};
+
+/// The adder server's default address, as in the course.
+pub const DEFAULT_ADDR: &str = "127.0.0.1:6001";
+
+/// Runs an [`AdderSession`] per connection.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AdderService {
+    /// Settings of every session.
+    pub config: AdderConfig,
+}
+
+/// What the log line of an adder connection says.
+#[derive(Debug, Default)]
+pub struct Summary {
+    requests: u64,
+    ints: u64,
+    refused: u64,
+    error: Option<Error>,
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let plural = if self.requests == 1 { "" } else { "s" };
+        write!(
+            f,
+            "{} request{plural} answered ({} ints)",
+            self.requests, self.ints
+        )?;
+        if self.refused > 0 {
+            write!(f, ", {} refused", self.refused)?;
+        }
+        match &self.error {
+            Some(error) if error.is_fatal() => write!(f, ", protocol error: {error}"),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl Service for AdderService {
+    type Session = AdderSession;
+    type Summary = Summary;
+
+    fn name(&self) -> &'static str {
+        "adder"
+    }
+
+    fn session(&self) -> AdderSession {
+        AdderSession::new(self.config)
+    }
+
+    fn record(&self, summary: &mut Summary, _peer: SocketAddr, event: Event) {
+        match event {
+            Event::Answered { ints, .. } => {
+                summary.requests += 1;
+                summary.ints += ints;
+            }
+            Event::Rejected(error) => {
+                if !error.is_fatal() {
+                    summary.refused += 1;
+                }
+                summary.error = Some(error);
+            }
+        }
+    }
+}
+
+/// Why `reseau adder sum` failed.
+#[derive(Debug)]
+pub enum SumError {
+    /// An argument or a word on stdin is not an integer.
+    NotAnInt(String),
+    /// An int the chosen format cannot carry.
+    Encode(EncodeError),
+    /// The request is longer than a frame can say.
+    TooLong(u64),
+    /// Could not connect.
+    Connect { addr: String, error: io::Error },
+    /// The server closed the connection without a reply.
+    Closed(Format),
+    /// The server answered a native request with an error code.
+    Refused(reseau_core::adder::native::ErrorCode),
+    /// The reply could not be read.
+    BadReply,
+    /// Other I/O failure (reading stdin, the spool, the socket).
+    Io(io::Error),
+}
+
+impl SumError {
+    /// The process exit code: 2 for bad input or no server, 1 when the
+    /// server would not answer.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            SumError::Closed(_) | SumError::Refused(_) | SumError::BadReply => 1,
+            _ => 2,
+        }
+    }
+}
+
+impl fmt::Display for SumError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SumError::NotAnInt(word) => write!(f, "{word:?} is not an integer"),
+            SumError::Encode(error) => error.fmt(f),
+            SumError::TooLong(len) => write!(
+                f,
+                "the request is {len} bytes, more than a frame's 4-byte length can say"
+            ),
+            SumError::Connect { addr, error } => {
+                write!(f, "server not found at {addr}, cannot connect: {error}")
+            }
+            SumError::Closed(Format::Pickle) => f.write_str(
+                "the server closed the connection without replying \
+                 (it refused the request; the course's format only carries sums from 0 to 4294967295, \
+                 --encoding native carries 64-bit sums)",
+            ),
+            SumError::Closed(Format::Native) => f.write_str(
+                "the server closed the connection without replying \
+                 (a server that only speaks the course's format does that; try --encoding pickle)",
+            ),
+            SumError::Refused(code) => write!(f, "the server refused the request: {code}"),
+            SumError::BadReply => f.write_str("the server's reply is not a valid reply"),
+            SumError::Io(error) => error.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for SumError {}
+
+impl From<io::Error> for SumError {
+    fn from(error: io::Error) -> Self {
+        SumError::Io(error)
+    }
+}
+
+/// Parses one decimal integer, as the command line and stdin spell it.
+pub fn parse_int(word: &str) -> Result<i128, SumError> {
+    word.parse::<i128>().map_err(|_| {
+        let mut shown: String = word.chars().take(40).collect();
+        if shown.len() < word.len() {
+            shown.push('…');
+        }
+        SumError::NotAnInt(shown)
+    })
+}
+
+/// Encodes ints into `sink` as a request payload; returns its length.
+fn encode_payload(
+    format: Format,
+    ints: impl Iterator<Item = Result<i128, SumError>>,
+    sink: &mut impl Write,
+) -> Result<u64, SumError> {
+    let mut encoder = RequestEncoder::new(format);
+    let mut chunk = [0u8; RequestEncoder::MAX_WRITE];
+    let mut len = 0u64;
+    let mut put = |w: &Writer<'_>, sink: &mut dyn Write| -> io::Result<()> {
+        len += w.len() as u64;
+        sink.write_all(w.written())
+    };
+    let mut w = Writer::new(&mut chunk);
+    encoder.begin(&mut w);
+    put(&w, sink)?;
+    for value in ints {
+        let mut w = Writer::new(&mut chunk);
+        encoder.push(value?, &mut w).map_err(SumError::Encode)?;
+        put(&w, sink)?;
+    }
+    let mut w = Writer::new(&mut chunk);
+    encoder.finish(&mut w);
+    put(&w, sink)?;
+    Ok(len)
+}
+
+/// The whitespace-separated ints of a reader, one at a time, in constant
+/// memory whatever the length of its lines.
+struct Words<R> {
+    reader: R,
+    word: Vec<u8>,
+    failed: bool,
+}
+
+/// A word longer than this is no int (an `i128` has at most 40 characters).
+const MAX_WORD: usize = 64;
+
+impl<R: BufRead> Iterator for Words<R> {
+    type Item = Result<i128, SumError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            return None;
+        }
+        self.word.clear();
+        loop {
+            let buf = match self.reader.fill_buf() {
+                Ok(buf) => buf,
+                Err(error) if error.kind() == ErrorKind::Interrupted => continue,
+                Err(error) => {
+                    self.failed = true;
+                    return Some(Err(SumError::Io(error)));
+                }
+            };
+            if buf.is_empty() {
+                break;
+            }
+            let mut used = 0;
+            let mut complete = false;
+            for &byte in buf {
+                used += 1;
+                if byte.is_ascii_whitespace() {
+                    if !self.word.is_empty() {
+                        complete = true;
+                        break;
+                    }
+                } else if self.word.len() < MAX_WORD {
+                    self.word.push(byte);
+                } else {
+                    self.word.extend_from_slice(b"...");
+                    complete = true;
+                    break;
+                }
+            }
+            self.reader.consume(used);
+            if complete {
+                break;
+            }
+        }
+        if self.word.is_empty() {
+            return None;
+        }
+        let result = parse_int(&String::from_utf8_lossy(&self.word));
+        self.failed = result.is_err();
+        Some(result)
+    }
+}
+
+/// A file that disappears when closed: the spool of a request read from
+/// stdin, whose length must be known before its first byte is sent.
+fn spool() -> io::Result<File> {
+    let dir = std::env::temp_dir();
+    for attempt in 0..100u32 {
+        let path = dir.join(format!("reseau-sum-{}-{attempt}", std::process::id()));
+        match OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+        {
+            Ok(file) => {
+                fs::remove_file(&path)?;
+                return Ok(file);
+            }
+            Err(error) if error.kind() == ErrorKind::AlreadyExists => continue,
+            Err(error) => return Err(error),
+        }
+    }
+    Err(io::Error::other(
+        "cannot create a spool file in the temporary directory",
+    ))
+}
+
+/// Connects to the first address of `addr` that answers.
+pub fn connect(addr: &str) -> Result<TcpStream, SumError> {
+    let connect_error = |error| SumError::Connect {
+        addr: addr.to_string(),
+        error,
+    };
+    let mut last = io::Error::new(ErrorKind::NotFound, "no address");
+    for candidate in net::resolve(addr).map_err(connect_error)? {
+        match TcpStream::connect_timeout(&candidate, Duration::from_secs(10)) {
+            Ok(stream) => return Ok(stream),
+            Err(error) => last = error,
+        }
+    }
+    Err(connect_error(last))
+}
+
+/// Reads one reply from `stream`.
+pub fn read_reply(stream: &mut impl Read, format: Format) -> Result<i64, SumError> {
+    let mut decoder = ReplyDecoder::new(format);
+    let mut buf = [0u8; 64];
+    loop {
+        let n = match stream.read(&mut buf) {
+            Ok(0) => return Err(SumError::Closed(format)),
+            Ok(n) => n,
+            Err(error) if error.kind() == ErrorKind::Interrupted => continue,
+            Err(error) if error.kind() == ErrorKind::ConnectionReset => {
+                return Err(SumError::Closed(format));
+            }
+            Err(error) => return Err(SumError::Io(error)),
+        };
+        let mut input = buf.get(..n).unwrap_or_default();
+        while !input.is_empty() {
+            let (used, reply) = decoder.decode(input);
+            input = input.get(used..).unwrap_or_default();
+            match reply {
+                None => {}
+                Some(Ok(Reply::Sum(sum))) => return Ok(sum),
+                Some(Ok(Reply::Error(code))) => return Err(SumError::Refused(code)),
+                Some(Err(_)) => return Err(SumError::BadReply),
+            }
+        }
+    }
+}
+
+/// `reseau adder sum`: sends `ints` (or, if `None`, the ints on stdin) to
+/// the server at `addr` and returns the sum.
+pub fn sum(addr: &str, format: Format, ints: Option<&[String]>) -> Result<i64, SumError> {
+    // Encode first: a bad int is reported before anything is sent.
+    let (header, mut payload): (u64, Box<dyn Read>) = match ints {
+        Some(words) => {
+            let mut bytes = Vec::new();
+            let len = encode_payload(format, words.iter().map(|w| parse_int(w)), &mut bytes)?;
+            (len, Box::new(io::Cursor::new(bytes)))
+        }
+        None => {
+            let mut file = BufWriter::new(spool()?);
+            let len = encode_payload(
+                format,
+                Words {
+                    reader: io::stdin().lock(),
+                    word: Vec::new(),
+                    failed: false,
+                },
+                &mut file,
+            )?;
+            let mut file = file.into_inner().map_err(|e| e.into_error())?;
+            file.seek(SeekFrom::Start(0))?;
+            (len, Box::new(io::BufReader::with_capacity(64 * 1024, file)))
+        }
+    };
+    let len = u32::try_from(header).map_err(|_| SumError::TooLong(header))?;
+    let mut stream = connect(addr)?;
+    let sent = stream
+        .write_all(&frame::encode_header(len))
+        .and_then(|()| io::copy(&mut payload, &mut stream).map(|_| ()));
+    match sent {
+        Ok(()) => {}
+        // The server may refuse and close before reading it all: its reply
+        // (or its silence) says more than the broken pipe.
+        Err(error)
+            if matches!(
+                error.kind(),
+                ErrorKind::BrokenPipe | ErrorKind::ConnectionReset
+            ) => {}
+        Err(error) => return Err(SumError::Io(error)),
+    }
+    read_reply(&mut stream, format)
+}

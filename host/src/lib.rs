@@ -1,0 +1,9 @@
+//! reseau-host: the course's servers and clients over real sockets.
+//!
+//! The protocols are `reseau_core`'s sans-IO sessions; this crate binds
+//! sockets, runs the event loop ([`net`]) and offers each program to the
+//! command line and to the Python binding.
+
+pub mod adder;
+pub mod bench;
+pub mod net;

@@ -1,0 +1,463 @@
+//! The one server runtime: binding, the event loop, limits, idle timeouts,
+//! per-connection log lines and signals, shared by every TCP server.
+//!
+//! A server is a [`Service`] (which session to run per connection, and how
+//! to summarise its events in the log) driven by [`Server::run`]: a
+//! single-threaded mio event loop, edge-triggered, that pumps bytes between
+//! each socket and its [`StreamSession`]. The protocol lives in the session
+//! (in `reseau-core`); nothing here knows what the bytes mean.
+//!
+//! Memory per connection is the session plus a socket: input is read into
+//! one buffer shared by all connections, and a connection keeps only what
+//! its session did not take (at most one read, and only while it waits for
+//! its peer to read replies).
+
+use std::fmt::{self, Display};
+use std::io::{self, ErrorKind, Read, Write};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token, Waker};
+use reseau_core::session::StreamSession;
+
+/// What a server runs for each connection.
+pub trait Service {
+    /// The protocol session of one connection.
+    type Session: StreamSession;
+    /// What the log line of a connection says about its events.
+    type Summary: Default + Display;
+
+    /// Short name for log lines ("adder", "echo").
+    fn name(&self) -> &'static str;
+
+    /// A session for a new connection.
+    fn session(&self) -> Self::Session;
+
+    /// Adds an event to the connection's summary; may print it too.
+    fn record(
+        &self,
+        summary: &mut Self::Summary,
+        peer: SocketAddr,
+        event: <Self::Session as StreamSession>::Event,
+    );
+}
+
+/// The limits every server enforces.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Connections served at once; more are accepted and closed at once.
+    pub max_connections: usize,
+    /// A connection with no traffic for this long is closed.
+    pub idle_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_connections: 16_384,
+            idle_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Resolves `addr` (`127.0.0.1:6001`, `[::1]:6001`, `localhost:6001`).
+pub fn resolve(addr: &str) -> io::Result<Vec<SocketAddr>> {
+    let addrs: Vec<SocketAddr> = addr.to_socket_addrs()?.collect();
+    if addrs.is_empty() {
+        return Err(io::Error::new(
+            ErrorKind::NotFound,
+            format!("{addr} resolves to no address"),
+        ));
+    }
+    Ok(addrs)
+}
+
+/// Raises this process's open-file limit as far as allowed, and returns
+/// it: every connection is a file descriptor.
+pub fn raise_fd_limit() -> u64 {
+    rlimit::increase_nofile_limit(u64::MAX).unwrap_or(1024)
+}
+
+/// Stops a running [`Server`] from another thread.
+#[derive(Debug, Clone)]
+pub struct Stopper {
+    stop: Arc<AtomicBool>,
+    waker: Arc<Waker>,
+}
+
+impl Stopper {
+    /// Asks the server to stop; [`Server::run`] returns soon after.
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // If the wake fails the loop still sees the flag within a second.
+        let _ = self.waker.wake();
+    }
+}
+
+const LISTENER: Token = Token(usize::MAX - 1);
+const WAKER: Token = Token(usize::MAX - 2);
+const SIGNALS: Token = Token(usize::MAX - 3);
+
+/// Bytes read from a socket at a time, into the loop's one buffer.
+const READ_BUF: usize = 64 * 1024;
+/// Bytes taken from a session's output at a time.
+const WRITE_BUF: usize = 16 * 1024;
+/// How often idle connections are looked for.
+const TICK: Duration = Duration::from_millis(500);
+
+/// Why a connection ended, for its log line.
+enum End {
+    PeerClosed,
+    Finished,
+    Idle(Duration),
+    Io(io::Error),
+    Shutdown,
+}
+
+impl Display for End {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            End::PeerClosed => f.write_str("closed by peer"),
+            End::Finished => f.write_str("closed by server"),
+            End::Idle(after) => write!(f, "idle for {}s, closed", after.as_secs()),
+            End::Io(error) => write!(f, "{error}"),
+            End::Shutdown => f.write_str("server shutting down"),
+        }
+    }
+}
+
+struct Connection<S: Service> {
+    stream: TcpStream,
+    peer: SocketAddr,
+    session: S::Session,
+    summary: S::Summary,
+    /// Input the session did not take yet.
+    stash: Vec<u8>,
+    /// Output the socket did not take yet.
+    unsent: Vec<u8>,
+    last_active: Instant,
+    eof: bool,
+}
+
+/// A TCP server running one [`Service`].
+pub struct Server<S: Service> {
+    poll: Poll,
+    listener: TcpListener,
+    local: SocketAddr,
+    service: S,
+    limits: Limits,
+    connections: Vec<Option<Connection<S>>>,
+    free: Vec<usize>,
+    live: usize,
+    stop: Arc<AtomicBool>,
+    waker: Arc<Waker>,
+    signals: Option<signal_hook_mio::v1_0::Signals>,
+    log: io::BufWriter<io::Stderr>,
+    read_buf: Box<[u8]>,
+    /// Accepting paused until then (the process ran out of descriptors).
+    accept_paused_until: Option<Instant>,
+}
+
+impl<S: Service> Server<S> {
+    /// Binds `addr` (the first of its addresses that binds).
+    pub fn bind(addr: &str, service: S, limits: Limits) -> io::Result<Self> {
+        let mut last_error = None;
+        for candidate in resolve(addr)? {
+            match TcpListener::bind(candidate) {
+                Ok(listener) => return Self::with_listener(listener, service, limits),
+                Err(error) => last_error = Some(error),
+            }
+        }
+        Err(last_error.unwrap_or_else(|| io::Error::other("no address to bind")))
+    }
+
+    fn with_listener(mut listener: TcpListener, service: S, limits: Limits) -> io::Result<Self> {
+        let poll = Poll::new()?;
+        poll.registry()
+            .register(&mut listener, LISTENER, Interest::READABLE)?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        let local = listener.local_addr()?;
+        Ok(Server {
+            poll,
+            listener,
+            local,
+            service,
+            limits,
+            connections: Vec::new(),
+            free: Vec::new(),
+            live: 0,
+            stop: Arc::new(AtomicBool::new(false)),
+            waker,
+            signals: None,
+            log: io::BufWriter::new(io::stderr()),
+            read_buf: vec![0; READ_BUF].into_boxed_slice(),
+            accept_paused_until: None,
+        })
+    }
+
+    /// The address the server listens on (with the real port if 0 was asked).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// A handle that stops the server from another thread.
+    pub fn stopper(&self) -> Stopper {
+        Stopper {
+            stop: self.stop.clone(),
+            waker: self.waker.clone(),
+        }
+    }
+
+    /// Makes SIGINT and SIGTERM stop the server (for the command line).
+    pub fn stop_on_signals(&mut self) -> io::Result<()> {
+        use signal_hook::consts::{SIGINT, SIGTERM};
+        let mut signals = signal_hook_mio::v1_0::Signals::new([SIGINT, SIGTERM])?;
+        self.poll
+            .registry()
+            .register(&mut signals, SIGNALS, Interest::READABLE)?;
+        self.signals = Some(signals);
+        Ok(())
+    }
+
+    /// Serves until stopped by a [`Stopper`] or a signal.
+    pub fn run(mut self) -> io::Result<()> {
+        let mut events = Events::with_capacity(1024);
+        let mut next_tick = Instant::now() + TICK;
+        loop {
+            let timeout = next_tick.saturating_duration_since(Instant::now());
+            if let Err(error) = self.poll.poll(&mut events, Some(timeout)) {
+                if error.kind() == ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(error);
+            }
+            for event in events.iter() {
+                match event.token() {
+                    LISTENER => self.accept(),
+                    WAKER => {}
+                    SIGNALS => {
+                        if let Some(signals) = &mut self.signals {
+                            if let Some(signal) = signals.pending().next() {
+                                let name = if signal == signal_hook::consts::SIGINT {
+                                    "SIGINT"
+                                } else {
+                                    "SIGTERM"
+                                };
+                                self.say(format_args!("{name} received, stopping"));
+                                self.stop.store(true, Ordering::SeqCst);
+                            }
+                        }
+                    }
+                    Token(slot) => self.pump(slot),
+                }
+            }
+            if self.stop.load(Ordering::SeqCst) {
+                self.shutdown();
+                return Ok(());
+            }
+            let now = Instant::now();
+            if now >= next_tick {
+                next_tick = now + TICK;
+                self.close_idle(now);
+                if self.accept_paused_until.is_some_and(|until| now >= until) {
+                    self.accept_paused_until = None;
+                    self.accept();
+                }
+            }
+            let _ = self.log.flush();
+        }
+    }
+
+    fn say(&mut self, line: fmt::Arguments<'_>) {
+        let _ = writeln!(self.log, "{}: {line}", self.service.name());
+    }
+
+    fn accept(&mut self) {
+        while self.accept_paused_until.is_none() {
+            let (mut stream, peer) = match self.listener.accept() {
+                Ok(accepted) => accepted,
+                Err(error) if error.kind() == ErrorKind::WouldBlock => return,
+                Err(error) if error.kind() == ErrorKind::Interrupted => continue,
+                Err(error) => {
+                    // Out of descriptors, most likely: wait a tick, keep
+                    // serving the connections we have.
+                    self.say(format_args!("accept failed: {error}; pausing accepts"));
+                    self.accept_paused_until = Some(Instant::now() + TICK);
+                    return;
+                }
+            };
+            if self.live >= self.limits.max_connections {
+                let max = self.limits.max_connections;
+                self.say(format_args!("{peer}: refused, {max} connections already"));
+                drop(stream);
+                continue;
+            }
+            let _ = stream.set_nodelay(true);
+            let slot = self.free.pop().unwrap_or_else(|| {
+                self.connections.push(None);
+                self.connections.len() - 1
+            });
+            if let Err(error) = self.poll.registry().register(
+                &mut stream,
+                Token(slot),
+                Interest::READABLE | Interest::WRITABLE,
+            ) {
+                self.say(format_args!("{peer}: {error}"));
+                self.free.push(slot);
+                continue;
+            }
+            if let Some(entry) = self.connections.get_mut(slot) {
+                *entry = Some(Connection {
+                    stream,
+                    peer,
+                    session: self.service.session(),
+                    summary: S::Summary::default(),
+                    stash: Vec::new(),
+                    unsent: Vec::new(),
+                    last_active: Instant::now(),
+                    eof: false,
+                });
+                self.live += 1;
+            }
+        }
+    }
+
+    /// Moves bytes between connection `slot` and its session until the
+    /// socket would block, then closes it if the session is finished.
+    fn pump(&mut self, slot: usize) {
+        let Some(Some(conn)) = self.connections.get_mut(slot) else {
+            return;
+        };
+        conn.last_active = Instant::now();
+        let end = pump(conn, &self.service, &mut self.read_buf);
+        if let Some(end) = end {
+            self.close(slot, end);
+        }
+    }
+
+    fn close(&mut self, slot: usize, end: End) {
+        let Some(entry) = self.connections.get_mut(slot) else {
+            return;
+        };
+        if let Some(mut conn) = entry.take() {
+            let _ = self.poll.registry().deregister(&mut conn.stream);
+            self.live -= 1;
+            self.free.push(slot);
+            let _ = writeln!(
+                self.log,
+                "{}: {}: {}; {end}",
+                self.service.name(),
+                conn.peer,
+                conn.summary
+            );
+        }
+    }
+
+    fn close_idle(&mut self, now: Instant) {
+        let timeout = self.limits.idle_timeout;
+        let idle: Vec<usize> = self
+            .connections
+            .iter()
+            .enumerate()
+            .filter_map(|(slot, conn)| {
+                let conn = conn.as_ref()?;
+                (now.duration_since(conn.last_active) >= timeout).then_some(slot)
+            })
+            .collect();
+        for slot in idle {
+            self.close(slot, End::Idle(timeout));
+        }
+    }
+
+    fn shutdown(&mut self) {
+        for slot in 0..self.connections.len() {
+            self.close(slot, End::Shutdown);
+        }
+        let _ = self.log.flush();
+    }
+}
+
+/// The pump of one connection; `Some` when it must close.
+fn pump<S: Service>(conn: &mut Connection<S>, service: &S, read_buf: &mut [u8]) -> Option<End> {
+    let mut out = [0u8; WRITE_BUF];
+    loop {
+        // 1. Send what the socket did not take last time.
+        if !conn.unsent.is_empty() {
+            match conn.stream.write(&conn.unsent) {
+                Ok(n) => {
+                    conn.unsent.drain(..n);
+                    continue;
+                }
+                Err(error) if error.kind() == ErrorKind::WouldBlock => return None,
+                Err(error) if error.kind() == ErrorKind::Interrupted => continue,
+                Err(error) => return Some(End::Io(error)),
+            }
+        }
+        // 2. Send the session's output.
+        let n = conn.session.poll_transmit(&mut out);
+        if n > 0 {
+            let bytes = out.get(..n).unwrap_or_default();
+            match conn.stream.write(bytes) {
+                Ok(written) => conn
+                    .unsent
+                    .extend_from_slice(bytes.get(written..).unwrap_or_default()),
+                Err(error)
+                    if error.kind() == ErrorKind::WouldBlock
+                        || error.kind() == ErrorKind::Interrupted =>
+                {
+                    conn.unsent.extend_from_slice(bytes)
+                }
+                Err(error) => return Some(End::Io(error)),
+            }
+            continue;
+        }
+        if conn.session.is_finished() {
+            return Some(if conn.eof {
+                End::PeerClosed
+            } else {
+                End::Finished
+            });
+        }
+        // 3. Offer the session what it did not take before.
+        if !conn.stash.is_empty() {
+            let used = conn.session.handle_input(&conn.stash);
+            conn.stash.drain(..used);
+            drain_events(conn, service);
+            if used > 0 {
+                continue;
+            }
+            // Output is full and the peer is not reading: wait for it.
+            return None;
+        }
+        if conn.eof {
+            return None;
+        }
+        // 4. Read more.
+        match conn.stream.read(read_buf) {
+            Ok(0) => {
+                conn.eof = true;
+                conn.session.handle_eof();
+                drain_events(conn, service);
+            }
+            Ok(n) => {
+                let input = read_buf.get(..n).unwrap_or_default();
+                let used = conn.session.handle_input(input);
+                conn.stash
+                    .extend_from_slice(input.get(used..).unwrap_or_default());
+                drain_events(conn, service);
+            }
+            Err(error) if error.kind() == ErrorKind::WouldBlock => return None,
+            Err(error) if error.kind() == ErrorKind::Interrupted => {}
+            Err(error) => return Some(End::Io(error)),
+        }
+    }
+}
+
+fn drain_events<S: Service>(conn: &mut Connection<S>, service: &S) {
+    while let Some(event) = conn.session.poll_event() {
+        service.record(&mut conn.summary, conn.peer, event);
+    }
+}
