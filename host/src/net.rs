@@ -383,6 +383,10 @@ impl<S: Service> Server<S> {
 /// The pump of one connection; `Some` when it must close.
 fn pump<S: Service>(conn: &mut Connection<S>, service: &S, read_buf: &mut [u8]) -> Option<End> {
     let mut out = [0u8; WRITE_BUF];
+    // A read that did not fill the buffer emptied the socket: with
+    // edge-triggered readiness, data that arrives later wakes us again, so
+    // the read that would only say "would block" is skipped.
+    let mut drained = false;
     loop {
         // 1. Send what the socket did not take last time.
         if !conn.unsent.is_empty() {
@@ -432,7 +436,7 @@ fn pump<S: Service>(conn: &mut Connection<S>, service: &S, read_buf: &mut [u8]) 
             // Output is full and the peer is not reading: wait for it.
             return None;
         }
-        if conn.eof {
+        if conn.eof || drained {
             return None;
         }
         // 4. Read more.
@@ -443,6 +447,7 @@ fn pump<S: Service>(conn: &mut Connection<S>, service: &S, read_buf: &mut [u8]) 
                 drain_events(conn, service);
             }
             Ok(n) => {
+                drained = n < read_buf.len();
                 let input = read_buf.get(..n).unwrap_or_default();
                 let used = conn.session.handle_input(input);
                 conn.stash

@@ -415,3 +415,66 @@ proptest! {
         let _ = summer.finish();
     }
 }
+
+/// Hex bytes as PROTOCOL.md writes them: `0c 00 00 00  80 02`.
+fn hex(text: &str) -> Vec<u8> {
+    text.split_whitespace()
+        .map(|b| u8::from_str_radix(b, 16).unwrap())
+        .collect()
+}
+
+/// The examples of PROTOCOL.md are what the session really does.
+#[test]
+fn protocol_md_examples() {
+    let doc = include_str!("../../../PROTOCOL.md");
+    // (request, reply, whether PROTOCOL.md shows the request bytes)
+    let examples = [
+        (
+            "14 00 00 00  80 04 95 09 00 00 00 00 00 00 00 5d 94 28 4b 01 4b 02 65 2e",
+            "03 00 00 00",
+            true,
+        ),
+        (
+            "0c 00 00 00  80 02 5d 71 00 28 4b 01 4b 02 65 2e",
+            "03 00 00 00",
+            true,
+        ),
+        (
+            "0e 00 00 00  28 6c 70 30 0a 49 31 0a 61 49 32 0a 61 2e",
+            "03 00 00 00",
+            true,
+        ),
+        (
+            "06 00 00 00  FE 01 02 03 D8 04",
+            "05 00 00 00  FE 01 00 D6 04",
+            true,
+        ),
+        (
+            "0d 00 00 00 FE 01 FE FF FF FF FF FF FF FF FF 01 02",
+            "04 00 00 00 FE 01 01 01",
+            true,
+        ),
+        ("03 00 00 00 FE 01 0A", "04 00 00 00  FE 01 00 0A", false),
+        ("03 00 00 00 FE 01 01", "04 00 00 00  FE 01 00 01", false),
+        ("03 00 00 00 FE 01 80", "04 00 00 00  FE 01 01 00", false),
+        ("03 00 00 00 FE 02 01", "04 00 00 00  FE 01 01 02", false),
+    ];
+    for (request, reply, shown) in examples {
+        assert!(doc.contains(reply), "PROTOCOL.md lacks {reply:?}");
+        if shown {
+            assert!(doc.contains(request), "PROTOCOL.md lacks {request:?}");
+        }
+        let mut session = AdderSession::default();
+        let (output, _) = drive(&mut session, &hex(request), 3, 5);
+        assert_eq!(output, hex(reply), "request {request}");
+    }
+    // The diagram's spacing differs; check it too.
+    for text in [
+        "0d 00 00 00 FE 01 FE FF FF FF FF FF FF FF FF 01 02",
+        "04 00 00 00 FE 01 01 01",
+        "06 00 00 00 FE 01 02 03 D8 04",
+        "05 00 00 00 FE 01 00 D6 04",
+    ] {
+        assert!(doc.contains(text), "PROTOCOL.md lacks {text:?}");
+    }
+}

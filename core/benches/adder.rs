@@ -1,0 +1,73 @@
+//! How fast the adder sums a request, in both formats, next to what a Rust
+//! user would write with serde-pickle (build the `Vec<i64>`, then sum).
+//!
+//! `cargo bench -p reseau-core --bench adder`
+
+use std::hint::black_box;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use reseau_core::adder::pickle::PickleSummer;
+use reseau_core::adder::{AdderSession, Format, RequestEncoder};
+use reseau_core::frame::encode_header;
+use reseau_core::session::StreamSession;
+use reseau_core::writer::Writer;
+
+/// The payload for `1..=n` in `format`.
+fn payload(n: u32, format: Format) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut chunk = [0u8; RequestEncoder::MAX_WRITE];
+    let mut encoder = RequestEncoder::new(format);
+    let mut w = Writer::new(&mut chunk);
+    encoder.begin(&mut w);
+    out.extend_from_slice(w.written());
+    for value in 1..=n {
+        let mut w = Writer::new(&mut chunk);
+        encoder.push(value.into(), &mut w).unwrap_or_default();
+        out.extend_from_slice(w.written());
+    }
+    let mut w = Writer::new(&mut chunk);
+    encoder.finish(&mut w);
+    out.extend_from_slice(w.written());
+    out
+}
+
+fn sum_request(c: &mut Criterion) {
+    let mut group = c.benchmark_group("sum_request");
+    for n in [10u32, 1000, 100_000] {
+        let pickle = payload(n, Format::Pickle);
+        let native = payload(n, Format::Native);
+        group.throughput(Throughput::Elements(u64::from(n)));
+        group.bench_with_input(BenchmarkId::new("reseau_pickle", n), &pickle, |b, p| {
+            b.iter(|| {
+                let mut summer = PickleSummer::new();
+                summer.feed(black_box(p)).unwrap_or_default();
+                summer.finish()
+            })
+        });
+        group.bench_with_input(BenchmarkId::new("serde_pickle_vec", n), &pickle, |b, p| {
+            b.iter(|| {
+                let ints: Vec<i64> =
+                    serde_pickle::from_slice(black_box(p), Default::default()).unwrap_or_default();
+                ints.iter().try_fold(0i64, |a, v| a.checked_add(*v))
+            })
+        });
+        let mut framed = encode_header(native.len() as u32).to_vec();
+        framed.extend_from_slice(&native);
+        group.bench_with_input(
+            BenchmarkId::new("reseau_native_session", n),
+            &framed,
+            |b, f| {
+                b.iter(|| {
+                    let mut session = AdderSession::default();
+                    let used = session.handle_input(black_box(f));
+                    let mut out = [0u8; 32];
+                    (used, session.poll_transmit(&mut out))
+                })
+            },
+        );
+    }
+    group.finish();
+}
+
+criterion_group!(benches, sum_request);
+criterion_main!(benches);
