@@ -139,6 +139,8 @@ struct Connection<S: Service> {
     /// Output the socket did not take yet.
     unsent: Vec<u8>,
     last_active: Instant,
+    /// The poller said the peer closed its side: read until end of stream.
+    read_closed: bool,
     eof: bool,
 }
 
@@ -251,7 +253,7 @@ impl<S: Service> Server<S> {
                             }
                         }
                     }
-                    Token(slot) => self.pump(slot),
+                    Token(slot) => self.pump(slot, event.is_read_closed()),
                 }
             }
             if self.stop.load(Ordering::SeqCst) {
@@ -318,6 +320,7 @@ impl<S: Service> Server<S> {
                     stash: Vec::new(),
                     unsent: Vec::new(),
                     last_active: Instant::now(),
+                    read_closed: false,
                     eof: false,
                 });
                 self.live += 1;
@@ -327,11 +330,12 @@ impl<S: Service> Server<S> {
 
     /// Moves bytes between connection `slot` and its session until the
     /// socket would block, then closes it if the session is finished.
-    fn pump(&mut self, slot: usize) {
+    fn pump(&mut self, slot: usize, read_closed: bool) {
         let Some(Some(conn)) = self.connections.get_mut(slot) else {
             return;
         };
         conn.last_active = Instant::now();
+        conn.read_closed |= read_closed;
         let end = pump(conn, &self.service, &mut self.read_buf);
         if let Some(end) = end {
             self.close(slot, end);
@@ -385,7 +389,9 @@ fn pump<S: Service>(conn: &mut Connection<S>, service: &S, read_buf: &mut [u8]) 
     let mut out = [0u8; WRITE_BUF];
     // A read that did not fill the buffer emptied the socket: with
     // edge-triggered readiness, data that arrives later wakes us again, so
-    // the read that would only say "would block" is skipped.
+    // the read that would only say "would block" is skipped. Not once the
+    // peer's FIN is known to be queued: it may have come with the data, and
+    // then no later event would tell us.
     let mut drained = false;
     loop {
         // 1. Send what the socket did not take last time.
@@ -447,7 +453,7 @@ fn pump<S: Service>(conn: &mut Connection<S>, service: &S, read_buf: &mut [u8]) 
                 drain_events(conn, service);
             }
             Ok(n) => {
-                drained = n < read_buf.len();
+                drained = n < read_buf.len() && !conn.read_closed;
                 let input = read_buf.get(..n).unwrap_or_default();
                 let used = conn.session.handle_input(input);
                 conn.stash

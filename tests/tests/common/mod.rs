@@ -75,8 +75,7 @@ pub struct TempDir {
 impl TempDir {
     /// `$TMPDIR/reseau-tests-<pid>-<name>`, empty.
     pub fn new(name: &str) -> TempDir {
-        let path =
-            std::env::temp_dir().join(format!("reseau-tests-{}-{name}", std::process::id()));
+        let path = std::env::temp_dir().join(format!("reseau-tests-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&path);
         std::fs::create_dir_all(&path).expect("create the test's temporary directory");
         TempDir { path }
@@ -417,7 +416,13 @@ pub fn course_client(addr: SocketAddr, args: &[&str]) -> Output {
 pub fn assert_sums(out: &Output, sums: &[&str]) {
     assert_eq!(
         (out.code(), out.stdout.as_slice()),
-        (Some(0), sums.iter().map(|s| s.to_string()).collect::<Vec<_>>().as_slice()),
+        (
+            Some(0),
+            sums.iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>()
+                .as_slice()
+        ),
         "course client: {out:?}"
     );
 }
@@ -488,12 +493,56 @@ pub fn read_to_close(stream: &mut TcpStream, timeout: Duration) -> Result<Vec<u8
             Ok(n) => got.extend_from_slice(&buf[..n]),
             Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return Ok(got),
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return Err(format!(
+                    "still open after {timeout:?} (after {} bytes)",
+                    got.len()
+                ));
+            }
             Err(e) => return Err(format!("{e} (after {} bytes)", got.len())),
         }
         if Instant::now() >= deadline {
             return Err(format!("still open after {timeout:?}"));
         }
     }
+}
+
+/// Reads exactly `n` bytes, all within `timeout`.
+pub fn read_exactly(
+    stream: &mut TcpStream,
+    n: usize,
+    timeout: Duration,
+) -> Result<Vec<u8>, String> {
+    let deadline = Instant::now() + timeout;
+    let mut got = vec![0u8; n];
+    let mut have = 0;
+    while have < n {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(format!("only {have} of {n} bytes within {timeout:?}"));
+        }
+        stream.set_read_timeout(Some(left)).expect("read timeout");
+        match stream.read(&mut got[have..]) {
+            Ok(0) => return Err(format!("closed after {have} of {n} bytes")),
+            Ok(k) => have += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return Err(format!("only {have} of {n} bytes within {timeout:?}"));
+            }
+            Err(e) => return Err(format!("{e} after {have} of {n} bytes")),
+        }
+    }
+    Ok(got)
 }
 
 /// `pickle.dumps(ints, protocol=2)` for small non-negative ints, as
