@@ -10,24 +10,12 @@ use reseau_core::adder::pickle::PickleSummer;
 use reseau_core::adder::{AdderSession, Format, RequestEncoder};
 use reseau_core::frame::encode_header;
 use reseau_core::session::StreamSession;
-use reseau_core::writer::Writer;
 
 /// The payload for `1..=n` in `format`.
 fn payload(n: u32, format: Format) -> Vec<u8> {
     let mut out = Vec::new();
-    let mut chunk = [0u8; RequestEncoder::MAX_WRITE];
-    let mut encoder = RequestEncoder::new(format);
-    let mut w = Writer::new(&mut chunk);
-    encoder.begin(&mut w);
-    out.extend_from_slice(w.written());
-    for value in 1..=n {
-        let mut w = Writer::new(&mut chunk);
-        encoder.push(value.into(), &mut w).unwrap_or_default();
-        out.extend_from_slice(w.written());
-    }
-    let mut w = Writer::new(&mut chunk);
-    encoder.finish(&mut w);
-    out.extend_from_slice(w.written());
+    let ints = (1..=n).map(i128::from);
+    let _ = RequestEncoder::encode_all(format, ints, |b| out.extend_from_slice(b));
     out
 }
 

@@ -12,7 +12,6 @@ use reseau_core::adder::{
     AdderConfig, AdderSession, EncodeError, Error, Event, Format, ReplyDecoder, RequestEncoder,
 };
 use reseau_core::frame;
-use reseau_core::writer::Writer;
 
 use crate::net::{self, Service};
 
@@ -161,30 +160,31 @@ pub fn parse_int(word: &str) -> Result<i128, SumError> {
 }
 
 /// Encodes ints into `sink` as a request payload; returns its length.
+/// Stops at the first word that is not an int.
 fn encode_payload(
     format: Format,
     ints: impl Iterator<Item = Result<i128, SumError>>,
     sink: &mut impl Write,
 ) -> Result<u64, SumError> {
-    let mut encoder = RequestEncoder::new(format);
-    let mut chunk = [0u8; RequestEncoder::MAX_WRITE];
-    let mut len = 0u64;
-    let mut put = |w: &Writer<'_>, sink: &mut dyn Write| -> io::Result<()> {
-        len += w.len() as u64;
-        sink.write_all(w.written())
-    };
-    let mut w = Writer::new(&mut chunk);
-    encoder.begin(&mut w);
-    put(&w, sink)?;
-    for value in ints {
-        let mut w = Writer::new(&mut chunk);
-        encoder.push(value?, &mut w).map_err(SumError::Encode)?;
-        put(&w, sink)?;
+    let mut failure: Option<SumError> = None;
+    let ints = ints.map_while(|word| match word {
+        Ok(value) => Some(value),
+        Err(error) => {
+            failure = Some(error);
+            None
+        }
+    });
+    let mut written = Ok(());
+    let len = RequestEncoder::encode_all(format, ints, |bytes| {
+        if written.is_ok() {
+            written = sink.write_all(bytes);
+        }
+    })
+    .map_err(SumError::Encode)?;
+    match failure {
+        Some(error) => Err(error),
+        None => written.map(|()| len).map_err(SumError::Io),
     }
-    let mut w = Writer::new(&mut chunk);
-    encoder.finish(&mut w);
-    put(&w, sink)?;
-    Ok(len)
 }
 
 /// The whitespace-separated ints of a reader, one at a time, in constant

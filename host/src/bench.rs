@@ -16,7 +16,6 @@ use mio::{Events, Interest, Poll, Token};
 use reseau_core::adder::native::Reply;
 use reseau_core::adder::{Format, ReplyDecoder, RequestEncoder};
 use reseau_core::frame;
-use reseau_core::writer::Writer;
 
 use crate::net;
 
@@ -107,20 +106,10 @@ struct Client {
 /// The request every client sends, framed, and its expected sum.
 fn request(ints: u32, format: Format) -> (Vec<u8>, i64) {
     let mut payload = Vec::new();
-    let mut chunk = [0u8; RequestEncoder::MAX_WRITE];
-    let mut encoder = RequestEncoder::new(format);
-    let mut w = Writer::new(&mut chunk);
-    encoder.begin(&mut w);
-    payload.extend_from_slice(w.written());
-    for value in 1..=ints {
-        let mut w = Writer::new(&mut chunk);
-        // An u32 fits both formats.
-        let _ = encoder.push(value.into(), &mut w);
-        payload.extend_from_slice(w.written());
-    }
-    let mut w = Writer::new(&mut chunk);
-    encoder.finish(&mut w);
-    payload.extend_from_slice(w.written());
+    // Ints up to u32::MAX fit both formats: no error.
+    let _ = RequestEncoder::encode_all(format, (1..=ints).map(i128::from), |b| {
+        payload.extend_from_slice(b)
+    });
     let mut framed = frame::encode_header(payload.len() as u32).to_vec();
     framed.extend_from_slice(&payload);
     let n = i64::from(ints);
@@ -184,38 +173,25 @@ pub fn run(config: Config) -> io::Result<Report> {
                     Step::Blocked => break,
                     Step::Done => {
                         report.requests += 1;
-                        if Instant::now() >= deadline {
-                            break;
-                        }
-                        if config.connect_per_request {
-                            replace(
-                                &poll,
-                                &mut clients,
-                                i,
-                                addr,
-                                config.format,
-                                &mut report,
-                                &mut fail,
-                            );
-                            break;
+                        if Instant::now() < deadline && !config.connect_per_request {
+                            continue;
                         }
                     }
-                    Step::Failed(why) => {
-                        fail(&mut report, why);
-                        if Instant::now() < deadline {
-                            replace(
-                                &poll,
-                                &mut clients,
-                                i,
-                                addr,
-                                config.format,
-                                &mut report,
-                                &mut fail,
-                            );
-                        }
-                        break;
-                    }
+                    Step::Failed(why) => fail(&mut report, why),
                 }
+                // A new connection for the next request, if time is left.
+                if Instant::now() < deadline {
+                    replace(
+                        &poll,
+                        &mut clients,
+                        i,
+                        addr,
+                        config.format,
+                        &mut report,
+                        &mut fail,
+                    );
+                }
+                break;
             }
         }
     }

@@ -466,6 +466,47 @@ impl RequestEncoder {
             RequestEncoder::Native(_) => {}
         }
     }
+
+    /// Encodes a whole payload for `ints`, handing its bytes to `sink` a
+    /// few at a time; returns the payload's length.
+    ///
+    /// ```
+    /// use reseau_core::adder::{Format, RequestEncoder};
+    ///
+    /// let mut payload = [0u8; 16];
+    /// let mut len = 0;
+    /// let total = RequestEncoder::encode_all(Format::Native, [1, -2, 300], |bytes| {
+    ///     payload[len..len + bytes.len()].copy_from_slice(bytes);
+    ///     len += bytes.len();
+    /// });
+    /// assert_eq!(total, Ok(6));
+    /// assert_eq!(&payload[..len], &[0xFE, 0x01, 0x02, 0x03, 0xD8, 0x04]);
+    /// ```
+    pub fn encode_all(
+        format: Format,
+        ints: impl IntoIterator<Item = i128>,
+        mut sink: impl FnMut(&[u8]),
+    ) -> Result<u64, EncodeError> {
+        let mut encoder = RequestEncoder::new(format);
+        let mut chunk = [0u8; RequestEncoder::MAX_WRITE];
+        let mut len = 0u64;
+        let mut emit = |w: &Writer<'_>| {
+            len += w.len() as u64;
+            sink(w.written());
+        };
+        let mut w = Writer::new(&mut chunk);
+        encoder.begin(&mut w);
+        emit(&w);
+        for value in ints {
+            let mut w = Writer::new(&mut chunk);
+            encoder.push(value, &mut w)?;
+            emit(&w);
+        }
+        let mut w = Writer::new(&mut chunk);
+        encoder.finish(&mut w);
+        emit(&w);
+        Ok(len)
+    }
 }
 
 /// A reply could not be read.

@@ -14,19 +14,10 @@ use crate::frame::encode_header;
 /// A whole request frame for `ints` in `format`.
 fn request(ints: &[i128], format: Format) -> Vec<u8> {
     let mut payload = Vec::new();
-    let mut chunk = [0u8; RequestEncoder::MAX_WRITE];
-    let mut encoder = RequestEncoder::new(format);
-    let mut w = Writer::new(&mut chunk);
-    encoder.begin(&mut w);
-    payload.extend_from_slice(w.written());
-    for &value in ints {
-        let mut w = Writer::new(&mut chunk);
-        encoder.push(value, &mut w).unwrap();
-        payload.extend_from_slice(w.written());
-    }
-    let mut w = Writer::new(&mut chunk);
-    encoder.finish(&mut w);
-    payload.extend_from_slice(w.written());
+    RequestEncoder::encode_all(format, ints.iter().copied(), |b| {
+        payload.extend_from_slice(b)
+    })
+    .unwrap();
     let mut frame = encode_header(payload.len() as u32).to_vec();
     frame.extend_from_slice(&payload);
     frame
