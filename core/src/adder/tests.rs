@@ -254,7 +254,8 @@ fn ten_million_ints_in_constant_memory() {
             sum: expected
         })
     );
-    assert!(core::mem::size_of::<AdderSession>() < 1024);
+    // What the documentation of AdderSession promises.
+    assert!(core::mem::size_of::<AdderSession>() <= 416);
 }
 
 #[test]
