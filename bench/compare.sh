@@ -347,6 +347,7 @@ log "report: $OUT (ROUNDS=$ROUNDS SECS=$SECS)"
 compare 1 "persistent connections, 10 ints" "tokio:1.2" 0 10
 compare 2 "persistent connections, 1000 ints" "" 0 1000
 compare 3 "one connection per request, 10 ints" "tokio:1.0,python:1.5" 0 10 --connect-per-request
+compare 3b "pinned to CPU 0, one connection per request, 10 ints" "" 1 10 --connect-per-request
 compare 4 "pinned to CPU 0, persistent connections, 10 ints" "" 1 10
 
 # ---------------------------------------------------------------- scenario 5

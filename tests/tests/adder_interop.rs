@@ -116,6 +116,37 @@ fn course_client_several_requests_on_one_connection() {
     );
 }
 
+/// Lists that cross every place where CPython's pickler changes what it
+/// writes (batches of 1000, FRAME opcodes every 64 KiB, each int opcode),
+/// for every protocol, on one connection.
+#[test]
+fn course_lists_of_every_shape_and_protocol() {
+    let server = Server::start(&[]);
+    let out = Proc::spawn(
+        python_peer(
+            "adder_lists.py",
+            &[
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &server.addr.port().to_string(),
+            ],
+        ),
+        None,
+    )
+    .finish(WAIT);
+    assert_eq!(out.code(), Some(0), "{out:?}");
+    // 6 protocols x 8 sizes, all answered on one connection.
+    assert_eq!(out.stdout.len(), 48, "{out:?}");
+    assert!(
+        out.stdout
+            .iter()
+            .any(|l| l.starts_with("protocol 5 ints 100")),
+        "{out:?}"
+    );
+    server.wait_log(0, &["48 requests answered", "closed by peer"]);
+}
+
 #[test]
 fn course_client_over_ipv6() {
     let server = Server::start_on("[::1]:0", &[], None);
