@@ -299,9 +299,19 @@ impl<S: Service> Server<S> {
             let (mut stream, peer) = match self.listener.accept() {
                 Ok(accepted) => accepted,
                 Err(error) if error.kind() == ErrorKind::WouldBlock => return,
-                Err(error) if error.kind() == ErrorKind::Interrupted => continue,
+                // A client that gave up before we accepted it: next.
+                Err(error)
+                    if matches!(
+                        error.kind(),
+                        ErrorKind::Interrupted
+                            | ErrorKind::ConnectionAborted
+                            | ErrorKind::ConnectionReset
+                    ) =>
+                {
+                    continue;
+                }
                 Err(error) => {
-                    // Out of descriptors, most likely: wait a tick, keep
+                    // Out of descriptors or memory: wait a tick, keep
                     // serving the connections we have.
                     self.say(format_args!("accept failed: {error}; pausing accepts"));
                     self.accept_paused_until = Some(Instant::now() + TICK);
