@@ -8,9 +8,10 @@
 //! (in `reseau-core`); nothing here knows what the bytes mean.
 //!
 //! Memory per connection is the session plus a socket: input is read into
-//! one buffer shared by all connections, and a connection keeps only what
-//! its session did not take (at most one read, and only while it waits for
-//! its peer to read replies).
+//! one 16 KiB buffer shared by all connections, and a connection keeps only
+//! what its session did not take (at most one read, and only while it waits
+//! for its peer to read replies) and what its socket did not take (at most
+//! 16 KiB of output).
 
 use std::fmt::{self, Display};
 use std::io::{self, ErrorKind, Read, Write};
@@ -102,7 +103,7 @@ const WAKER: Token = Token(usize::MAX - 2);
 const SIGNALS: Token = Token(usize::MAX - 3);
 
 /// Bytes read from a socket at a time, into the loop's one buffer.
-const READ_BUF: usize = 64 * 1024;
+const READ_BUF: usize = 16 * 1024;
 /// Bytes taken from a session's output at a time.
 const WRITE_BUF: usize = 16 * 1024;
 /// How often idle connections are looked for.
@@ -362,7 +363,7 @@ impl<S: Service> Server<S> {
         };
         conn.last_active = Instant::now();
         conn.read_closed |= read_closed;
-        let end = pump(conn, &self.service, &mut self.read_buf);
+        let end = pump_connection(conn, &self.service, &mut self.read_buf);
         if let Some(end) = end {
             self.close(slot, end);
         }
@@ -411,7 +412,11 @@ impl<S: Service> Server<S> {
 }
 
 /// The pump of one connection; `Some` when it must close.
-fn pump<S: Service>(conn: &mut Connection<S>, service: &S, read_buf: &mut [u8]) -> Option<End> {
+fn pump_connection<S: Service>(
+    conn: &mut Connection<S>,
+    service: &S,
+    read_buf: &mut [u8],
+) -> Option<End> {
     let mut out = [0u8; WRITE_BUF];
     // A read that did not fill the buffer emptied the socket: with
     // edge-triggered readiness, data that arrives later wakes us again, so

@@ -1,7 +1,7 @@
 //! The integer adder: a client sends a list of ints, the server answers
 //! their sum.
 //!
-//! A request is one [frame](crate::frame) whose payload is either the
+//! A request is one frame ([`crate::frame`]) whose payload is either the
 //! course's `pickle.dumps(list_of_ints)` ([`pickle`]) or reseau's
 //! [`native`] format, told apart by the payload's first byte. A pickle
 //! request is answered with 4 raw bytes, the sum as a little-endian `u32`

@@ -1,0 +1,58 @@
+//! The server runtime in-process: bind an ephemeral port, serve, stop from
+//! another thread.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::thread;
+use std::time::Duration;
+
+use reseau_core::adder::{Format, RequestEncoder};
+use reseau_core::frame::encode_header;
+use reseau_host::adder::AdderService;
+use reseau_host::net::{Limits, Server};
+
+fn request(ints: &[i128]) -> Vec<u8> {
+    let mut payload = Vec::new();
+    RequestEncoder::encode_all(Format::Pickle, ints.iter().copied(), |b| {
+        payload.extend_from_slice(b)
+    })
+    .expect("pickle carries any i128");
+    let mut framed = encode_header(payload.len() as u32).to_vec();
+    framed.extend_from_slice(&payload);
+    framed
+}
+
+#[test]
+fn serves_then_stops_when_asked() {
+    let server = Server::bind("127.0.0.1:0", AdderService::default(), Limits::default())
+        .expect("bind an ephemeral port");
+    let addr = server.local_addr();
+    assert_ne!(addr.port(), 0);
+    let stopper = server.stopper();
+    let running = thread::spawn(move || server.run());
+
+    let mut client = TcpStream::connect(addr).expect("connect");
+    client
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    for (ints, sum) in [
+        (&[1, 2, 3][..], 6u32),
+        (&[], 0),
+        (&[1 << 40, -(1 << 40), 9], 9),
+    ] {
+        client.write_all(&request(ints)).expect("send");
+        let mut reply = [0u8; 4];
+        client.read_exact(&mut reply).expect("reply");
+        assert_eq!(u32::from_le_bytes(reply), sum);
+    }
+
+    stopper.stop();
+    let result = running.join().expect("the server thread does not panic");
+    assert!(result.is_ok(), "{result:?}");
+    // The server closed our connection on its way out.
+    let mut rest = Vec::new();
+    assert_eq!(
+        client.read_to_end(&mut rest).map(|_| rest.len()).ok(),
+        Some(0)
+    );
+}
