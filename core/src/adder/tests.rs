@@ -398,6 +398,58 @@ proptest! {
         drive(&mut session, &stream, step, 16);
     }
 
+    /// The client side is total too: any bytes from a server, in any
+    /// chunking, give replies or errors, never a panic or a lost byte.
+    #[test]
+    fn reply_decoder_on_random_bytes(
+        bytes in prop::collection::vec(any::<u8>(), 0..256),
+        step in 1usize..16,
+        native in any::<bool>(),
+    ) {
+        let format = if native { Format::Native } else { Format::Pickle };
+        let mut decoder = ReplyDecoder::new(format);
+        for chunk in bytes.chunks(step) {
+            let mut rest = chunk;
+            // Each call takes at least one byte or gives a reply.
+            for _ in 0..=chunk.len() * 2 {
+                if rest.is_empty() {
+                    break;
+                }
+                let (used, reply) = decoder.decode(rest);
+                prop_assert!(used <= rest.len());
+                rest = &rest[used..];
+                if matches!(reply, Some(Err(_))) {
+                    break;
+                }
+            }
+        }
+    }
+
+    /// The frame decoder hands out exactly the bytes it was given, in
+    /// order, however they are cut.
+    #[test]
+    fn frame_decoder_on_random_bytes(bytes in prop::collection::vec(any::<u8>(), 0..512), step in 1usize..32) {
+        let mut decoder = crate::frame::FrameDecoder::new(64);
+        let mut used_total = 0;
+        'outer: for chunk in bytes.chunks(step) {
+            let mut rest = chunk;
+            loop {
+                match decoder.decode(rest) {
+                    Err(_) => break 'outer,
+                    Ok((used, item)) => {
+                        used_total += used;
+                        rest = &rest[used..];
+                        if item.is_none() {
+                            prop_assert!(rest.is_empty());
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        prop_assert!(used_total <= bytes.len());
+    }
+
     #[test]
     fn random_bytes(bytes in prop::collection::vec(any::<u8>(), 0..512), step in 1usize..64) {
         let mut session = AdderSession::new(AdderConfig { max_frame: 4096 });
