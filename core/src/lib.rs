@@ -10,6 +10,8 @@
 //! - [`frame`]: the 4-byte little-endian length prefix.
 //! - [`adder`]: the integer adder, in the course's pickle format and in
 //!   reseau's native format.
+//! - [`echo`]: the echo server's session (RFC 862, bounded).
+//! - [`chat`]: the UDP chat's commands.
 //! - [`session`]: the trait every stream session implements, and the order
 //!   in which drivers call it.
 #![no_std]
@@ -25,6 +27,8 @@
 )]
 
 pub mod adder;
+pub mod chat;
+pub mod echo;
 pub mod frame;
 pub mod session;
 pub mod writer;

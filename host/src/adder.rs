@@ -4,8 +4,7 @@
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, BufWriter, ErrorKind, Read, Seek, SeekFrom, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::time::Duration;
+use std::net::SocketAddr;
 
 use reseau_core::adder::native::Reply;
 use reseau_core::adder::{
@@ -274,22 +273,6 @@ fn spool() -> io::Result<File> {
     ))
 }
 
-/// Connects to the first address of `addr` that answers.
-pub fn connect(addr: &str) -> Result<TcpStream, SumError> {
-    let connect_error = |error| SumError::Connect {
-        addr: addr.to_string(),
-        error,
-    };
-    let mut last = io::Error::new(ErrorKind::NotFound, "no address");
-    for candidate in net::resolve(addr).map_err(connect_error)? {
-        match TcpStream::connect_timeout(&candidate, Duration::from_secs(10)) {
-            Ok(stream) => return Ok(stream),
-            Err(error) => last = error,
-        }
-    }
-    Err(connect_error(last))
-}
-
 /// Reads one reply from `stream`.
 pub fn read_reply(stream: &mut impl Read, format: Format) -> Result<i64, SumError> {
     let mut decoder = ReplyDecoder::new(format);
@@ -345,7 +328,10 @@ pub fn sum(addr: &str, format: Format, ints: Option<&[String]>) -> Result<i64, S
         }
     };
     let len = u32::try_from(header).map_err(|_| SumError::TooLong(header))?;
-    let mut stream = connect(addr)?;
+    let mut stream = net::connect(addr).map_err(|error| SumError::Connect {
+        addr: addr.to_string(),
+        error,
+    })?;
     let sent = stream
         .write_all(&frame::encode_header(len))
         .and_then(|()| io::copy(&mut payload, &mut stream).map(|_| ()));

@@ -1,6 +1,6 @@
-//! `reseau bench adder`: a load generator that keeps N clients busy for a
-//! while, checks every reply and reports requests/s and latency
-//! percentiles.
+//! `reseau bench adder` and `reseau bench echo`: a load generator that
+//! keeps N clients busy for a while, checks every reply and reports
+//! requests/s, latency percentiles and, for echo, MB/s.
 //!
 //! One thread drives every client with mio, so the generator costs little
 //! CPU next to the server it measures on the same machine.
@@ -28,12 +28,37 @@ pub struct Config {
     pub clients: usize,
     /// How long to send requests.
     pub duration: Duration,
-    /// Ints per request: 1, 2, ..., `ints`.
-    pub ints: u32,
     /// A new connection for every request, as the course's client does.
     pub connect_per_request: bool,
-    /// Payload format.
-    pub format: Format,
+    /// What each request is.
+    pub workload: Workload,
+}
+
+/// What each request is, and how its reply is checked.
+#[derive(Debug, Clone, Copy)]
+pub enum Workload {
+    /// An adder request of the ints 1, 2, ..., `ints`; the reply must be
+    /// their sum.
+    Adder {
+        /// Ints per request.
+        ints: u32,
+        /// Payload format.
+        format: Format,
+    },
+    /// An echo message of `size` bytes; the same bytes must come back.
+    Echo {
+        /// Bytes per message.
+        size: usize,
+    },
+}
+
+impl fmt::Display for Workload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Workload::Adder { ints, format } => write!(f, "{ints} ints per request, {format}"),
+            Workload::Echo { size } => write!(f, "echo of {size} bytes"),
+        }
+    }
 }
 
 /// What was measured.
@@ -67,13 +92,20 @@ impl fmt::Display for Report {
         let us = |q: f64| self.latency.value_at_quantile(q);
         writeln!(
             f,
-            "{} clients, {} ints per request, {}, {mode}, {:.1} s",
+            "{} clients, {}, {mode}, {:.1} s",
             c.clients,
-            c.ints,
-            c.format,
+            c.workload,
             self.elapsed.as_secs_f64()
         )?;
         writeln!(f, "requests: {} ({:.0} req/s)", self.requests, self.rate())?;
+        if let Workload::Echo { size } = c.workload {
+            let bytes = self.requests as f64 * size as f64;
+            writeln!(
+                f,
+                "throughput: {:.1} MB/s echoed",
+                bytes / self.elapsed.as_secs_f64() / 1e6
+            )?;
+        }
         writeln!(
             f,
             "latency: p50 {} us, p99 {} us, p99.9 {} us, max {} us",
@@ -92,28 +124,86 @@ impl fmt::Display for Report {
 
 enum State {
     Connecting,
-    Sending { sent: usize },
-    Receiving,
+    /// `sent` bytes of the request are sent; the reply is being read.
+    Exchanging {
+        sent: usize,
+    },
 }
 
 struct Client {
     stream: TcpStream,
     state: State,
-    decoder: ReplyDecoder,
+    reader: Reader,
     started: Instant,
 }
 
-/// The request every client sends, framed, and its expected sum.
-fn request(ints: u32, format: Format) -> (Vec<u8>, i64) {
-    let mut payload = Vec::new();
-    // Ints up to u32::MAX fit both formats: no error.
-    let _ = RequestEncoder::encode_all(format, (1..=ints).map(i128::from), |b| {
-        payload.extend_from_slice(b)
-    });
-    let mut framed = frame::encode_header(payload.len() as u32).to_vec();
-    framed.extend_from_slice(&payload);
-    let n = i64::from(ints);
-    (framed, n * (n + 1) / 2)
+/// Checks one reply as its bytes arrive.
+#[derive(Debug, Clone)]
+enum Reader {
+    Sum {
+        decoder: ReplyDecoder,
+        expected: i64,
+    },
+    Echo {
+        matched: usize,
+    },
+}
+
+impl Reader {
+    fn new(workload: Workload) -> Reader {
+        match workload {
+            Workload::Adder { ints, format } => {
+                let n = i64::from(ints);
+                Reader::Sum {
+                    decoder: ReplyDecoder::new(format),
+                    expected: n * (n + 1) / 2,
+                }
+            }
+            Workload::Echo { .. } => Reader::Echo { matched: 0 },
+        }
+    }
+
+    /// `Some` once the reply is complete: whether it was right.
+    fn feed(&mut self, input: &[u8], request: &[u8]) -> Option<Result<(), String>> {
+        match self {
+            Reader::Sum { decoder, expected } => match decoder.decode(input).1? {
+                Ok(Reply::Sum(sum)) if sum == *expected => Some(Ok(())),
+                other => Some(Err(format!("wrong reply {other:?}, expected {expected}"))),
+            },
+            Reader::Echo { matched } => {
+                let end = *matched + input.len();
+                if request.get(*matched..end) != Some(input) {
+                    return Some(Err(format!(
+                        "the echo differs from what was sent, within bytes {matched}..{end}"
+                    )));
+                }
+                *matched = end;
+                (end == request.len()).then(|| {
+                    *matched = 0;
+                    Ok(())
+                })
+            }
+        }
+    }
+}
+
+/// The bytes of one request.
+fn request(workload: Workload) -> Vec<u8> {
+    match workload {
+        Workload::Adder { ints, format } => {
+            let mut payload = Vec::new();
+            // Ints up to u32::MAX fit both formats: no error.
+            let _ = RequestEncoder::encode_all(format, (1..=ints).map(i128::from), |b| {
+                payload.extend_from_slice(b)
+            });
+            let mut framed = frame::encode_header(payload.len() as u32).to_vec();
+            framed.extend_from_slice(&payload);
+            framed
+        }
+        // Printable, and different at every offset, so a byte out of place
+        // shows.
+        Workload::Echo { size } => (0..size).map(|i| b'!' + (i % 94) as u8).collect(),
+    }
 }
 
 /// Runs the benchmark.
@@ -123,16 +213,21 @@ pub fn run(config: Config) -> io::Result<Report> {
         .next()
         .ok_or_else(|| io::Error::other("no address"))?;
     net::raise_fd_limit();
-    let (request, expected) = request(config.ints, config.format);
-    if config.format == Format::Pickle && u32::try_from(expected).is_err() {
-        return Err(io::Error::new(
-            ErrorKind::InvalidInput,
-            format!(
-                "the sum of 1..={} is over the pickle format's 32-bit reply",
-                config.ints
-            ),
-        ));
+    let workload = config.workload;
+    if let Workload::Adder {
+        ints,
+        format: Format::Pickle,
+    } = workload
+    {
+        let n = u64::from(ints);
+        if n * (n + 1) / 2 > u64::from(u32::MAX) {
+            return Err(io::Error::new(
+                ErrorKind::InvalidInput,
+                format!("the sum of 1..={ints} is over the pickle format's 32-bit reply"),
+            ));
+        }
     }
+    let request = request(workload);
     let mut poll = Poll::new()?;
     let mut events = Events::with_capacity(1024);
     let mut latency = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)
@@ -152,11 +247,11 @@ pub fn run(config: Config) -> io::Result<Report> {
 
     let mut clients: Vec<Option<Client>> = Vec::new();
     for i in 0..config.clients {
-        clients.push(Some(connect(&poll, addr, i, config.format)?));
+        clients.push(Some(connect(&poll, addr, i, workload)?));
     }
     let start = Instant::now();
     let deadline = start + config.duration;
-    let mut buf = [0u8; 4096];
+    let mut buf = vec![0u8; 64 * 1024];
     while Instant::now() < deadline {
         let timeout = deadline.saturating_duration_since(Instant::now());
         if let Err(error) = poll.poll(&mut events, Some(timeout)) {
@@ -169,7 +264,7 @@ pub fn run(config: Config) -> io::Result<Report> {
             let i = event.token().0;
             // Drive this client as far as it goes without blocking.
             while let Some(Some(client)) = clients.get_mut(i) {
-                match step(client, &request, expected, &mut buf, &mut latency) {
+                match step(client, &request, &mut buf, &mut latency) {
                     Step::Blocked => break,
                     Step::Done => {
                         report.requests += 1;
@@ -185,7 +280,7 @@ pub fn run(config: Config) -> io::Result<Report> {
                                 &mut clients,
                                 i,
                                 addr,
-                                config.format,
+                                workload,
                                 &mut report,
                                 &mut fail,
                             );
@@ -200,7 +295,7 @@ pub fn run(config: Config) -> io::Result<Report> {
                                 &mut clients,
                                 i,
                                 addr,
-                                config.format,
+                                workload,
                                 &mut report,
                                 &mut fail,
                             );
@@ -221,7 +316,7 @@ fn replace(
     clients: &mut [Option<Client>],
     i: usize,
     addr: SocketAddr,
-    format: Format,
+    workload: Workload,
     report: &mut Report,
     fail: &mut impl FnMut(&mut Report, String),
 ) {
@@ -234,14 +329,14 @@ fn replace(
         if let Some(old) = slot.take() {
             let _ = socket2::SockRef::from(&old.stream).set_linger(Some(Duration::ZERO));
         }
-        match connect(poll, addr, i, format) {
+        match connect(poll, addr, i, workload) {
             Ok(client) => *slot = Some(client),
             Err(error) => fail(report, format!("connect: {error}")),
         }
     }
 }
 
-fn connect(poll: &Poll, addr: SocketAddr, i: usize, format: Format) -> io::Result<Client> {
+fn connect(poll: &Poll, addr: SocketAddr, i: usize, workload: Workload) -> io::Result<Client> {
     let mut stream = TcpStream::connect(addr)?;
     poll.registry().register(
         &mut stream,
@@ -251,7 +346,7 @@ fn connect(poll: &Poll, addr: SocketAddr, i: usize, format: Format) -> io::Resul
     Ok(Client {
         stream,
         state: State::Connecting,
-        decoder: ReplyDecoder::new(format),
+        reader: Reader::new(workload),
         started: Instant::now(),
     })
 }
@@ -262,20 +357,15 @@ enum Step {
     Failed(String),
 }
 
-fn step(
-    client: &mut Client,
-    request: &[u8],
-    expected: i64,
-    buf: &mut [u8],
-    latency: &mut Histogram<u64>,
-) -> Step {
+fn step(client: &mut Client, request: &[u8], buf: &mut [u8], latency: &mut Histogram<u64>) -> Step {
     loop {
-        match client.state {
-            State::Connecting => match client.stream.peer_addr() {
+        let State::Exchanging { sent } = client.state else {
+            match client.stream.peer_addr() {
                 Ok(_) => {
                     let _ = client.stream.set_nodelay(true);
                     client.started = Instant::now();
-                    client.state = State::Sending { sent: 0 };
+                    client.state = State::Exchanging { sent: 0 };
+                    continue;
                 }
                 Err(error) if error.kind() == ErrorKind::NotConnected => {
                     if let Ok(Some(error)) | Err(error) = client.stream.take_error() {
@@ -284,47 +374,50 @@ fn step(
                     return Step::Blocked;
                 }
                 Err(error) => return Step::Failed(format!("connect: {error}")),
-            },
-            State::Sending { sent } => {
-                match client.stream.write(request.get(sent..).unwrap_or_default()) {
-                    Ok(n) => {
-                        let sent = sent + n;
-                        client.state = if sent == request.len() {
-                            State::Receiving
-                        } else {
-                            State::Sending { sent }
-                        };
+            }
+        };
+        // Write until the request is sent or the socket is full; read when
+        // there is nothing more to write, so that a large echo, which comes
+        // back while it is being sent, cannot stall both sides.
+        let mut write_blocked = sent == request.len();
+        if !write_blocked {
+            match client.stream.write(request.get(sent..).unwrap_or_default()) {
+                Ok(n) => {
+                    let sent = sent + n;
+                    client.state = State::Exchanging { sent };
+                    if sent < request.len() {
+                        continue;
                     }
-                    Err(error) if error.kind() == ErrorKind::WouldBlock => return Step::Blocked,
-                    Err(error) if error.kind() == ErrorKind::Interrupted => {}
-                    Err(error) => return Step::Failed(format!("send: {error}")),
+                    write_blocked = true;
+                }
+                Err(error) if error.kind() == ErrorKind::WouldBlock => write_blocked = true,
+                Err(error) if error.kind() == ErrorKind::Interrupted => continue,
+                Err(error) => return Step::Failed(format!("send: {error}")),
+            }
+        }
+        match client.stream.read(buf) {
+            Ok(0) => return Step::Failed("the server closed the connection".into()),
+            Ok(n) => match client
+                .reader
+                .feed(buf.get(..n).unwrap_or_default(), request)
+            {
+                None => {}
+                Some(Ok(())) => {
+                    let micros = client.started.elapsed().as_micros();
+                    let _ = latency.record(u64::try_from(micros).unwrap_or(u64::MAX).max(1));
+                    client.started = Instant::now();
+                    client.state = State::Exchanging { sent: 0 };
+                    return Step::Done;
+                }
+                Some(Err(why)) => return Step::Failed(why),
+            },
+            Err(error) if error.kind() == ErrorKind::WouldBlock => {
+                if write_blocked {
+                    return Step::Blocked;
                 }
             }
-            State::Receiving => match client.stream.read(buf) {
-                Ok(0) => return Step::Failed("the server closed the connection".into()),
-                Ok(n) => {
-                    let (_, reply) = client.decoder.decode(buf.get(..n).unwrap_or_default());
-                    match reply {
-                        None => {}
-                        Some(Ok(Reply::Sum(sum))) if sum == expected => {
-                            let micros = client.started.elapsed().as_micros();
-                            let _ =
-                                latency.record(u64::try_from(micros).unwrap_or(u64::MAX).max(1));
-                            client.started = Instant::now();
-                            client.state = State::Sending { sent: 0 };
-                            return Step::Done;
-                        }
-                        Some(other) => {
-                            return Step::Failed(format!(
-                                "wrong reply {other:?}, expected {expected}"
-                            ));
-                        }
-                    }
-                }
-                Err(error) if error.kind() == ErrorKind::WouldBlock => return Step::Blocked,
-                Err(error) if error.kind() == ErrorKind::Interrupted => {}
-                Err(error) => return Step::Failed(format!("receive: {error}")),
-            },
+            Err(error) if error.kind() == ErrorKind::Interrupted => {}
+            Err(error) => return Step::Failed(format!("receive: {error}")),
         }
     }
 }

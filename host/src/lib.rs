@@ -6,4 +6,7 @@
 
 pub mod adder;
 pub mod bench;
+pub mod chat;
+pub mod echo;
 pub mod net;
+pub mod resolve;

@@ -1,5 +1,6 @@
 //! The `reseau` command line.
 
+use std::io;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -7,8 +8,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use reseau_core::adder::{AdderConfig, Format};
 use reseau_core::frame::DEFAULT_MAX_FRAME;
 use reseau_host::adder::{self, AdderService};
-use reseau_host::bench;
+use reseau_host::bench::{self, Workload};
+use reseau_host::chat::{self, Chat};
+use reseau_host::echo::{self, EchoService};
 use reseau_host::net::{self, Limits, Server};
+use reseau_host::resolve;
 
 /// The programs of a network-programming course, in Rust.
 #[derive(Parser)]
@@ -23,6 +27,20 @@ enum Command {
     /// The integer adder: a client sends ints, the server answers their sum.
     #[command(subcommand)]
     Adder(AdderCommand),
+    /// Echo (TCP): the server sends back every byte it receives.
+    #[command(subcommand)]
+    Echo(EchoCommand),
+    /// The UDP chat: commands from stdin, messages printed as they arrive.
+    Chat {
+        /// Address to receive on (IPv6: `[::1]:5000`).
+        #[arg(long, default_value = chat::DEFAULT_ADDR)]
+        bind: String,
+    },
+    /// The course's four host-name look-ups, for a name or an address.
+    Resolve {
+        /// A host name (`localhost`) or an address (`127.0.0.1`, `::1`).
+        name: String,
+    },
     /// Load generators that measure a server.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -56,6 +74,26 @@ enum AdderCommand {
     },
 }
 
+#[derive(Subcommand)]
+enum EchoCommand {
+    /// Serves echo to many clients at once; prints each message.
+    Serve {
+        /// Address to listen on (IPv6: `[::1]:6000`).
+        #[arg(long, default_value = echo::DEFAULT_ADDR)]
+        bind: String,
+        #[command(flatten)]
+        limits: LimitArgs,
+    },
+    /// Sends a message, then prints what comes back.
+    Send {
+        /// The server.
+        #[arg(long, default_value = echo::DEFAULT_ADDR)]
+        to: String,
+        /// The message; without it, stdin is sent.
+        message: Option<String>,
+    },
+}
+
 #[derive(Args)]
 struct LimitArgs {
     /// Connections served at once; more are closed as they arrive.
@@ -75,6 +113,19 @@ impl LimitArgs {
     }
 }
 
+#[derive(Args)]
+struct LoadArgs {
+    /// Clients at once.
+    #[arg(long, default_value_t = 64)]
+    clients: usize,
+    /// Seconds to run.
+    #[arg(long, default_value_t = 10.0)]
+    duration: f64,
+    /// A new connection per request, as the course's client does.
+    #[arg(long)]
+    connect_per_request: bool,
+}
+
 #[derive(Subcommand)]
 enum BenchCommand {
     /// Measures an adder server: requests/s and latency.
@@ -82,21 +133,25 @@ enum BenchCommand {
         /// The server.
         #[arg(long, default_value = adder::DEFAULT_ADDR)]
         to: String,
-        /// Clients at once.
-        #[arg(long, default_value_t = 64)]
-        clients: usize,
-        /// Seconds to run.
-        #[arg(long, default_value_t = 10.0)]
-        duration: f64,
+        #[command(flatten)]
+        load: LoadArgs,
         /// Ints per request.
         #[arg(long, default_value_t = 10)]
         ints: u32,
-        /// A new connection per request, as the course's client does.
-        #[arg(long)]
-        connect_per_request: bool,
         /// Payload format.
         #[arg(long, value_enum, default_value_t = Encoding::Pickle)]
         encoding: Encoding,
+    },
+    /// Measures an echo server: round trips/s, latency and MB/s.
+    Echo {
+        /// The server.
+        #[arg(long, default_value = echo::DEFAULT_ADDR)]
+        to: String,
+        #[command(flatten)]
+        load: LoadArgs,
+        /// Bytes per message.
+        #[arg(long, default_value_t = 64)]
+        size: usize,
     },
 }
 
@@ -125,6 +180,7 @@ fn main() -> ExitCode {
     }
 }
 
+/// An exit code and the one line that says why.
 type Failure = (u8, String);
 
 fn run(cli: Cli) -> Result<(), Failure> {
@@ -150,36 +206,79 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 Err(error) => Err((error.exit_code() as u8, error.to_string())),
             }
         }
-        Command::Bench(BenchCommand::Adder {
-            to,
-            clients,
-            duration,
-            ints,
-            connect_per_request,
-            encoding,
-        }) => {
-            if !(duration > 0.0 && duration <= 86_400.0) {
-                return Err((
-                    2,
-                    format!("--duration {duration} must be between 0 and 86400 seconds"),
-                ));
+        Command::Echo(EchoCommand::Serve { bind, limits }) => {
+            serve(&bind, EchoService, limits.limits())
+        }
+        Command::Echo(EchoCommand::Send { to, message }) => {
+            let mut stdout = io::stdout().lock();
+            let sent = echo::send(&to, message.as_deref().map(str::as_bytes), &mut stdout);
+            match sent {
+                Ok(sent) => {
+                    if sent.echoed > 0 && sent.echoed < sent.sent {
+                        eprintln!(
+                            "reseau: the server echoed {} of the {} bytes sent",
+                            sent.echoed, sent.sent
+                        );
+                    } else if sent.echoed == 0 && sent.sent > 0 {
+                        eprintln!("reseau: the server closed without echoing");
+                    }
+                    Ok(())
+                }
+                Err(error @ echo::SendError::Connect { .. }) => Err((2, error.to_string())),
+                Err(error) => Err((1, error.to_string())),
             }
-            let config = bench::Config {
-                to,
-                clients,
-                duration: Duration::from_secs_f64(duration),
-                ints,
-                connect_per_request,
-                format: encoding.into(),
-            };
-            let report = bench::run(config).map_err(|e| (2, e.to_string()))?;
-            println!("{report}");
-            if report.errors > 0 {
-                return Err((1, format!("{} requests failed", report.errors)));
-            }
+        }
+        Command::Chat { bind } => {
+            let chat = Chat::bind(&bind).map_err(|e| (2, format!("cannot bind {bind}: {e}")))?;
+            let local = chat.local_addr().map_err(|e| (1, e.to_string()))?;
+            eprintln!("chat: listening on {local}; /help lists the commands");
+            chat::run(chat).map_err(|e| (1, e.to_string()))
+        }
+        Command::Resolve { name } => {
+            let lookups = resolve::resolve(&name).map_err(|e| (2, e.to_string()))?;
+            println!("{lookups}");
             Ok(())
         }
+        Command::Bench(BenchCommand::Adder {
+            to,
+            load,
+            ints,
+            encoding,
+        }) => load_test(
+            to,
+            load,
+            Workload::Adder {
+                ints,
+                format: encoding.into(),
+            },
+        ),
+        Command::Bench(BenchCommand::Echo { to, load, size }) => {
+            load_test(to, load, Workload::Echo { size })
+        }
     }
+}
+
+fn load_test(to: String, load: LoadArgs, workload: Workload) -> Result<(), Failure> {
+    let duration = load.duration;
+    if !(duration > 0.0 && duration <= 86_400.0) {
+        return Err((
+            2,
+            format!("--duration {duration} must be between 0 and 86400 seconds"),
+        ));
+    }
+    let config = bench::Config {
+        to,
+        clients: load.clients,
+        duration: Duration::from_secs_f64(duration),
+        connect_per_request: load.connect_per_request,
+        workload,
+    };
+    let report = bench::run(config).map_err(|e| (2, e.to_string()))?;
+    println!("{report}");
+    if report.errors > 0 {
+        return Err((1, format!("{} requests failed", report.errors)));
+    }
+    Ok(())
 }
 
 fn serve<S: net::Service>(bind: &str, service: S, mut limits: Limits) -> Result<(), Failure> {

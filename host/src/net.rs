@@ -76,6 +76,19 @@ pub fn resolve(addr: &str) -> io::Result<Vec<SocketAddr>> {
     Ok(addrs)
 }
 
+/// Connects to the first address of `addr` that answers (10 s at most
+/// each): the client side of every TCP program.
+pub fn connect(addr: &str) -> io::Result<std::net::TcpStream> {
+    let mut last = io::Error::new(ErrorKind::NotFound, "no address");
+    for candidate in resolve(addr)? {
+        match std::net::TcpStream::connect_timeout(&candidate, Duration::from_secs(10)) {
+            Ok(stream) => return Ok(stream),
+            Err(error) => last = error,
+        }
+    }
+    Err(last)
+}
+
 /// Raises this process's open-file limit as far as allowed, and returns
 /// it: every connection is a file descriptor.
 pub fn raise_fd_limit() -> u64 {

@@ -1,0 +1,288 @@
+//! The course's UDP chat: the commands a user types.
+//!
+//! The course splits a line as `line.rstrip() + ' '`: the command is the
+//! text up to the first space, the parameter is the rest, right-trimmed.
+//! [`Command::parse`] follows the same rule, borrows from the line and
+//! allocates nothing; every mistake is a [`CommandError`] that names it.
+//!
+//! ```
+//! use reseau_core::chat::{Command, CommandError};
+//!
+//! assert_eq!(Command::parse("/join localhost 5000"), Ok(Command::Join { host: "localhost", port: 5000 }));
+//! assert_eq!(Command::parse("/send Hello World!  "), Ok(Command::Send { text: "Hello World!" }));
+//! assert_eq!(Command::parse("/join ::1 99999"), Err(CommandError::BadPort { port: "99999" }));
+//! ```
+
+use core::fmt;
+
+/// The longest text one datagram can carry over IPv4 (65,535 bytes less
+/// the IP and UDP headers).
+pub const MAX_TEXT: usize = 65_507;
+
+/// Bytes the course's peers read from one datagram (`recvfrom(1024)`):
+/// longer messages reach them cut.
+pub const COURSE_RECV: usize = 1024;
+
+/// One line typed by the user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command<'a> {
+    /// `/exit`: leave the program.
+    Exit,
+    /// `/quit`: forget the joined peer.
+    Quit,
+    /// `/join HOST PORT`: send to this peer from now on.
+    Join {
+        /// A host name or an IPv4 or IPv6 address.
+        host: &'a str,
+        /// The peer's UDP port, 1 to 65535.
+        port: u16,
+    },
+    /// `/send TEXT`: send the text to the joined peer.
+    Send {
+        /// The text, right-trimmed, never empty.
+        text: &'a str,
+    },
+    /// `/help`: list the commands.
+    Help,
+}
+
+/// A line that is no valid command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommandError<'a> {
+    /// The line does not start with a known command.
+    Unknown {
+        /// What stood where the command should be.
+        command: &'a str,
+    },
+    /// The command needs an argument that is missing.
+    MissingArgument {
+        /// The command, with its slash.
+        command: &'static str,
+        /// What it expects.
+        usage: &'static str,
+    },
+    /// The command takes no argument, or fewer than were given.
+    UnexpectedArgument {
+        /// The command, with its slash.
+        command: &'static str,
+        /// The argument that is too many.
+        argument: &'a str,
+    },
+    /// The port is not a number from 1 to 65535.
+    BadPort {
+        /// The port as typed.
+        port: &'a str,
+    },
+    /// The text does not fit in one datagram.
+    TextTooLong {
+        /// Its length in bytes.
+        len: usize,
+    },
+}
+
+impl fmt::Display for CommandError<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CommandError::Unknown { command } => {
+                write!(f, "unknown command {command:?} (/help lists them)")
+            }
+            CommandError::MissingArgument { command, usage } => {
+                write!(f, "{command} needs {usage}")
+            }
+            CommandError::UnexpectedArgument { command, argument } => {
+                write!(f, "{command} does not take {argument:?}")
+            }
+            CommandError::BadPort { port } => {
+                write!(f, "port {port:?} is not a number from 1 to 65535")
+            }
+            CommandError::TextTooLong { len } => write!(
+                f,
+                "a message of {len} bytes does not fit in one datagram (at most {MAX_TEXT})"
+            ),
+        }
+    }
+}
+
+impl core::error::Error for CommandError<'_> {}
+
+/// What `/help` prints.
+pub const HELP: &str = "\
+/join HOST PORT  send to the peer at HOST (a name or an address) and PORT
+/send TEXT       send TEXT to the joined peer
+/quit            forget the joined peer
+/exit            leave (so does the end of input)
+/help            this list";
+
+impl<'a> Command<'a> {
+    /// Parses one line (with or without its newline).
+    pub fn parse(line: &'a str) -> Result<Command<'a>, CommandError<'a>> {
+        let line = line.trim_end();
+        let (command, param) = match line.split_once(' ') {
+            Some((command, param)) => (command, param.trim_end()),
+            None => (line, ""),
+        };
+        let no_argument = |name: &'static str, command: Command<'a>| {
+            if param.is_empty() {
+                Ok(command)
+            } else {
+                Err(CommandError::UnexpectedArgument {
+                    command: name,
+                    argument: param,
+                })
+            }
+        };
+        match command {
+            "/exit" => no_argument("/exit", Command::Exit),
+            "/quit" => no_argument("/quit", Command::Quit),
+            "/help" => no_argument("/help", Command::Help),
+            "/send" if param.is_empty() => Err(CommandError::MissingArgument {
+                command: "/send",
+                usage: "a text to send",
+            }),
+            "/send" if param.len() > MAX_TEXT => {
+                Err(CommandError::TextTooLong { len: param.len() })
+            }
+            "/send" => Ok(Command::Send { text: param }),
+            "/join" => {
+                // As the course: the parameter split on single spaces.
+                let mut parts = param.split(' ');
+                let (host, port) = match (parts.next(), parts.next()) {
+                    (Some(host), Some(port)) if !host.is_empty() && !port.is_empty() => {
+                        (host, port)
+                    }
+                    _ => {
+                        return Err(CommandError::MissingArgument {
+                            command: "/join",
+                            usage: "a host and a port, as in /join localhost 5000",
+                        });
+                    }
+                };
+                if let Some(extra) = parts.next() {
+                    let argument = param.get(host.len() + port.len() + 2..).unwrap_or(extra);
+                    return Err(CommandError::UnexpectedArgument {
+                        command: "/join",
+                        argument,
+                    });
+                }
+                match port.parse::<u16>() {
+                    Ok(number) if number != 0 && port.bytes().all(|b| b.is_ascii_digit()) => {
+                        Ok(Command::Join { host, port: number })
+                    }
+                    _ => Err(CommandError::BadPort { port }),
+                }
+            }
+            _ => Err(CommandError::Unknown { command }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[test]
+    fn the_course_commands() {
+        assert_eq!(Command::parse("/exit\n"), Ok(Command::Exit));
+        assert_eq!(Command::parse("/quit"), Ok(Command::Quit));
+        assert_eq!(Command::parse("/help"), Ok(Command::Help));
+        assert_eq!(
+            Command::parse("/join 127.0.0.1 5000\n"),
+            Ok(Command::Join {
+                host: "127.0.0.1",
+                port: 5000
+            })
+        );
+        assert_eq!(
+            Command::parse("/join ::1 65535"),
+            Ok(Command::Join {
+                host: "::1",
+                port: 65535
+            })
+        );
+        assert_eq!(
+            Command::parse("/send  two  spaces  \r\n"),
+            Ok(Command::Send {
+                text: " two  spaces"
+            })
+        );
+    }
+
+    #[test]
+    fn mistakes_are_named() {
+        use CommandError::*;
+        assert_eq!(Command::parse("/nope x"), Err(Unknown { command: "/nope" }));
+        assert_eq!(Command::parse(" /send x"), Err(Unknown { command: "" }));
+        assert_eq!(Command::parse(""), Err(Unknown { command: "" }));
+        assert!(matches!(
+            Command::parse("/send"),
+            Err(MissingArgument {
+                command: "/send",
+                ..
+            })
+        ));
+        assert!(matches!(
+            Command::parse("/send   "),
+            Err(MissingArgument { .. })
+        ));
+        assert!(matches!(
+            Command::parse("/join localhost"),
+            Err(MissingArgument {
+                command: "/join",
+                ..
+            })
+        ));
+        assert!(matches!(
+            Command::parse("/join"),
+            Err(MissingArgument { .. })
+        ));
+        assert!(matches!(
+            Command::parse("/join  5000"),
+            Err(MissingArgument { .. })
+        ));
+        assert_eq!(
+            Command::parse("/join localhost 5000 extra words"),
+            Err(UnexpectedArgument {
+                command: "/join",
+                argument: "extra words"
+            })
+        );
+        assert_eq!(
+            Command::parse("/exit now"),
+            Err(UnexpectedArgument {
+                command: "/exit",
+                argument: "now"
+            })
+        );
+        for port in ["0", "65536", "-1", "+80", "port", "5e3"] {
+            let line = std::format!("/join localhost {port}");
+            assert_eq!(Command::parse(&line), Err(BadPort { port }), "{line}");
+        }
+        let long = "x".repeat(MAX_TEXT + 1);
+        let line = std::format!("/send {long}");
+        assert_eq!(
+            Command::parse(&line),
+            Err(TextTooLong { len: MAX_TEXT + 1 })
+        );
+        let error = Command::parse("/join localhost 0").unwrap_err();
+        assert_eq!(
+            std::format!("{error}"),
+            "port \"0\" is not a number from 1 to 65535"
+        );
+    }
+
+    proptest! {
+        /// Any line parses or fails without panicking, and what a command
+        /// borrows is part of the line.
+        #[test]
+        fn total_on_any_line(line in "\\PC{0,80}") {
+            if let Ok(Command::Send { text }) = Command::parse(&line) {
+                prop_assert!(line.contains(text));
+                prop_assert!(!text.is_empty());
+            }
+        }
+    }
+}

@@ -1,0 +1,210 @@
+//! The course's UDP chat over a std socket: commands from stdin (parsed by
+//! `reseau_core::chat`), datagrams printed as they arrive.
+
+use std::io::{self, BufRead, Read, Write};
+use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+use std::time::Duration;
+
+use reseau_core::chat::{COURSE_RECV, Command, HELP};
+
+/// The chat's default address, as in the course.
+pub const DEFAULT_ADDR: &str = "127.0.0.1:5000";
+
+/// How often the receiving thread looks at the stop flag, as the course's
+/// 0.5 s socket timeout does.
+const POLL: Duration = Duration::from_millis(500);
+
+/// A chat peer: a bound UDP socket and the peer it sends to.
+pub struct Chat {
+    socket: UdpSocket,
+    peer: Option<SocketAddr>,
+}
+
+/// What one command did, for the caller to print.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Keep reading commands; print this line if any.
+    Continue(Option<String>),
+    /// `/exit`.
+    Exit,
+}
+
+impl Chat {
+    /// Binds `addr`.
+    pub fn bind(addr: &str) -> io::Result<Chat> {
+        let mut last = io::Error::new(io::ErrorKind::NotFound, "no address");
+        for candidate in crate::net::resolve(addr)? {
+            match UdpSocket::bind(candidate) {
+                Ok(socket) => return Ok(Chat { socket, peer: None }),
+                Err(error) => last = error,
+            }
+        }
+        Err(last)
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.socket.local_addr()
+    }
+
+    /// The joined peer.
+    pub fn peer(&self) -> Option<SocketAddr> {
+        self.peer
+    }
+
+    /// A handle on the socket for a receiving thread.
+    pub fn socket(&self) -> io::Result<UdpSocket> {
+        self.socket.try_clone()
+    }
+
+    /// Resolves `host` and `port` to an address this socket can reach
+    /// (an IPv4 socket cannot send to an IPv6 address, nor the reverse).
+    pub fn join(&mut self, host: &str, port: u16) -> io::Result<SocketAddr> {
+        let local = self.socket.local_addr()?;
+        let addrs: Vec<SocketAddr> = (host, port).to_socket_addrs()?.collect();
+        let peer = addrs
+            .iter()
+            .find(|a| a.is_ipv4() == local.is_ipv4())
+            .copied()
+            .ok_or_else(|| {
+                let family = if local.is_ipv4() { "IPv4" } else { "IPv6" };
+                io::Error::new(
+                    io::ErrorKind::AddrNotAvailable,
+                    format!(
+                        "{host} has no {family} address, and this chat is bound to {local}; \
+                         bind to an address of the other family with --bind"
+                    ),
+                )
+            })?;
+        self.peer = Some(peer);
+        Ok(peer)
+    }
+
+    /// Sends `text` to the joined peer; returns a warning to show, if any.
+    pub fn send(&self, text: &str) -> io::Result<Option<String>> {
+        let peer = self.peer.ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::NotConnected,
+                "no peer joined: /join HOST PORT first",
+            )
+        })?;
+        let sent = self.socket.send_to(text.as_bytes(), peer)?;
+        if sent != text.len() {
+            return Err(io::Error::other(format!(
+                "only {sent} of {} bytes were sent",
+                text.len()
+            )));
+        }
+        Ok((text.len() > COURSE_RECV).then(|| {
+            format!(
+                "warning: the message is {} bytes; the course's peers read {COURSE_RECV} and would cut it",
+                text.len()
+            )
+        }))
+    }
+
+    /// Carries out one line typed by the user.
+    pub fn command(&mut self, line: &str) -> Outcome {
+        let command = match Command::parse(line) {
+            Ok(command) => command,
+            Err(error) => return Outcome::Continue(Some(format!("error: {error}"))),
+        };
+        let result = match command {
+            Command::Exit => return Outcome::Exit,
+            Command::Quit => {
+                self.peer = None;
+                Ok(Some("no peer joined now".to_string()))
+            }
+            Command::Help => Ok(Some(HELP.to_string())),
+            Command::Join { host, port } => self
+                .join(host, port)
+                .map(|peer| Some(format!("joined {peer}"))),
+            Command::Send { text } => self.send(text),
+        };
+        Outcome::Continue(match result {
+            Ok(line) => line,
+            Err(error) => Some(format!("error: {error}")),
+        })
+    }
+}
+
+/// Prints every datagram that reaches `socket` until `stop` is set.
+fn receive(socket: UdpSocket, stop: Arc<AtomicBool>) {
+    let _ = socket.set_read_timeout(Some(POLL));
+    let mut buf = vec![0u8; 65_536];
+    while !stop.load(Ordering::SeqCst) {
+        match socket.recv_from(&mut buf) {
+            Ok((n, from)) => {
+                let text = String::from_utf8_lossy(buf.get(..n).unwrap_or_default());
+                let mut out = io::stdout().lock();
+                let _ = writeln!(out, "{from}: {text}");
+                let _ = out.flush();
+            }
+            Err(error)
+                if matches!(
+                    error.kind(),
+                    io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                        | io::ErrorKind::Interrupted
+                ) => {}
+            // An ICMP "port unreachable" from an earlier send shows up
+            // here on some systems: the peer is not there, go on.
+            Err(error) if error.kind() == io::ErrorKind::ConnectionRefused => {}
+            Err(error) => {
+                eprintln!("chat: receive failed: {error}");
+                return;
+            }
+        }
+    }
+}
+
+/// `reseau chat`: the course's `Chat.run()`: a receiving thread, commands
+/// read from stdin (a terminal or a pipe) until `/exit` or end of input.
+pub fn run(mut chat: Chat) -> io::Result<()> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let receiver = {
+        let socket = chat.socket()?;
+        let stop = stop.clone();
+        thread::spawn(move || receive(socket, stop))
+    };
+    let mut stdin = io::stdin().lock();
+    let mut line = Vec::new();
+    // A line longer than a command with the longest text is cut there.
+    let limit = reseau_core::chat::MAX_TEXT as u64 + 64;
+    loop {
+        line.clear();
+        let n = (&mut stdin).take(limit).read_until(b'\n', &mut line)?;
+        if n == 0 {
+            break;
+        }
+        let outcome = if line.last() != Some(&b'\n') && n as u64 == limit {
+            // Skip the rest of the line, a bounded piece at a time.
+            let mut rest = Vec::new();
+            while (&mut stdin).take(limit).read_until(b'\n', &mut rest)? as u64 == limit
+                && rest.last() != Some(&b'\n')
+            {
+                rest.clear();
+            }
+            Outcome::Continue(Some(format!(
+                "error: the line is over {limit} bytes; a message must fit in one datagram"
+            )))
+        } else {
+            chat.command(&String::from_utf8_lossy(&line))
+        };
+        match outcome {
+            Outcome::Exit => break,
+            Outcome::Continue(Some(message)) => {
+                let mut out = io::stdout().lock();
+                let _ = writeln!(out, "{message}");
+                let _ = out.flush();
+            }
+            Outcome::Continue(None) => {}
+        }
+    }
+    stop.store(true, Ordering::SeqCst);
+    let _ = receiver.join();
+    Ok(())
+}

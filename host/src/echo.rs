@@ -1,0 +1,150 @@
+//! Echo over std sockets: the server's [`Service`] and the `send` client.
+//! The protocol is `reseau_core::echo`.
+
+use std::fmt;
+use std::io::{self, ErrorKind, Read, Write};
+use std::net::{Shutdown, SocketAddr};
+use std::thread;
+
+use reseau_core::echo::{EchoSession, Event};
+
+use crate::net::{self, Service};
+
+/// The echo server's default address, as in the course.
+pub const DEFAULT_ADDR: &str = "127.0.0.1:6000";
+
+/// Runs an [`EchoSession`] per connection.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EchoService;
+
+/// What the log line of an echo connection says: its message.
+#[derive(Debug, Default)]
+pub struct Summary {
+    message: Option<(u64, Vec<u8>)>,
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.message {
+            None => f.write_str("no complete message"),
+            Some((len, head)) => {
+                let text = String::from_utf8_lossy(head);
+                let cut = if *len > head.len() as u64 { "..." } else { "" };
+                let plural = if *len == 1 { "" } else { "s" };
+                write!(f, "{text:?}{cut} ({len} byte{plural})")
+            }
+        }
+    }
+}
+
+impl Service for EchoService {
+    type Session = EchoSession;
+    type Summary = Summary;
+
+    fn name(&self) -> &'static str {
+        "echo"
+    }
+
+    fn session(&self) -> EchoSession {
+        EchoSession::new()
+    }
+
+    fn record(&self, summary: &mut Summary, _peer: SocketAddr, event: Event) {
+        let Event::Message { len, head } = event;
+        summary.message = Some((len, head.to_vec()));
+    }
+}
+
+/// Why `reseau echo send` failed.
+#[derive(Debug)]
+pub enum SendError {
+    /// Could not connect.
+    Connect { addr: String, error: io::Error },
+    /// Reading the message or the echo failed.
+    Io(io::Error),
+}
+
+impl fmt::Display for SendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SendError::Connect { addr, error } => {
+                write!(f, "server not found at {addr}, cannot connect: {error}")
+            }
+            SendError::Io(error) => error.fmt(f),
+        }
+    }
+}
+
+/// What came back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sent {
+    /// Bytes sent.
+    pub sent: u64,
+    /// Bytes echoed back (written to `out`).
+    pub echoed: u64,
+}
+
+/// `reseau echo send`: sends `message` (or stdin, if `None`) to `addr`,
+/// half-closes, and copies what comes back to `out` until the server
+/// closes.
+pub fn send(addr: &str, message: Option<&[u8]>, out: &mut impl Write) -> Result<Sent, SendError> {
+    let stream = net::connect(addr).map_err(|error| SendError::Connect {
+        addr: addr.to_string(),
+        error,
+    })?;
+    let mut writer = stream.try_clone().map_err(SendError::Io)?;
+    let owned = message.map(<[u8]>::to_vec);
+    // Send from a thread while this one reads the echo: a server that
+    // echoes as it reads would otherwise fill both directions and stall.
+    let sending = thread::spawn(move || -> io::Result<u64> {
+        let sent = match owned {
+            Some(bytes) => {
+                writer.write_all(&bytes)?;
+                bytes.len() as u64
+            }
+            None => io::copy(&mut io::stdin().lock(), &mut writer)?,
+        };
+        writer.shutdown(Shutdown::Write)?;
+        Ok(sent)
+    });
+    let mut reader = stream;
+    let mut echoed = 0u64;
+    let mut buf = [0u8; 16 * 1024];
+    let read_result = loop {
+        match reader.read(&mut buf) {
+            Ok(0) => break Ok(()),
+            Ok(n) => {
+                echoed += n as u64;
+                if let Err(error) = out.write_all(buf.get(..n).unwrap_or_default()) {
+                    break Err(error);
+                }
+            }
+            Err(error) if error.kind() == ErrorKind::Interrupted => {}
+            // The course's server closes without reading everything back:
+            // a reset after the message is the end of its echo.
+            Err(error) if error.kind() == ErrorKind::ConnectionReset => break Ok(()),
+            Err(error) => break Err(error),
+        }
+    };
+    let _ = out.flush();
+    let sent = match sending.join() {
+        Ok(result) => result,
+        Err(_) => Err(io::Error::other("the sending thread failed")),
+    };
+    read_result.map_err(SendError::Io)?;
+    // A server that closed early makes the rest of the send fail: that is
+    // its answer, not ours to report as an error.
+    let sent = match sent {
+        Ok(sent) => sent,
+        Err(error)
+            if matches!(
+                error.kind(),
+                ErrorKind::BrokenPipe | ErrorKind::ConnectionReset
+            ) =>
+        {
+            0
+        }
+        Err(error) => return Err(SendError::Io(error)),
+    };
+    Ok(Sent { sent, echoed })
+}
