@@ -43,7 +43,10 @@ OUT=${1:-bench/results/latest.md}
 CLIENTS=64
 HOLD_N=10000
 
-die() { echo "compare.sh: $*" >&2; exit 2; }
+# Shared helpers: die, stop_pids, log/md/check, start_server, bench_run,
+# summarize and the report header lines.
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 [[ $ROUNDS =~ ^[1-9][0-9]*$ ]] && ((ROUNDS <= 100)) || die "ROUNDS must be an integer in 1..100"
 [[ $SECS =~ ^[1-9][0-9]*$ ]] && ((SECS <= 600)) || die "SECS must be an integer in 1..600"
 [[ $PAUSE =~ ^[0-9]+$ ]] && ((PAUSE <= 60)) || die "PAUSE must be an integer in 0..60"
@@ -59,26 +62,6 @@ mkdir -p "$(dirname "$OUT")"
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/reseau-compare.XXXXXX")
 PIDS=()        # every background process this script started and has not reaped
 HOLD_FD_OPEN=0 # 1 while fd 3 (the hold helper's stdin) is open
-
-# Stops the given PIDs (which this script started): SIGTERM, up to 5 s of
-# grace, then SIGKILL, then reaps them.
-stop_pids() {
-  local pid i alive
-  (($# > 0)) || return 0
-  for pid in "$@"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for ((i = 0; i < 50; i++)); do
-    alive=0
-    for pid in "$@"; do
-      if kill -0 "$pid" 2>/dev/null && [[ $(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) != Z ]]; then
-        alive=1
-      fi
-    done
-    ((alive)) || break
-    sleep 0.1
-  done
-  for pid in "$@"; do kill -KILL "$pid" 2>/dev/null || true; done
-  for pid in "$@"; do wait "$pid" 2>/dev/null || true; done
-}
 
 cleanup() {
   local status=$?
@@ -112,194 +95,10 @@ BODY=$TMP/body.md       # the scenarios' sections
 SUMMARY=$TMP/summary.md # one line per check / headline number
 CMDS=$TMP/cmds.txt      # commands of the current scenario, in order
 TSV=$TMP/runs.tsv       # scenario, round, server, req/s, p50, p99, p99.9, max, errors, rc,
-                        # requests, server CPU s, load generator CPU s
+                        # requests, server CPU s, load generator CPU s, MB/s ("-")
 CLK_TCK=$(getconf CLK_TCK)
 : >"$BODY"; : >"$SUMMARY"; : >"$CMDS"; : >"$TSV"
 FAILED=0
-
-log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
-md() { printf '%s\n' "$@" >>"$BODY"; }
-check() { # check OK|FAIL TEXT
-  printf -- '- **%s** %s\n' "$1" "$2" >>"$SUMMARY"
-  [[ $1 == OK ]] || FAILED=1
-}
-# Shows a command as it was run, with $BIN for the snapshot directory.
-show() { local s; s=$(printf '%q ' "$@"); s=${s% }; printf '%s' "${s//"$BIN"/\$BIN}"; }
-note() { printf '%s\n' "$1" >>"$CMDS"; }
-# Writes the distinct commands of the scenario (with how often each ran).
-flush_cmds() {
-  md '' 'Commands (`$BIN` = snapshot of `target/release`, see header; the number of runs is on the right):' '' '```sh'
-  awk '{ if (!($0 in n)) order[++k] = $0; n[$0]++ }
-       END { for (i = 1; i <= k; i++) printf "%s%s\n", order[i], (n[order[i]] > 1 ? "    # x" n[order[i]] : "") }' "$CMDS" >>"$BODY"
-  md '```'
-  : >"$CMDS"
-}
-
-vm() { # vm PID VmRSS -> kB
-  local v
-  v=$(awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status" 2>/dev/null || true)
-  [[ -n $v ]] || die "cannot read $2 of pid $1 (did the server exit?)"
-  printf '%s\n' "$v"
-}
-
-# CPU seconds (user + system, all threads) a process has used so far.
-proc_cpu() { awk -v hz="$CLK_TCK" '{ sub(/^.*\) /, ""); printf "%.2f\n", ($12 + $13) / hz }' "/proc/$1/stat"; }
-# CPU seconds used so far by this shell's reaped children (the load runs),
-# in CHILDREN_CPU. Not in $(...): `times` must run in this shell itself.
-children_cpu() {
-  times >"$TMP/times"
-  CHILDREN_CPU=$(awk 'NR == 2 { t = 0; for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); t += a[1] * 60 + a[2] } printf "%.2f\n", t }' "$TMP/times")
-}
-
-# start_server NAME CMD... : starts a server in the background, waits for its
-# "listening on 127.0.0.1:PORT" line and sets SRV_PID and SRV_PORT.
-start_server() {
-  local name=$1 i port=
-  shift
-  local logf=$TMP/$name.log
-  "$@" >"$logf" 2>&1 &
-  SRV_PID=$!
-  PIDS+=("$SRV_PID")
-  note "$(show "$@") &"
-  for ((i = 0; i < 200; i++)); do
-    port=$(grep -o -m1 'listening on 127\.0\.0\.1:[0-9]*' "$logf" 2>/dev/null | sed 's/.*://' || true)
-    [[ -n $port ]] && break
-    kill -0 "$SRV_PID" 2>/dev/null || { cat "$logf" >&2; die "$name exited at start"; }
-    sleep 0.05
-  done
-  [[ -n $port ]] || { cat "$logf" >&2; die "$name did not print its port within 10 s"; }
-  SRV_PORT=$port
-  log "$name: pid $SRV_PID listening on 127.0.0.1:$port"
-}
-
-stop_servers() {
-  stop_pids "${PIDS[@]}"
-  PIDS=()
-}
-
-# bench_run SCEN ROUND SERVER PID PORT PREFIX... -- BENCH-ARGS...
-# Runs one load run against 127.0.0.1:PORT and appends a row to $TSV.
-bench_run() {
-  local scen=$1 round=$2 server=$3 pid=$4 port=$5
-  shift 5
-  local prefix=()
-  while (($# > 0)) && [[ $1 != -- ]]; do prefix+=("$1"); shift; done
-  shift
-  kill -0 "$pid" 2>/dev/null || die "$server (pid $pid) is not running before round $round of scenario $scen"
-  local cmd=(timeout -k 5 $((SECS + 60)) "${prefix[@]}" "$R" bench adder --to "127.0.0.1:$port" "$@")
-  note "$(show "${cmd[@]}")"
-  local out rc=0 srv0 srv1 cli0 cli1
-  srv0=$(proc_cpu "$pid"); children_cpu; cli0=$CHILDREN_CPU
-  out=$("${cmd[@]}" 2>&1) || rc=$?
-  srv1=$(proc_cpu "$pid"); children_cpu; cli1=$CHILDREN_CPU
-  printf '%s\n' "$out" >"$TMP/run-$scen-$round-$server.txt"
-  local rps p50 p99 p999 max errors requests
-  requests=$(sed -n 's/^requests: \([0-9]*\) (.*/\1/p' <<<"$out")
-  rps=$(sed -n 's/^requests: [0-9]* (\([0-9.]*\) req\/s)$/\1/p' <<<"$out")
-  read -r p50 p99 p999 max < <(sed -n 's/^latency: p50 \([0-9]*\) us, p99 \([0-9]*\) us, p99\.9 \([0-9]*\) us, max \([0-9]*\) us$/\1 \2 \3 \4/p' <<<"$out") || true
-  errors=$(sed -n 's/^errors: \([0-9]*\)$/\1/p' <<<"$out")
-  if [[ -z $rps || -z $p50 ]]; then
-    printf '%s\n' "$out" >&2
-    die "could not parse the bench output ($server, scenario $scen, round $round, exit $rc)"
-  fi
-  local srv_cpu cli_cpu
-  srv_cpu=$(awk -v a="$srv0" -v b="$srv1" 'BEGIN { printf "%.2f", b - a }')
-  cli_cpu=$(awk -v a="$cli0" -v b="$cli1" 'BEGIN { printf "%.2f", b - a }')
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$scen" "$round" "$server" "$rps" "$p50" "$p99" "$p999" "$max" "${errors:-?}" "$rc" "${requests:-0}" "$srv_cpu" "$cli_cpu" >>"$TSV"
-  log "  scenario $scen round $round $server: $rps req/s, p50 $p50 us, p99 $p99 us, errors ${errors:-?}, server CPU $srv_cpu s, load generator CPU $cli_cpu s"
-  sleep "$PAUSE"
-}
-
-# Tables and medians of one comparison scenario, from $TSV.
-cat >"$TMP/summarize.py" <<'PY'
-import statistics, sys
-
-tsv, scen, servers, targets, title = sys.argv[1:6]
-secs = float(sys.argv[8])
-servers = servers.split(',')
-targets = dict(t.split(':') for t in targets.split(',') if t)
-runs = {}
-for line in open(tsv):
-    f = line.rstrip('\n').split('\t')
-    if f[0] != scen:
-        continue
-    runs[(int(f[1]), f[2])] = dict(rps=float(f[3]), p50=int(f[4]), p99=int(f[5]),
-                                   p999=int(f[6]), max=int(f[7]), errors=f[8], rc=f[9],
-                                   requests=int(f[10]), srv_cpu=float(f[11]), cli_cpu=float(f[12]))
-rounds = sorted({r for r, _ in runs})
-ours, peers = servers[0], servers[1:]
-
-def fmt_rps(x):
-    return '{:,.0f}'.format(x)
-
-out = []
-head = ['Round'] + ['%s req/s' % s for s in servers] + ['%s/%s' % (ours, p) for p in peers]
-out.append('| ' + ' | '.join(head) + ' |')
-out.append('|' + '---:|' * len(head))
-ratios = {p: [] for p in peers}
-for r in rounds:
-    row = [str(r)] + [fmt_rps(runs[(r, s)]['rps']) for s in servers]
-    for p in peers:
-        ratio = runs[(r, ours)]['rps'] / runs[(r, p)]['rps'] if runs[(r, p)]['rps'] else float('inf')
-        ratios[p].append(ratio)
-        row.append('%.2f' % ratio)
-    out.append('| ' + ' | '.join(row) + ' |')
-med_row = ['**median**'] + ['**%s**' % fmt_rps(statistics.median(runs[(r, s)]['rps'] for r in rounds)) for s in servers]
-med_row += ['**%.2f**' % statistics.median(ratios[p]) for p in peers]
-out.append('| ' + ' | '.join(med_row) + ' |')
-out.append('')
-out.append('| Server | median req/s | median p50 (us) | median p99 (us) | median p99.9 (us) | worst max (us) | errors (all rounds) | server CPU (cores) | server CPU per request (us) | load generator CPU (cores) |')
-out.append('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|')
-cpu_per_req = {}
-for s in servers:
-    rs = [runs[(r, s)] for r in rounds]
-    errs = sum(int(x['errors']) for x in rs if x['errors'].isdigit())
-    cpu_per_req[s] = statistics.median(x['srv_cpu'] / x['requests'] * 1e6 if x['requests'] else float('nan') for x in rs)
-    out.append('| %s | %s | %g | %g | %g | %d | %d | %.2f | %.2f | %.2f |' % (
-        s, fmt_rps(statistics.median(x['rps'] for x in rs)),
-        statistics.median(x['p50'] for x in rs), statistics.median(x['p99'] for x in rs),
-        statistics.median(x['p999'] for x in rs), max(x['max'] for x in rs), errs,
-        statistics.median(x['srv_cpu'] for x in rs) / secs, cpu_per_req[s],
-        statistics.median(x['cli_cpu'] for x in rs) / secs))
-out.append('')
-out.append('CPU columns: user + system time of the server process (all its threads, from `/proc/PID/stat`) '
-           'and of the load generator (`times` of this shell), per run, divided by the run time or by the '
-           'requests answered; medians over the rounds. On this 2-core machine, server + load generator '
-           'can use at most 2 cores.')
-out.append('')
-summary = []
-for p in peers:
-    m = statistics.median(ratios[p])
-    lo, hi = min(ratios[p]), max(ratios[p])
-    t = float(targets[p]) if p in targets else None
-    line = '%s: median req/s %s/%s = **%.2fx**%s (per round: %s; range %.2f..%.2f); median server CPU per request: %s %.2f us, %s %.2f us' % (
-        title, ours, p, m, ', target >= %.1fx' % t if t is not None else '',
-        ', '.join('%.2f' % x for x in ratios[p]), lo, hi, ours, cpu_per_req[ours], p, cpu_per_req[p])
-    if t is not None:
-        summary.append('%s\t%s' % ('OK' if m >= t else 'FAIL', line))
-    else:
-        summary.append('INFO\t%s' % line)
-    out.append('Median ratio %s/%s: **%.2fx**%s' % (
-        ours, p, m, (' (target >= %.1fx: %s)' % (float(targets[p]), 'met' if m >= float(targets[p]) else '**NOT met**')) if p in targets else ''))
-    out.append('')
-errors_total = sum(int(x['errors']) for x in runs.values() if x['errors'].isdigit())
-if errors_total or any(x['rc'] != '0' for x in runs.values()):
-    summary.append('FAIL\t%s: %d request errors in the load runs (or a non-zero exit)' % (title, errors_total))
-with open(sys.argv[6], 'w') as f:
-    f.write('\n'.join(out) + '\n')
-with open(sys.argv[7], 'w') as f:
-    f.write('\n'.join(summary) + '\n')
-PY
-
-summarize() { # summarize SCEN SERVERS TARGETS TITLE
-  python3 "$TMP/summarize.py" "$TSV" "$1" "$2" "$3" "$4" "$TMP/table.md" "$TMP/sum.txt" "$SECS"
-  cat "$TMP/table.md" >>"$BODY"
-  local verdict text
-  while IFS=$'\t' read -r verdict text; do
-    [[ -n $verdict ]] || continue
-    if [[ $verdict == INFO ]]; then printf -- '- %s\n' "$text" >>"$SUMMARY"; else check "$verdict" "$text"; fi
-  done <"$TMP/sum.txt"
-}
 
 # compare SCEN TITLE TARGETS PIN INTS EXTRA-BENCH-ARGS... : one comparison
 # scenario with its own fresh servers. PIN=1 pins servers and the load
@@ -323,7 +122,7 @@ compare() {
   fi
   for ((r = 1; r <= ROUNDS; r++)); do
     for s in "${servers[@]}"; do
-      bench_run "$scen" "$r" "$s" "${pid[$s]}" "${port[$s]}" "${pre[@]}" -- \
+      bench_run "$scen" "$r" "$s" "${pid[$s]}" "${port[$s]}" "${pre[@]}" -- adder \
         --clients "$CLIENTS" --duration "$SECS" --ints "$ints" "${extra[@]}"
     done
   done
@@ -340,7 +139,6 @@ compare() {
 START=$(date -u '+%Y-%m-%d %H:%M:%S UTC')
 START_S=$SECONDS
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
-timewait() { if command -v ss >/dev/null; then ss -s | sed -n 's/.*timewait \([0-9]*\).*/\1/p'; else echo '?'; fi; }
 TW_START=$(timewait)
 log "report: $OUT (ROUNDS=$ROUNDS SECS=$SECS)"
 
@@ -449,9 +247,7 @@ for ((i = 0; i < 300; i++)); do
 done
 hold_rc=0
 wait "$hold_pid" || hold_rc=$?
-keep=()
-for p in "${PIDS[@]}"; do [[ $p == "$hold_pid" ]] || keep+=("$p"); done
-PIDS=("${keep[@]}")
+forget_pid "$hold_pid"
 released=$(sed -n 's/^released //p' "$TMP/hold.out")
 stop_servers
 
@@ -497,9 +293,9 @@ REPORT=$TMP/report.md
   echo "# reseau adder: ours vs tokio vs the course's Python server"
   echo
   echo "- Run: $START to $END ($((SECONDS - START_S)) s), \`ROUNDS=$ROUNDS SECS=$SECS PAUSE=$PAUSE bench/compare.sh\`"
-  echo "- Machine: \`nproc\` = $(nproc); \`uname -r\` = $(uname -r); CPU: $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo); affinity $(taskset -p $$ | awk '{print $NF}')"
+  machine_line
   echo "- Load average (1/5/15 min) at start: $LOAD_START; at end: $LOAD_END (other work on the machine adds noise; that is why runs alternate)"
-  echo "- Source: \`$(git rev-parse --short HEAD 2>/dev/null || echo '?')\`$(git diff --quiet HEAD 2>/dev/null || echo ' plus uncommitted changes')"
+  source_line
   echo "- \`\$BIN\`: a copy of \`target/release\` taken at the start; sha256 \`reseau\` $(sha256sum "$R" | cut -c1-16)…, \`tokio-adder\` $(sha256sum "$T" | cut -c1-16)…"
   echo "- TCP sockets in TIME_WAIT on the machine (\`ss -s\`) at start: $TW_START; at end: $TW_END"
   echo "- $(python3 --version 2>&1); servers and clients on 127.0.0.1 only; ours logs one line per connection to a file, as do the Python server's errors"

@@ -388,7 +388,9 @@ fn step(client: &mut Client, request: &[u8], buf: &mut [u8], latency: &mut Histo
                     if sent < request.len() {
                         continue;
                     }
-                    write_blocked = true;
+                    // The whole request is out: the reply cannot be here
+                    // yet, and its arrival is an event of its own.
+                    return Step::Blocked;
                 }
                 Err(error) if error.kind() == ErrorKind::WouldBlock => write_blocked = true,
                 Err(error) if error.kind() == ErrorKind::Interrupted => continue,

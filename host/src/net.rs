@@ -121,8 +121,22 @@ const READ_BUF: usize = 16 * 1024;
 const WRITE_BUF: usize = 16 * 1024;
 /// How often idle connections are looked for.
 const TICK: Duration = Duration::from_millis(500);
+/// Bytes one connection may read in a row before the others get their
+/// turn: a client that never stops sending cannot starve the rest.
+const READ_BUDGET: usize = 256 * 1024;
 /// How long a log line may wait in the buffer.
 const LOG_DELAY: Duration = Duration::from_millis(20);
+
+/// What a pump of one connection left.
+enum Pumped {
+    /// The socket would block: wait for its next event.
+    Idle,
+    /// The read budget ran out with input still waiting: pump it again
+    /// after the others.
+    Again,
+    /// The connection must close.
+    Close(End),
+}
 
 /// Why a connection ended, for its log line.
 enum End {
@@ -175,6 +189,10 @@ pub struct Server<S: Service> {
     signals: Option<signal_hook_mio::v1_0::Signals>,
     log: io::BufWriter<io::Stderr>,
     read_buf: Box<[u8]>,
+    /// One buffer for output on its way to a socket.
+    write_buf: Box<[u8]>,
+    /// Connections whose read budget ran out, to pump again.
+    again: Vec<usize>,
     /// Accepting paused until then (the process ran out of descriptors).
     accept_paused_until: Option<Instant>,
 }
@@ -216,6 +234,8 @@ impl<S: Service> Server<S> {
             signals: None,
             log: io::BufWriter::new(io::stderr()),
             read_buf: vec![0; READ_BUF].into_boxed_slice(),
+            write_buf: vec![0; WRITE_BUF].into_boxed_slice(),
+            again: Vec::new(),
             accept_paused_until: None,
         })
     }
@@ -261,13 +281,19 @@ impl<S: Service> Server<S> {
             if !self.log.buffer().is_empty() {
                 wake = wake.min(next_flush);
             }
-            let timeout = wake.saturating_duration_since(now);
+            let timeout = if self.again.is_empty() {
+                wake.saturating_duration_since(now)
+            } else {
+                Duration::ZERO
+            };
             if let Err(error) = self.poll.poll(&mut events, Some(timeout)) {
                 if error.kind() == ErrorKind::Interrupted {
                     continue;
                 }
                 return Err(error);
             }
+            // One clock read per batch of events: enough for idle timeouts.
+            let now = Instant::now();
             for event in events.iter() {
                 match event.token() {
                     LISTENER => self.accept(),
@@ -285,8 +311,11 @@ impl<S: Service> Server<S> {
                             }
                         }
                     }
-                    Token(slot) => self.pump(slot, event.is_read_closed()),
+                    Token(slot) => self.pump(slot, event.is_read_closed(), now),
                 }
+            }
+            for slot in std::mem::take(&mut self.again) {
+                self.pump(slot, false, now);
             }
             if self.stop.load(Ordering::SeqCst) {
                 self.shutdown();
@@ -370,15 +399,16 @@ impl<S: Service> Server<S> {
 
     /// Moves bytes between connection `slot` and its session until the
     /// socket would block, then closes it if the session is finished.
-    fn pump(&mut self, slot: usize, read_closed: bool) {
+    fn pump(&mut self, slot: usize, read_closed: bool, now: Instant) {
         let Some(Some(conn)) = self.connections.get_mut(slot) else {
             return;
         };
-        conn.last_active = Instant::now();
+        conn.last_active = now;
         conn.read_closed |= read_closed;
-        let end = pump_connection(conn, &self.service, &mut self.read_buf);
-        if let Some(end) = end {
-            self.close(slot, end);
+        match pump_connection(conn, &self.service, &mut self.read_buf, &mut self.write_buf) {
+            Pumped::Idle => {}
+            Pumped::Again => self.again.push(slot),
+            Pumped::Close(end) => self.close(slot, end),
         }
     }
 
@@ -424,13 +454,15 @@ impl<S: Service> Server<S> {
     }
 }
 
-/// The pump of one connection; `Some` when it must close.
+/// Moves bytes between one connection and its session until the socket
+/// would block, the read budget runs out, or the connection must close.
 fn pump_connection<S: Service>(
     conn: &mut Connection<S>,
     service: &S,
     read_buf: &mut [u8],
-) -> Option<End> {
-    let mut out = [0u8; WRITE_BUF];
+    out: &mut [u8],
+) -> Pumped {
+    let mut read_total = 0;
     // A read that did not fill the buffer emptied the socket: with
     // edge-triggered readiness, data that arrives later wakes us again, so
     // the read that would only say "would block" is skipped. Not once the
@@ -445,15 +477,35 @@ fn pump_connection<S: Service>(
                     conn.unsent.drain(..n);
                     continue;
                 }
-                Err(error) if error.kind() == ErrorKind::WouldBlock => return None,
+                Err(error) if error.kind() == ErrorKind::WouldBlock => return Pumped::Idle,
                 Err(error) if error.kind() == ErrorKind::Interrupted => continue,
-                Err(error) => return Some(End::Io(error)),
+                Err(error) => return peer_gone(conn, service, error),
             }
         }
-        // 2. Send the session's output.
-        let n = conn.session.poll_transmit(&mut out);
-        if n > 0 {
-            let bytes = out.get(..n).unwrap_or_default();
+        // 2. Send the session's output, gathered into one write: when the
+        //    session runs dry it is offered the input it did not take
+        //    before, so a session with a small buffer still makes large
+        //    writes (one system call per WRITE_BUF, not per session buffer).
+        let mut filled = 0;
+        loop {
+            let n = conn
+                .session
+                .poll_transmit(out.get_mut(filled..).unwrap_or_default());
+            filled += n;
+            if filled == out.len() || (n == 0 && conn.stash.is_empty()) {
+                break;
+            }
+            if n == 0 {
+                let used = conn.session.handle_input(&conn.stash);
+                conn.stash.drain(..used);
+                drain_events(conn, service);
+                if used == 0 {
+                    break;
+                }
+            }
+        }
+        if filled > 0 {
+            let bytes = out.get(..filled).unwrap_or_default();
             match conn.stream.write(bytes) {
                 Ok(written) => conn
                     .unsent
@@ -464,30 +516,27 @@ fn pump_connection<S: Service>(
                 {
                     conn.unsent.extend_from_slice(bytes)
                 }
-                Err(error) => return Some(End::Io(error)),
+                Err(error) => return peer_gone(conn, service, error),
             }
             continue;
         }
         if conn.session.is_finished() {
-            return Some(if conn.eof {
+            return Pumped::Close(if conn.eof {
                 End::PeerClosed
             } else {
                 End::Finished
             });
         }
-        // 3. Offer the session what it did not take before.
+        // 3. Input the session would not take: it waits for the peer to
+        //    read what was sent (the socket is full), so wait for that.
         if !conn.stash.is_empty() {
-            let used = conn.session.handle_input(&conn.stash);
-            conn.stash.drain(..used);
-            drain_events(conn, service);
-            if used > 0 {
-                continue;
-            }
-            // Output is full and the peer is not reading: wait for it.
-            return None;
+            return Pumped::Idle;
         }
         if conn.eof || drained {
-            return None;
+            return Pumped::Idle;
+        }
+        if read_total >= READ_BUDGET {
+            return Pumped::Again;
         }
         // 4. Read more.
         match conn.stream.read(read_buf) {
@@ -497,6 +546,7 @@ fn pump_connection<S: Service>(
                 drain_events(conn, service);
             }
             Ok(n) => {
+                read_total += n;
                 drained = n < read_buf.len() && !conn.read_closed;
                 let input = read_buf.get(..n).unwrap_or_default();
                 let used = conn.session.handle_input(input);
@@ -504,11 +554,23 @@ fn pump_connection<S: Service>(
                     .extend_from_slice(input.get(used..).unwrap_or_default());
                 drain_events(conn, service);
             }
-            Err(error) if error.kind() == ErrorKind::WouldBlock => return None,
+            Err(error) if error.kind() == ErrorKind::WouldBlock => return Pumped::Idle,
             Err(error) if error.kind() == ErrorKind::Interrupted => {}
-            Err(error) => return Some(End::Io(error)),
+            Err(error) => return peer_gone(conn, service, error),
         }
     }
+}
+
+/// The socket failed (a reset, a broken pipe): the peer will send nothing
+/// more. The session hears that as the end of its input, so what it got
+/// is still reported (the course's echo client, which closes without
+/// reading the echo, often ends with a reset), then the connection closes.
+fn peer_gone<S: Service>(conn: &mut Connection<S>, service: &S, error: io::Error) -> Pumped {
+    if !conn.eof {
+        conn.session.handle_eof();
+        drain_events(conn, service);
+    }
+    Pumped::Close(End::Io(error))
 }
 
 fn drain_events<S: Service>(conn: &mut Connection<S>, service: &S) {

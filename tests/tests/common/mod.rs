@@ -7,10 +7,11 @@
 // Each test file compiles this module on its own and uses part of it.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -99,7 +100,9 @@ impl Drop for TempDir {
     }
 }
 
-/// The lines a process wrote on one of its pipes, collected by a thread.
+/// What a process wrote on one of its pipes, collected by a thread: the
+/// exact bytes, and the lines (decoded lossily, without their `\n` or
+/// `\r\n`; an unfinished last line counts as a line once the pipe closes).
 #[derive(Default)]
 pub struct Lines {
     state: Mutex<LinesState>,
@@ -109,30 +112,53 @@ pub struct Lines {
 #[derive(Default)]
 struct LinesState {
     lines: Vec<String>,
+    raw: Vec<u8>,
+    /// Where the unfinished line starts in `raw`.
+    line_start: usize,
     closed: bool,
 }
 
+impl LinesState {
+    fn push_line(&mut self, end: usize) {
+        let text = String::from_utf8_lossy(&self.raw[self.line_start..end]);
+        let text = text.trim_end_matches(['\n', '\r']).to_string();
+        self.lines.push(text);
+        self.line_start = end;
+    }
+}
+
 impl Lines {
-    /// Starts a thread that reads `pipe` to its end, line by line.
-    fn collect(pipe: impl Read + Send + 'static) -> Arc<Lines> {
+    /// Starts a thread that reads `pipe` to its end.
+    fn collect(mut pipe: impl Read + Send + 'static) -> Arc<Lines> {
         let lines = Arc::new(Lines::default());
         let sink = lines.clone();
         thread::spawn(move || {
-            let mut reader = BufReader::new(pipe);
-            let mut line = Vec::new();
+            let mut buf = vec![0u8; 64 * 1024];
             loop {
-                line.clear();
-                match reader.read_until(b'\n', &mut line) {
-                    Ok(0) | Err(_) => break,
-                    Ok(_) => {
-                        let text = String::from_utf8_lossy(&line);
-                        let text = text.trim_end_matches(['\n', '\r']).to_string();
-                        sink.lock().lines.push(text);
-                        sink.changed.notify_all();
-                    }
+                let n = match pipe.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(_) => break,
+                };
+                let mut state = sink.lock();
+                let old = state.raw.len();
+                state.raw.extend_from_slice(&buf[..n]);
+                let mut at = old;
+                while let Some(i) = state.raw[at..].iter().position(|&b| b == b'\n') {
+                    at += i + 1;
+                    state.push_line(at);
                 }
+                drop(state);
+                sink.changed.notify_all();
             }
-            sink.lock().closed = true;
+            let mut state = sink.lock();
+            let end = state.raw.len();
+            if state.line_start < end {
+                state.push_line(end);
+            }
+            state.closed = true;
+            drop(state);
             sink.changed.notify_all();
         });
         lines
@@ -150,6 +176,32 @@ impl Lines {
     /// How many lines so far.
     pub fn count(&self) -> usize {
         self.lock().lines.len()
+    }
+
+    /// Every byte so far, the unfinished line included.
+    pub fn raw(&self) -> Vec<u8> {
+        self.lock().raw.clone()
+    }
+
+    /// Waits until the bytes so far satisfy `pred` (true), or until
+    /// `timeout` or the end of the pipe without that (false).
+    pub fn wait_raw(&self, timeout: Duration, pred: impl Fn(&[u8]) -> bool) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut state = self.lock();
+        loop {
+            if pred(&state.raw) {
+                return true;
+            }
+            let now = Instant::now();
+            if state.closed || now >= deadline {
+                return false;
+            }
+            state = self
+                .changed
+                .wait_timeout(state, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
     }
 
     /// The first line at index `from` or later that satisfies `pred`, with
@@ -207,16 +259,35 @@ pub struct Proc {
     what: String,
     pub stdout: Arc<Lines>,
     pub stderr: Arc<Lines>,
+    /// For [`Proc::interactive`]: what to write on its stdin, in order.
+    input: Option<Sender<Vec<u8>>>,
 }
 
 impl Proc {
     /// Spawns `command` with stdout and stderr piped and collected.
     /// With `stdin`, those bytes are written (from a thread) and stdin closed;
     /// without, stdin is `/dev/null`.
-    pub fn spawn(mut command: Command, stdin: Option<Vec<u8>>) -> Proc {
+    pub fn spawn(command: Command, stdin: Option<Vec<u8>>) -> Proc {
+        let piped = stdin.is_some();
+        let mut proc = Self::spawn_with(command, piped);
+        if let Some(bytes) = stdin {
+            proc.write_stdin(bytes);
+            proc.close_stdin();
+        }
+        proc
+    }
+
+    /// Spawns `command` with its stdin kept open: [`Proc::send_line`] and
+    /// [`Proc::write_stdin`] write to it (from a thread, in order, so the
+    /// test never blocks on a full pipe), [`Proc::close_stdin`] ends it.
+    pub fn interactive(command: Command) -> Proc {
+        Self::spawn_with(command, true)
+    }
+
+    fn spawn_with(mut command: Command, piped_stdin: bool) -> Proc {
         let what = format!("{command:?}");
         command
-            .stdin(if stdin.is_some() {
+            .stdin(if piped_stdin {
                 Stdio::piped()
             } else {
                 Stdio::null()
@@ -226,12 +297,19 @@ impl Proc {
         let mut child = command
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
-        if let (Some(bytes), Some(mut pipe)) = (stdin, child.stdin.take()) {
-            // The child may exit without reading it all: ignore the error.
+        let input = child.stdin.take().map(|mut pipe| {
+            let (tx, rx) = mpsc::channel::<Vec<u8>>();
             thread::spawn(move || {
-                let _ = pipe.write_all(&bytes);
+                for bytes in rx {
+                    // The child may exit without reading it all: stop there.
+                    if pipe.write_all(&bytes).and_then(|()| pipe.flush()).is_err() {
+                        break;
+                    }
+                }
+                // Dropping the pipe closes the child's stdin.
             });
-        }
+            tx
+        });
         let stdout = Lines::collect(child.stdout.take().expect("piped stdout"));
         let stderr = Lines::collect(child.stderr.take().expect("piped stderr"));
         Proc {
@@ -239,7 +317,30 @@ impl Proc {
             what,
             stdout,
             stderr,
+            input,
         }
+    }
+
+    /// Writes `bytes` on its stdin (queued; never blocks).
+    pub fn write_stdin(&mut self, bytes: Vec<u8>) {
+        let input = self
+            .input
+            .as_ref()
+            .unwrap_or_else(|| panic!("{}: stdin is not open", self.what));
+        // The writer thread stops if the child closed its stdin.
+        let _ = input.send(bytes);
+    }
+
+    /// Writes `line` and a newline on its stdin.
+    pub fn send_line(&mut self, line: &str) {
+        let mut bytes = line.as_bytes().to_vec();
+        bytes.push(b'\n');
+        self.write_stdin(bytes);
+    }
+
+    /// Closes its stdin once what was queued is written.
+    pub fn close_stdin(&mut self) {
+        self.input = None;
     }
 
     pub fn id(&self) -> u32 {
@@ -286,6 +387,7 @@ impl Proc {
         Output {
             status,
             stdout: self.stdout.all(),
+            stdout_raw: self.stdout.raw(),
             stderr: self.stderr.all(),
         }
     }
@@ -293,6 +395,7 @@ impl Proc {
 
 impl Drop for Proc {
     fn drop(&mut self) {
+        self.input = None;
         if let Ok(None) = self.child.try_wait() {
             let _ = self.child.kill();
         }
@@ -305,6 +408,8 @@ impl Drop for Proc {
 pub struct Output {
     pub status: ExitStatus,
     pub stdout: Vec<String>,
+    /// The exact bytes of stdout.
+    pub stdout_raw: Vec<u8>,
     pub stderr: Vec<String>,
 }
 
@@ -324,10 +429,12 @@ pub fn run_with_stdin(command: Command, stdin: Vec<u8>) -> Output {
     Proc::spawn(command, Some(stdin)).finish(WAIT)
 }
 
-/// A `reseau adder serve` process and the address it listens on.
+/// A `reseau <service> serve` process and the address it listens on.
 pub struct Server {
     pub proc: Proc,
     pub addr: SocketAddr,
+    /// The service's name, which starts its log lines (`adder`, `echo`).
+    name: String,
 }
 
 impl Server {
@@ -338,14 +445,22 @@ impl Server {
 
     /// `reseau adder serve --bind <bind> <args>`, in directory `cwd` if given.
     pub fn start_on(bind: &str, args: &[&str], cwd: Option<&Path>) -> Server {
-        let mut command = reseau(&["adder", "serve", "--bind", bind]);
-        command.args(args);
+        Self::start_cmd(&["adder", "serve"], bind, args, cwd)
+    }
+
+    /// `reseau <cmd...> --bind <bind> <args>` (`cmd` as `["echo", "serve"]`),
+    /// in directory `cwd` if given; waits for its `<cmd[0]>: listening on`
+    /// line and reads the address there.
+    pub fn start_cmd(cmd: &[&str], bind: &str, args: &[&str], cwd: Option<&Path>) -> Server {
+        let name = cmd.first().expect("a service name").to_string();
+        let mut command = reseau(cmd);
+        command.args(["--bind", bind]).args(args);
         if let Some(dir) = cwd {
             command.current_dir(dir);
         }
         let proc = Proc::spawn(command, None);
-        let prefix = "adder: listening on ";
-        let Some((_, line)) = proc.stderr.wait_for(0, WAIT, |l| l.starts_with(prefix)) else {
+        let prefix = format!("{name}: listening on ");
+        let Some((_, line)) = proc.stderr.wait_for(0, WAIT, |l| l.starts_with(&prefix)) else {
             panic!(
                 "the server did not say `{prefix}...`; its stderr: {:?}",
                 proc.stderr.all()
@@ -356,7 +471,7 @@ impl Server {
             .parse()
             .unwrap_or_else(|e| panic!("bad address in {line:?}: {e}"));
         assert_ne!(addr.port(), 0, "the server must print its real port");
-        Server { proc, addr }
+        Server { proc, addr, name }
     }
 
     /// `--to` / `--bind` spelling of the address.
@@ -398,7 +513,7 @@ impl Server {
     /// The log line of the connection from local address `client`, once
     /// the server closed it.
     pub fn wait_conn_log(&self, client: SocketAddr) -> String {
-        let needle = format!("adder: {client}: ");
+        let needle = format!("{}: {client}: ", self.name);
         self.wait_log(0, &[&needle]).1
     }
 }
@@ -567,4 +682,83 @@ pub fn framed(payload: &[u8]) -> Vec<u8> {
     let mut bytes = len.to_le_bytes().to_vec();
     bytes.extend_from_slice(payload);
     bytes
+}
+
+/// Is OpenBSD netcat (`nc`, package netcat-openbsd) there? When it is
+/// not, the netcat tests are skipped with a note, except in CI (`CI=true`),
+/// where its absence fails the test: the test command installs it.
+pub fn netcat_available(test: &str) -> bool {
+    let help = Command::new("nc")
+        .arg("-h")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output();
+    let found = match &help {
+        Ok(out) => {
+            let text = String::from_utf8_lossy(&out.stderr).into_owned()
+                + &String::from_utf8_lossy(&out.stdout);
+            text.contains("OpenBSD netcat")
+        }
+        Err(_) => false,
+    };
+    if found {
+        return true;
+    }
+    let why = match help {
+        Ok(_) => "`nc` is not OpenBSD netcat",
+        Err(_) => "`nc` is not installed",
+    };
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("{test}: {why} (CI must run the netcat tests: apt-get install netcat-openbsd)");
+    }
+    // Straight to stderr, not through `eprintln!`, which the test harness
+    // captures and hides for a test that passes.
+    let _ = writeln!(
+        std::io::stderr(),
+        "note: {test} skipped: {why} (apt-get install netcat-openbsd to run it)"
+    );
+    false
+}
+
+/// `nc <args>`.
+pub fn netcat(args: &[&str]) -> Command {
+    let mut command = Command::new("nc");
+    command.args(args);
+    command
+}
+
+/// A UDP port on 127.0.0.1 that was free a moment ago.
+pub fn unused_udp_port() -> u16 {
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind UDP port 0");
+    socket.local_addr().expect("local addr").port()
+}
+
+/// Waits until a UDP socket is bound to 127.0.0.1:`port` (Linux:
+/// `/proc/net/udp`); false after `timeout`.
+pub fn wait_udp_bound(port: u16, timeout: Duration) -> bool {
+    let needle = format!("0100007F:{port:04X} ");
+    let deadline = Instant::now() + timeout;
+    loop {
+        let table = std::fs::read_to_string("/proc/net/udp").unwrap_or_default();
+        if table.contains(&needle) {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// The resident memory of process `pid`, in KiB (Linux: `/proc/PID/status`).
+pub fn vm_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_else(|e| panic!("read /proc/{pid}/status: {e}"));
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|kib| kib.parse().ok())
+        .unwrap_or_else(|| panic!("no VmRSS in /proc/{pid}/status: {status}"))
 }
