@@ -332,15 +332,14 @@ fn echo_send_refused_connection() {
 }
 
 /// A client that writes 64 MiB and never reads: TCP holds it back (the
-/// server keeps at most its 4 KiB buffer), the server's memory stays
-/// small, and other clients are served meanwhile.
+/// server keeps at most its 4 KiB buffer), and other clients are served
+/// meanwhile. (The server's memory under such a flood is measured by the
+/// benchmark, `bench/compare_echo.sh`, not here.)
 #[test]
 fn echo_back_pressure_on_a_client_that_never_reads() {
     const TOTAL: u64 = 64 << 20;
     const MAX_WRITTEN: u64 = 16 << 20;
-    const MAX_RSS_KIB: u64 = 16 * 1024;
     let mut server = echo_server("127.0.0.1:0", &[]);
-    let pid = server.proc.id();
     let stream = connect(server.addr);
     let local = stream.local_addr().expect("local addr");
     let mut writer = stream.try_clone().expect("clone the socket");
@@ -368,10 +367,8 @@ fn echo_back_pressure_on_a_client_that_never_reads() {
     let deadline = Instant::now() + WAIT;
     let mut last = 0;
     let mut still_since = Instant::now();
-    let mut max_rss = 0;
     loop {
         thread::sleep(Duration::from_millis(50));
-        max_rss = max_rss.max(vm_rss_kib(pid));
         if let Ok(result) = finished.try_recv() {
             panic!(
                 "the writer finished ({result:?}) after {} bytes: the server read it all without \
@@ -392,23 +389,15 @@ fn echo_back_pressure_on_a_client_that_never_reads() {
         );
     }
     let stalled_at = written.load(Ordering::SeqCst);
-    eprintln!(
-        "back-pressure: writes stalled after {stalled_at} bytes; server VmRSS peak {max_rss} KiB"
-    );
     assert!(
         stalled_at < MAX_WRITTEN,
         "{stalled_at} bytes were taken: the server buffers what it cannot send back"
     );
 
-    // Another client is served meanwhile, and the memory stays small.
+    // Another client is served meanwhile.
     let out = echo_send(server.addr, Some("still served"), None);
     assert_echoed(&out, b"still served");
     server.wait_log(0, &[": \"still served\" (12 bytes); closed by peer"]);
-    max_rss = max_rss.max(vm_rss_kib(pid));
-    assert!(
-        max_rss < MAX_RSS_KIB,
-        "the server's VmRSS reached {max_rss} KiB"
-    );
     server.assert_running();
 
     // Drop the connection: the blocked write fails, the server logs it.

@@ -750,15 +750,3 @@ pub fn wait_udp_bound(port: u16, timeout: Duration) -> bool {
         thread::sleep(Duration::from_millis(10));
     }
 }
-
-/// The resident memory of process `pid`, in KiB (Linux: `/proc/PID/status`).
-pub fn vm_rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_else(|e| panic!("read /proc/{pid}/status: {e}"));
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|kib| kib.parse().ok())
-        .unwrap_or_else(|| panic!("no VmRSS in /proc/{pid}/status: {status}"))
-}
