@@ -264,44 +264,36 @@ pub fn run(config: Config) -> io::Result<Report> {
             let i = event.token().0;
             // Drive this client as far as it goes without blocking.
             while let Some(Some(client)) = clients.get_mut(i) {
-                match step(client, &request, &mut buf, &mut latency) {
+                let failed = match step(client, &request, &mut buf, &mut latency) {
                     Step::Blocked => break,
                     Step::Done => {
                         report.requests += 1;
-                        if Instant::now() >= deadline {
-                            break;
-                        }
-                        if config.connect_per_request {
-                            // The next request on a new connection, driven
-                            // at once: on loopback it is usually connected
-                            // before `connect` returns.
-                            replace(
-                                &poll,
-                                &mut clients,
-                                i,
-                                addr,
-                                workload,
-                                &mut report,
-                                &mut fail,
-                            );
-                        }
+                        false
                     }
                     Step::Failed(why) => {
                         fail(&mut report, why);
-                        // Wait for the next event before trying again.
-                        if Instant::now() < deadline {
-                            replace(
-                                &poll,
-                                &mut clients,
-                                i,
-                                addr,
-                                workload,
-                                &mut report,
-                                &mut fail,
-                            );
-                        }
-                        break;
+                        true
                     }
+                };
+                if Instant::now() >= deadline {
+                    break;
+                }
+                if failed || config.connect_per_request {
+                    // A new connection: after a success it is driven at
+                    // once (on loopback it is usually connected before
+                    // `connect` returns), after a failure on its event.
+                    replace(
+                        &poll,
+                        &mut clients,
+                        i,
+                        addr,
+                        workload,
+                        &mut report,
+                        &mut fail,
+                    );
+                }
+                if failed {
+                    break;
                 }
             }
         }
