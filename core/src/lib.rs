@@ -14,6 +14,8 @@
 //! - [`chat`]: the UDP chat's commands.
 //! - [`session`]: the trait every stream session implements, and the order
 //!   in which drivers call it.
+//! - [`drive`]: drivers that run sessions over smoltcp sockets (feature
+//!   `smoltcp`) and over `embedded_io` streams (feature `embedded-io`).
 #![no_std]
 #![forbid(unsafe_code)]
 #![cfg_attr(
@@ -28,6 +30,7 @@
 
 pub mod adder;
 pub mod chat;
+pub mod drive;
 pub mod echo;
 pub mod frame;
 pub mod session;
