@@ -4,7 +4,8 @@
 # The build itself is the proof: it fails with E0152 (duplicate lang item)
 # if a dependency of reseau-core links std, and with "no global memory
 # allocator found" if one links alloc. Running it checks the adder session
-# gave the right replies (exit status 0). See README.md.
+# gave the right replies, driven by hand and through the embedded-io
+# driver (exit status 0). See README.md.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

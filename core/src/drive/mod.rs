@@ -4,10 +4,10 @@
 //! a driver does, once per environment. `reseau-host` has the driver for
 //! std sockets; the ones here need no operating system:
 //!
-//! - [`smoltcp`] (feature `smoltcp`): a session over a
+//! - `smoltcp` (feature `smoltcp`): a session over a
 //!   `smoltcp::socket::tcp::Socket`, without copies: the socket's ring
 //!   buffer is handed to the session directly.
-//! - [`embedded_io`] (feature `embedded-io`): a blocking loop over any
+//! - `embedded_io` (feature `embedded-io`): a blocking loop over any
 //!   `embedded_io::Read + Write` stream (a UART, or a std stream through
 //!   `embedded-io-adapters`).
 

@@ -1,1 +1,359 @@
-//! The smoltcp driver.
+//! The smoltcp driver: a [`StreamSession`] over a
+//! [`smoltcp::socket::tcp::Socket`], without copies.
+//!
+//! A [`TcpDriver`] owns one session for one connection. Each
+//! [`poll`](TcpDriver::poll) hands the socket's receive ring to
+//! [`handle_input`](StreamSession::handle_input) in place (smoltcp's
+//! `recv(|buf| ...)`), lets [`poll_transmit`](StreamSession::poll_transmit)
+//! write straight into the send ring (`send(|buf| ...)`), passes the
+//! session's events to a closure, and repeats while bytes move. Each
+//! closure call sees one contiguous piece of a ring, so a ring that wraps
+//! takes two calls; the loop makes them.
+//!
+//! # End of stream and closing
+//!
+//! - smoltcp's `recv` returns `Ok(0)` when nothing is there *now*, and
+//!   `Err(RecvError::Finished)` once the peer's FIN has been read past: the
+//!   driver then calls [`handle_eof`](StreamSession::handle_eof), once.
+//! - When the session [is finished](StreamSession::is_finished) and the
+//!   socket's send queue is empty (every byte acknowledged), the driver
+//!   calls `socket.close()`, which sends a FIN. From then on it discards
+//!   whatever the peer still sends, so a peer that is still writing is not
+//!   stuck on a zero window and sees the FIN.
+//! - A socket that is reset or times out (state `Closed` or `TimeWait`
+//!   while the session still runs) means the peer is gone: the driver gives
+//!   the session what was already received, then `handle_eof`, and reports
+//!   [`Status::Finished`]; output not yet sent is dropped.
+//!
+//! # Call order with the interface
+//!
+//! smoltcp moves packets in [`Interface::poll`]; the driver moves bytes
+//! between socket buffers and sessions. A main loop alternates them, as in
+//! smoltcp's examples:
+//!
+//! 1. `iface.poll(now, device, sockets)`;
+//! 2. [`TcpDriver::poll`] for every socket, handling events;
+//! 3. re-listen the sockets whose status is [`Status::Finished`], with a
+//!    fresh driver (and session);
+//! 4. if step 1 returned `PollResult::SocketStateChanged`, go to 1 (without
+//!    this, each step of a handshake waits for a timer); otherwise sleep
+//!    until `iface.poll_delay(now, sockets)` or the next packet. The delay
+//!    is zero when step 2 queued output, so that output leaves at once.
+//!
+//! # Listening for several clients
+//!
+//! smoltcp has no backlog and no `accept`: a listening socket *becomes* the
+//! connection when a SYN arrives. To serve `n` clients at once, add `n`
+//! sockets that all `listen` on the same port (a SYN goes to the first one
+//! still listening), one [`TcpDriver`] each. When a connection ends
+//! ([`Status::Finished`]), call `listen` again on that socket and replace
+//! its driver with `TcpDriver::new(fresh_session)`. While all `n` are busy,
+//! new SYNs are answered with a reset.
+//!
+//! # Buffer sizes
+//!
+//! The socket's receive buffer is the TCP window: it bounds how much the
+//! peer may send ahead, and the driver never copies it. The send buffer
+//! holds what the session wrote until the peer acknowledges it. Sessions
+//! make progress with any sizes (the tests run the adder through 64-byte
+//! buffers); one or two MSS (1460 bytes on Ethernet) on each side is a good
+//! start on a microcontroller, more for throughput. Memory is the session
+//! (about 400 bytes for the adder, 4 KiB for echo) plus the two buffers,
+//! per socket. Consider `socket.set_timeout` and `socket.set_keep_alive`
+//! so that a peer that vanishes does not hold a socket forever: smoltcp
+//! itself waits without limit in `FIN-WAIT-2` for a peer that never closes.
+//!
+//! # Example
+//!
+//! An adder server on port 1234 with two sockets, over smoltcp's in-memory
+//! `Loopback` device with a virtual clock (the device, the clock and the
+//! buffers are the caller's; on a board they are the Ethernet driver, a
+//! timer and `static` arrays). The client is a plain smoltcp socket.
+//!
+//! ```
+//! use smoltcp::iface::{Config, Interface, PollResult, SocketHandle, SocketSet};
+//! use smoltcp::phy::{Device, Loopback, Medium};
+//! use smoltcp::socket::tcp;
+//! use smoltcp::time::{Duration, Instant};
+//! use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr};
+//! use reseau_core::adder::{AdderSession, Event};
+//! use reseau_core::drive::smoltcp::{Status, TcpDriver};
+//!
+//! const PORT: u16 = 1234;
+//!
+//! /// One round of the main loop: returns once nothing more can happen
+//! /// before the next packet or `iface.poll_delay`.
+//! fn serve_round<D: Device>(
+//!     iface: &mut Interface,
+//!     device: &mut D,
+//!     sockets: &mut SocketSet<'_>,
+//!     server: &mut [(SocketHandle, TcpDriver<AdderSession>)],
+//!     now: Instant,
+//!     log: &mut impl FnMut(Event),
+//! ) {
+//!     // Bounded, so that the caller gets to do other work.
+//!     for _ in 0..64 {
+//!         let changed = iface.poll(now, device, sockets) == PollResult::SocketStateChanged;
+//!         for (handle, driver) in server.iter_mut() {
+//!             let socket = sockets.get_mut::<tcp::Socket>(*handle);
+//!             match driver.poll(socket, &mut *log) {
+//!                 Status::Active | Status::Waiting => {}
+//!                 Status::Finished => {
+//!                     // Ready for the next client.
+//!                     *driver = TcpDriver::new(AdderSession::default());
+//!                     let _ = socket.listen(PORT);
+//!                 }
+//!             }
+//!         }
+//!         if !changed {
+//!             break;
+//!         }
+//!     }
+//! }
+//!
+//! fn socket<'a>(rx: &'a mut [u8], tx: &'a mut [u8]) -> tcp::Socket<'a> {
+//!     let mut socket = tcp::Socket::new(tcp::SocketBuffer::new(rx), tcp::SocketBuffer::new(tx));
+//!     // smoltcp delays ACKs by 10 ms by default.
+//!     socket.set_ack_delay(None);
+//!     socket
+//! }
+//!
+//! let mut device = Loopback::new(Medium::Ip);
+//! let mut now = Instant::from_millis(0);
+//! let mut iface = Interface::new(Config::new(HardwareAddress::Ip), &mut device, now);
+//! iface.update_ip_addrs(|addrs| {
+//!     let _ = addrs.push(IpCidr::new(IpAddress::v4(127, 0, 0, 1), 8));
+//! });
+//! let mut storage: [_; 3] = Default::default();
+//! let mut sockets = SocketSet::new(&mut storage[..]);
+//! let mut bufs = [[0u8; 1024]; 6];
+//! let [r0, t0, r1, t1, rc, tc] = &mut bufs;
+//! let mut server = [r0, r1].into_iter().zip([t0, t1]).map(|(rx, tx)| {
+//!     let mut s = socket(rx, tx);
+//!     s.listen(PORT).unwrap();
+//!     (sockets.add(s), TcpDriver::new(AdderSession::default()))
+//! }).collect::<Vec<_>>();
+//!
+//! let client = sockets.add(socket(rc, tc));
+//! sockets
+//!     .get_mut::<tcp::Socket>(client)
+//!     .connect(iface.context(), (IpAddress::v4(127, 0, 0, 1), PORT), 49152)
+//!     .unwrap();
+//! // struct.pack("I", 12) + pickle.dumps([1, 2], protocol=2)
+//! let mut request = &b"\x0c\x00\x00\x00\x80\x02]q\x00(K\x01K\x02e."[..];
+//! let mut reply = [0u8; 4];
+//! let mut got = 0;
+//! let mut events = Vec::new();
+//! for _ in 0..1000 {
+//!     serve_round(&mut iface, &mut device, &mut sockets, &mut server, now, &mut |e| events.push(e));
+//!     let c = sockets.get_mut::<tcp::Socket>(client);
+//!     if c.can_send() && !request.is_empty() {
+//!         let n = c.send_slice(request).unwrap();
+//!         request = &request[n..];
+//!     }
+//!     if c.can_recv() {
+//!         got += c.recv_slice(&mut reply[got..]).unwrap();
+//!     }
+//!     if got == 4 {
+//!         break;
+//!     }
+//!     // Nothing to do: the virtual clock jumps to the next timer.
+//!     now += iface.poll_delay(now, &sockets).unwrap_or(Duration::from_millis(1));
+//! }
+//! assert_eq!(u32::from_le_bytes(reply), 3);
+//! assert_eq!(events.len(), 1);
+//! ```
+//!
+//! `tests/smoltcp_loopback.rs` runs whole exchanges over smoltcp's
+//! in-memory `Loopback` device with a virtual clock.
+//!
+//! [`Interface::poll`]: smoltcp::iface::Interface::poll
+
+use smoltcp::socket::tcp::{RecvError, Socket, State};
+
+use crate::session::StreamSession;
+
+/// What a [`TcpDriver::poll`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Status {
+    /// No connection has reached the session yet: the socket is closed,
+    /// listening, or in its handshake. Nothing was done. (A socket that
+    /// is `Closed` again after `connect` was refused or timed out.)
+    Waiting,
+    /// The connection is open: bytes may move, or the session's last
+    /// output and the FIN are on their way.
+    Active,
+    /// The connection is over (closed by both sides, or reset by the
+    /// peer) and the socket is free: `listen` or `connect` it again with a
+    /// new driver. Polling again reports `Finished` and does nothing.
+    Finished,
+}
+
+/// Where the driver is in the connection's life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// No connection seen yet.
+    Waiting,
+    /// Connected; `eof` once `handle_eof` was called.
+    Open { eof: bool },
+    /// The session finished and the socket was closed; waiting for the
+    /// peer's FIN or the last ACK.
+    Closing,
+    /// Over.
+    Finished,
+}
+
+/// Runs one session over one smoltcp TCP socket.
+///
+/// The driver owns the session and remembers where the connection is, so
+/// that `handle_eof` is called once and a session never sees a later
+/// connection's bytes. Make a new driver for each connection.
+#[derive(Debug, Clone)]
+pub struct TcpDriver<S> {
+    session: S,
+    phase: Phase,
+}
+
+impl<S: StreamSession> TcpDriver<S> {
+    /// A driver for a socket that is listening, connecting or about to be.
+    pub const fn new(session: S) -> Self {
+        TcpDriver {
+            session,
+            phase: Phase::Waiting,
+        }
+    }
+
+    /// The session.
+    pub fn session(&self) -> &S {
+        &self.session
+    }
+
+    /// The session, to change its settings.
+    pub fn session_mut(&mut self) -> &mut S {
+        &mut self.session
+    }
+
+    /// Gives back the session.
+    pub fn into_session(self) -> S {
+        self.session
+    }
+
+    /// Moves bytes between `socket` and the session while they move, and
+    /// passes the session's events to `on_event`. Call after every
+    /// `Interface::poll`.
+    pub fn poll(&mut self, socket: &mut Socket<'_>, mut on_event: impl FnMut(S::Event)) -> Status {
+        if self.phase == Phase::Waiting {
+            match socket.state() {
+                // Listening or in the handshake: smoltcp refuses to read
+                // until it is done, and a reset in SYN-RECEIVED puts the
+                // socket back to listening. Closed or TimeWait: not yet
+                // listening or connecting, or a previous connection's.
+                State::Closed
+                | State::TimeWait
+                | State::Listen
+                | State::SynSent
+                | State::SynReceived => {
+                    return Status::Waiting;
+                }
+                _ => self.phase = Phase::Open { eof: false },
+            }
+        }
+        match self.phase {
+            Phase::Waiting | Phase::Finished => {}
+            Phase::Open { .. } => self.run(socket, &mut on_event),
+            Phase::Closing => discard(socket),
+        }
+        if self.phase == Phase::Closing && !socket.is_active() {
+            self.phase = Phase::Finished;
+        }
+        match self.phase {
+            Phase::Waiting => Status::Waiting,
+            Phase::Open { .. } | Phase::Closing => Status::Active,
+            Phase::Finished => Status::Finished,
+        }
+    }
+
+    /// The session's part: input, events, output, repeated while bytes
+    /// move; then close or finish.
+    fn run(&mut self, socket: &mut Socket<'_>, on_event: &mut impl FnMut(S::Event)) {
+        let session = &mut self.session;
+        // Each round moves at least one byte or gives the EOF; the rings
+        // are finite and no packet arrives meanwhile, so this ends.
+        loop {
+            let mut progress = false;
+            let mut eof = matches!(self.phase, Phase::Open { eof: true });
+            if !eof && !session.is_finished() {
+                let read = socket.recv(|buf| {
+                    let n = if buf.is_empty() {
+                        0
+                    } else {
+                        session.handle_input(buf)
+                    };
+                    (n, n)
+                });
+                match read {
+                    Ok(n) => progress |= n > 0,
+                    Err(RecvError::Finished) => eof = true,
+                    // Not readable: either the handshake is not over (not
+                    // here, since the phase is Open) or the connection was
+                    // reset or timed out, which is the peer going away.
+                    Err(_) => eof = !socket.is_active(),
+                }
+                if eof {
+                    session.handle_eof();
+                    self.phase = Phase::Open { eof: true };
+                    progress = true;
+                }
+            }
+            while let Some(event) = session.poll_event() {
+                on_event(event);
+            }
+            if socket.may_send() {
+                let sent = socket.send(|buf| {
+                    let n = if buf.is_empty() {
+                        0
+                    } else {
+                        session.poll_transmit(buf)
+                    };
+                    (n, n)
+                });
+                if let Ok(n) = sent {
+                    progress |= n > 0;
+                }
+            }
+            if !progress {
+                break;
+            }
+        }
+        if !socket.is_active() {
+            // Reset, timed out, or closed by someone else: nothing more
+            // can be sent.
+            if !matches!(self.phase, Phase::Open { eof: true }) && !session.is_finished() {
+                session.handle_eof();
+                while let Some(event) = session.poll_event() {
+                    on_event(event);
+                }
+            }
+            self.phase = Phase::Finished;
+        } else if session.is_finished() {
+            // It takes nothing more: what the peer sends now is dropped.
+            discard(socket);
+            if socket.send_queue() == 0 || !socket.may_send() {
+                socket.close();
+                self.phase = Phase::Closing;
+            }
+        }
+    }
+}
+
+/// Drops what the peer sends after the session finished, so that it is
+/// not held on a zero window.
+fn discard(socket: &mut Socket<'_>) {
+    // Two pieces at most: the ring may wrap once.
+    for _ in 0..2 {
+        match socket.recv(|buf| (buf.len(), buf.len())) {
+            Ok(n) if n > 0 => {}
+            _ => break,
+        }
+    }
+}

@@ -1,6 +1,7 @@
 //! A `#![no_std]`, allocator-free host binary that links `reseau-core` and
-//! runs an adder session over two requests, to prove the core and all of
-//! its dependencies build without std and without an allocator.
+//! runs an adder session over two requests (by hand, then through the
+//! blocking `embedded-io` driver), to prove the core and all of its
+//! dependencies build without std and without an allocator.
 //!
 //! If any crate in the graph linked std, this crate's `#[panic_handler]`
 //! would collide with std's (error E0152, duplicate lang item); if any
@@ -15,6 +16,8 @@
 
 #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
 compile_error!("the no_std proof's `_start` is written for x86_64 Linux");
+
+mod embedded_io_proof;
 
 use core::ffi::{c_int, c_void};
 use core::hint::black_box;
@@ -248,5 +251,8 @@ fn run() -> Result<(), &'static str> {
     if used != rest.len() {
         return Err("bytes follow the native reply");
     }
+
+    // The same two requests through the blocking embedded-io driver.
+    embedded_io_proof::check(requests, PICKLE_SUM, NATIVE_SUM)?;
     Ok(())
 }
