@@ -1,7 +1,9 @@
 //! A `#![no_std]`, allocator-free host binary that links `reseau-core` and
 //! runs an adder session over two requests (by hand, then through the
-//! blocking `embedded-io` driver), to prove the core and all of its
-//! dependencies build without std and without an allocator.
+//! blocking `embedded-io` driver), then the pickle request through a
+//! smoltcp `Interface` and the smoltcp driver (with an echo socket
+//! listening beside it), to prove the core and all of its dependencies
+//! build without std and without an allocator.
 //!
 //! If any crate in the graph linked std, this crate's `#[panic_handler]`
 //! would collide with std's (error E0152, duplicate lang item); if any
@@ -18,6 +20,7 @@
 compile_error!("the no_std proof's `_start` is written for x86_64 Linux");
 
 mod embedded_io_proof;
+mod smoltcp_proof;
 
 use core::ffi::{c_int, c_void};
 use core::hint::black_box;
@@ -254,5 +257,8 @@ fn run() -> Result<(), &'static str> {
 
     // The same two requests through the blocking embedded-io driver.
     embedded_io_proof::check(requests, PICKLE_SUM, NATIVE_SUM)?;
+    // The pickle request through a smoltcp interface and the TCP driver.
+    let pickle_request = requests.get(..pickle_len).unwrap_or_default();
+    smoltcp_proof::check(pickle_request, PICKLE_SUM)?;
     Ok(())
 }
