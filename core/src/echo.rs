@@ -13,8 +13,11 @@
 
 use crate::session::StreamSession;
 
-/// Bytes held between receiving and echoing them.
-pub const BUFFER: usize = 4096;
+/// Bytes held between receiving and echoing them. Small on purpose: the
+/// whole session stays under 1 KiB, so a microcontroller can afford one
+/// per connection, and a driver that wants large writes gathers several
+/// `poll_transmit` calls into one (as `reseau-host` does).
+pub const BUFFER: usize = 512;
 
 /// Bytes of each message kept for the report.
 pub const PREVIEW: usize = 96;

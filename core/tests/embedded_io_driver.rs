@@ -344,7 +344,7 @@ impl Trickle {
     fn count_call(&mut self) -> Result<(), ErrorKind> {
         self.calls += 1;
         assert!(self.calls < 10_000_000, "the driver does not stop");
-        if self.interrupts && self.calls % 7 == 0 {
+        if self.interrupts && self.calls.is_multiple_of(7) {
             return Err(ErrorKind::Interrupted);
         }
         Ok(())

@@ -127,6 +127,37 @@ const READ_BUDGET: usize = 256 * 1024;
 /// How long a log line may wait in the buffer.
 const LOG_DELAY: Duration = Duration::from_millis(20);
 
+/// Input a session did not take yet: the rest of one read at most (the
+/// socket is read only when this is empty), given back from an offset so
+/// that a session with a small buffer does not make us move it each time.
+#[derive(Debug, Default)]
+struct Stash {
+    bytes: Vec<u8>,
+    start: usize,
+}
+
+impl Stash {
+    fn pending(&self) -> &[u8] {
+        self.bytes.get(self.start..).unwrap_or_default()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.start >= self.bytes.len()
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.start += n;
+        if self.is_empty() {
+            self.bytes.clear();
+            self.start = 0;
+        }
+    }
+
+    fn keep(&mut self, rest: &[u8]) {
+        self.bytes.extend_from_slice(rest);
+    }
+}
+
 /// What a pump of one connection left.
 enum Pumped {
     /// The socket would block: wait for its next event.
@@ -165,7 +196,7 @@ struct Connection<S: Service> {
     session: S::Session,
     summary: S::Summary,
     /// Input the session did not take yet.
-    stash: Vec<u8>,
+    stash: Stash,
     /// Output the socket did not take yet.
     unsent: Vec<u8>,
     last_active: Instant,
@@ -299,16 +330,16 @@ impl<S: Service> Server<S> {
                     LISTENER => self.accept(),
                     WAKER => {}
                     SIGNALS => {
-                        if let Some(signals) = &mut self.signals {
-                            if let Some(signal) = signals.pending().next() {
-                                let name = if signal == signal_hook::consts::SIGINT {
-                                    "SIGINT"
-                                } else {
-                                    "SIGTERM"
-                                };
-                                self.say(format_args!("{name} received, stopping"));
-                                self.stop.store(true, Ordering::SeqCst);
-                            }
+                        if let Some(signals) = &mut self.signals
+                            && let Some(signal) = signals.pending().next()
+                        {
+                            let name = if signal == signal_hook::consts::SIGINT {
+                                "SIGINT"
+                            } else {
+                                "SIGTERM"
+                            };
+                            self.say(format_args!("{name} received, stopping"));
+                            self.stop.store(true, Ordering::SeqCst);
                         }
                     }
                     Token(slot) => self.pump(slot, event.is_read_closed(), now),
@@ -386,7 +417,7 @@ impl<S: Service> Server<S> {
                     peer,
                     session: self.service.session(),
                     summary: S::Summary::default(),
-                    stash: Vec::new(),
+                    stash: Stash::default(),
                     unsent: Vec::new(),
                     last_active: Instant::now(),
                     read_closed: false,
@@ -496,8 +527,8 @@ fn pump_connection<S: Service>(
                 break;
             }
             if n == 0 {
-                let used = conn.session.handle_input(&conn.stash);
-                conn.stash.drain(..used);
+                let used = conn.session.handle_input(conn.stash.pending());
+                conn.stash.consume(used);
                 drain_events(conn, service);
                 if used == 0 {
                     break;
@@ -550,8 +581,7 @@ fn pump_connection<S: Service>(
                 drained = n < read_buf.len() && !conn.read_closed;
                 let input = read_buf.get(..n).unwrap_or_default();
                 let used = conn.session.handle_input(input);
-                conn.stash
-                    .extend_from_slice(input.get(used..).unwrap_or_default());
+                conn.stash.keep(input.get(used..).unwrap_or_default());
                 drain_events(conn, service);
             }
             Err(error) if error.kind() == ErrorKind::WouldBlock => return Pumped::Idle,

@@ -229,10 +229,10 @@ impl AdderSession {
     fn event(&mut self, event: Event) {
         // Room was checked before the request started.
         let _ = self.events.push_back(event);
-        if let Event::Rejected(error) = event {
-            if error.is_fatal() {
-                self.closing = true;
-            }
+        if let Event::Rejected(error) = event
+            && error.is_fatal()
+        {
+            self.closing = true;
         }
     }
 
