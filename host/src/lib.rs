@@ -9,4 +9,5 @@ pub mod bench;
 pub mod chat;
 pub mod echo;
 pub mod net;
+pub mod nic;
 pub mod resolve;

@@ -12,6 +12,7 @@ use reseau_host::bench::{self, Workload};
 use reseau_host::chat::{self, Chat};
 use reseau_host::echo::{self, EchoService};
 use reseau_host::net::{self, Limits, Server};
+use reseau_host::nic;
 use reseau_host::resolve;
 
 /// The programs of a network-programming course, in Rust.
@@ -44,6 +45,19 @@ enum Command {
     /// Load generators that measure a server.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// The adder (TCP 6001), echo (TCP 6000) and the chat (UDP 5000) on
+    /// smoltcp's TCP/IP stack over a Linux TAP device.
+    Nic {
+        /// The TAP device (e.g. made by `ip tuntap add dev tap0 mode tap`).
+        #[arg(long)]
+        tap: String,
+        /// This stack's address and prefix, e.g. `192.168.69.2/24`.
+        #[arg(long)]
+        address: String,
+        /// The default gateway, e.g. `192.168.69.1`.
+        #[arg(long)]
+        gateway: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -254,6 +268,23 @@ fn run(cli: Cli) -> Result<(), Failure> {
         ),
         Command::Bench(BenchCommand::Echo { to, load, size }) => {
             load_test(to, load, Workload::Echo { size })
+        }
+        Command::Nic {
+            tap,
+            address,
+            gateway,
+        } => {
+            let failure = |e: nic::NicError| (e.exit_code(), e.to_string());
+            let config = nic::NicConfig {
+                tap,
+                address: nic::parse_address(&address).map_err(failure)?,
+                gateway: gateway
+                    .as_deref()
+                    .map(nic::parse_gateway)
+                    .transpose()
+                    .map_err(failure)?,
+            };
+            nic::run(&config).map_err(failure)
         }
     }
 }
