@@ -176,6 +176,126 @@ impl<'a> Command<'a> {
     }
 }
 
+/// What a user's line asks the driver to do, once [`ChatState`] has
+/// applied the chat's rules to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action<'a, A> {
+    /// Send `text` as one datagram to the joined peer `to`. When `cut` is
+    /// true the text is longer than [`COURSE_RECV`]: the course's peers
+    /// will see only its first 1024 bytes, so the user should be warned.
+    Send {
+        /// The joined peer.
+        to: A,
+        /// The datagram's payload: the text's UTF-8 bytes, nothing else.
+        text: &'a str,
+        /// The course's peers will not see all of it.
+        cut: bool,
+    },
+    /// Resolve `host` (a name, or an IPv4 or IPv6 address) and `port`,
+    /// then call [`ChatState::join`] with the address.
+    Join {
+        /// As typed.
+        host: &'a str,
+        /// 1 to 65535.
+        port: u16,
+    },
+    /// The peer is forgotten (`/quit`).
+    Left,
+    /// Show [`HELP`].
+    Help,
+    /// Leave the program (`/exit`, or the end of input).
+    Exit,
+}
+
+/// Why a line does nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChatError<'a> {
+    /// The line is no valid command.
+    Command(CommandError<'a>),
+    /// `/send` before any `/join`.
+    NotJoined,
+}
+
+impl fmt::Display for ChatError<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ChatError::Command(error) => error.fmt(f),
+            ChatError::NotJoined => f.write_str("no peer joined: /join HOST PORT first"),
+        }
+    }
+}
+
+impl core::error::Error for ChatError<'_> {}
+
+/// The state of one chat peer: whom it sends to.
+///
+/// Generic over the address type, so that the same rules serve a std
+/// `SocketAddr` on a host and a smoltcp `IpEndpoint` on a board. Resolving
+/// a host name is the driver's (a board may have no resolver at all).
+///
+/// ```
+/// use reseau_core::chat::{Action, ChatError, ChatState};
+///
+/// let mut chat = ChatState::<(&str, u16)>::new();
+/// assert_eq!(chat.handle_line("/send hi"), Err(ChatError::NotJoined));
+/// assert_eq!(chat.handle_line("/join localhost 5001"), Ok(Action::Join { host: "localhost", port: 5001 }));
+/// chat.join(("127.0.0.1", 5001));
+/// assert_eq!(
+///     chat.handle_line("/send hi"),
+///     Ok(Action::Send { to: ("127.0.0.1", 5001), text: "hi", cut: false })
+/// );
+/// assert_eq!(chat.handle_line("/quit"), Ok(Action::Left));
+/// assert_eq!(chat.peer(), None);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChatState<A> {
+    peer: Option<A>,
+}
+
+impl<A> Default for ChatState<A> {
+    fn default() -> Self {
+        ChatState { peer: None }
+    }
+}
+
+impl<A: Copy> ChatState<A> {
+    /// No peer joined yet.
+    pub const fn new() -> Self {
+        ChatState { peer: None }
+    }
+
+    /// The joined peer.
+    pub fn peer(&self) -> Option<A> {
+        self.peer
+    }
+
+    /// Sends to `peer` from now on (after an [`Action::Join`] resolved).
+    pub fn join(&mut self, peer: A) {
+        self.peer = Some(peer);
+    }
+
+    /// Applies one line typed by the user.
+    pub fn handle_line<'a>(&mut self, line: &'a str) -> Result<Action<'a, A>, ChatError<'a>> {
+        match Command::parse(line).map_err(ChatError::Command)? {
+            Command::Exit => Ok(Action::Exit),
+            Command::Help => Ok(Action::Help),
+            Command::Quit => {
+                self.peer = None;
+                Ok(Action::Left)
+            }
+            Command::Join { host, port } => Ok(Action::Join { host, port }),
+            Command::Send { text } => {
+                let to = self.peer.ok_or(ChatError::NotJoined)?;
+                Ok(Action::Send {
+                    to,
+                    text,
+                    cut: text.len() > COURSE_RECV,
+                })
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     extern crate std;
@@ -272,6 +392,47 @@ mod tests {
             std::format!("{error}"),
             "port \"0\" is not a number from 1 to 65535"
         );
+    }
+
+    #[test]
+    fn chat_state_rules() {
+        let mut chat = ChatState::<u16>::new();
+        assert_eq!(chat.handle_line("/send x"), Err(ChatError::NotJoined));
+        assert_eq!(chat.handle_line("/exit"), Ok(Action::Exit));
+        assert_eq!(chat.handle_line("/help"), Ok(Action::Help));
+        assert!(matches!(
+            chat.handle_line("/join h 0"),
+            Err(ChatError::Command(CommandError::BadPort { .. }))
+        ));
+        chat.join(5001);
+        let at_limit = "x".repeat(COURSE_RECV);
+        let line = std::format!("/send {at_limit}");
+        assert_eq!(
+            chat.handle_line(&line),
+            Ok(Action::Send {
+                to: 5001,
+                text: &at_limit,
+                cut: false
+            })
+        );
+        let over = "x".repeat(COURSE_RECV + 1);
+        let line = std::format!("/send {over}");
+        assert_eq!(
+            chat.handle_line(&line),
+            Ok(Action::Send {
+                to: 5001,
+                text: &over,
+                cut: true
+            })
+        );
+        assert_eq!(chat.handle_line("/quit"), Ok(Action::Left));
+        assert_eq!(chat.handle_line("/send x"), Err(ChatError::NotJoined));
+        assert_eq!(
+            std::format!("{}", ChatError::NotJoined),
+            "no peer joined: /join HOST PORT first"
+        );
+        // What ChatState holds: the peer, nothing else.
+        assert!(core::mem::size_of::<ChatState<core::net::SocketAddr>>() <= 64);
     }
 
     proptest! {
