@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::Duration;
 
-use reseau_core::chat::{COURSE_RECV, Command, HELP};
+use reseau_core::chat::{Action, COURSE_RECV, ChatState, HELP};
 
 /// The chat's default address, as in the course.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:5000";
@@ -17,10 +17,11 @@ pub const DEFAULT_ADDR: &str = "127.0.0.1:5000";
 /// 0.5 s socket timeout does.
 const POLL: Duration = Duration::from_millis(500);
 
-/// A chat peer: a bound UDP socket and the peer it sends to.
+/// A chat peer: a bound UDP socket, and the chat's state (whom it sends
+/// to), whose rules are `reseau_core::chat::ChatState`'s.
 pub struct Chat {
     socket: UdpSocket,
-    peer: Option<SocketAddr>,
+    state: ChatState<SocketAddr>,
 }
 
 /// What one command did, for the caller to print.
@@ -38,7 +39,12 @@ impl Chat {
         let mut last = io::Error::new(io::ErrorKind::NotFound, "no address");
         for candidate in crate::net::resolve(addr)? {
             match UdpSocket::bind(candidate) {
-                Ok(socket) => return Ok(Chat { socket, peer: None }),
+                Ok(socket) => {
+                    return Ok(Chat {
+                        socket,
+                        state: ChatState::new(),
+                    });
+                }
                 Err(error) => last = error,
             }
         }
@@ -52,7 +58,7 @@ impl Chat {
 
     /// The joined peer.
     pub fn peer(&self) -> Option<SocketAddr> {
-        self.peer
+        self.state.peer()
     }
 
     /// A handle on the socket for a receiving thread.
@@ -62,10 +68,10 @@ impl Chat {
 
     /// Resolves `host` and `port` to an address this socket can reach
     /// (an IPv4 socket cannot send to an IPv6 address, nor the reverse).
-    pub fn join(&mut self, host: &str, port: u16) -> io::Result<SocketAddr> {
+    fn resolve(&self, host: &str, port: u16) -> io::Result<SocketAddr> {
         let local = self.socket.local_addr()?;
         let addrs: Vec<SocketAddr> = (host, port).to_socket_addrs()?.collect();
-        let peer = addrs
+        addrs
             .iter()
             .find(|a| a.is_ipv4() == local.is_ipv4())
             .copied()
@@ -78,51 +84,36 @@ impl Chat {
                          bind to an address of the other family with --bind"
                     ),
                 )
-            })?;
-        self.peer = Some(peer);
-        Ok(peer)
-    }
-
-    /// Sends `text` to the joined peer; returns a warning to show, if any.
-    pub fn send(&self, text: &str) -> io::Result<Option<String>> {
-        let peer = self.peer.ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::NotConnected,
-                "no peer joined: /join HOST PORT first",
-            )
-        })?;
-        let sent = self.socket.send_to(text.as_bytes(), peer)?;
-        if sent != text.len() {
-            return Err(io::Error::other(format!(
-                "only {sent} of {} bytes were sent",
-                text.len()
-            )));
-        }
-        Ok((text.len() > COURSE_RECV).then(|| {
-            format!(
-                "warning: the message is {} bytes; the course's peers read {COURSE_RECV} and would cut it",
-                text.len()
-            )
-        }))
+            })
     }
 
     /// Carries out one line typed by the user.
     pub fn command(&mut self, line: &str) -> Outcome {
-        let command = match Command::parse(line) {
-            Ok(command) => command,
+        let action = match self.state.handle_line(line) {
+            Ok(action) => action,
             Err(error) => return Outcome::Continue(Some(format!("error: {error}"))),
         };
-        let result = match command {
-            Command::Exit => return Outcome::Exit,
-            Command::Quit => {
-                self.peer = None;
-                Ok(Some("no peer joined now".to_string()))
-            }
-            Command::Help => Ok(Some(HELP.to_string())),
-            Command::Join { host, port } => self
-                .join(host, port)
-                .map(|peer| Some(format!("joined {peer}"))),
-            Command::Send { text } => self.send(text),
+        let result = match action {
+            Action::Exit => return Outcome::Exit,
+            Action::Left => Ok(Some("no peer joined now".to_string())),
+            Action::Help => Ok(Some(HELP.to_string())),
+            Action::Join { host, port } => self.resolve(host, port).map(|peer| {
+                self.state.join(peer);
+                Some(format!("joined {peer}"))
+            }),
+            Action::Send { to, text, cut } => match self.socket.send_to(text.as_bytes(), to) {
+                Ok(sent) if sent != text.len() => Err(io::Error::other(format!(
+                    "only {sent} of {} bytes were sent",
+                    text.len()
+                ))),
+                Ok(_) => Ok(cut.then(|| {
+                    format!(
+                        "warning: the message is {} bytes; the course's peers read {COURSE_RECV} and would cut it",
+                        text.len()
+                    )
+                })),
+                Err(error) => Err(error),
+            },
         };
         Outcome::Continue(match result {
             Ok(line) => line,
