@@ -1,5 +1,12 @@
-//! The smoltcp driver: a [`StreamSession`] over a
-//! [`smoltcp::socket::tcp::Socket`], without copies.
+//! The smoltcp drivers: a [`StreamSession`] over a
+//! [`smoltcp::socket::tcp::Socket`], and the UDP chat
+//! ([`ChatState`](crate::chat::ChatState)) over a
+//! [`smoltcp::socket::udp::Socket`], both without copies.
+//!
+//! The chat needs no driver object: [`chat_receive`] hands each received
+//! datagram to a closure in place, and [`chat_send`] queues an
+//! [`Action::Send`](crate::chat::Action::Send); see
+//! [its section](#the-udp-chat).
 //!
 //! A [`TcpDriver`] owns one session for one connection. Each
 //! [`poll`](TcpDriver::poll) hands the socket's receive ring to
@@ -167,9 +174,87 @@
 //! `tests/smoltcp_loopback.rs` runs whole exchanges over smoltcp's
 //! in-memory `Loopback` device with a virtual clock.
 //!
+//! # The UDP chat
+//!
+//! One `udp::Socket`, bound to the chat's port, and one
+//! [`ChatState<IpEndpoint>`](crate::chat::ChatState) make a peer. After
+//! each `Interface::poll`, [`chat_receive`] passes every waiting datagram
+//! to a closure as `(sender, payload)`; the payload is borrowed from the
+//! socket's receive ring, not copied. For each line the user types,
+//! [`ChatState::handle_line`](crate::chat::ChatState::handle_line) says
+//! what to do:
+//!
+//! - [`Action::Join`](crate::chat::Action::Join): resolving `host` is the
+//!   caller's. A board without DNS can accept IP literals only:
+//!   `core::net::IpAddr::from_str(host)` then `IpAddress::from`, and
+//!   `chat.join(IpEndpoint::new(address, port))`; refuse a name such as
+//!   `localhost` with a message. (With smoltcp's `socket-dns`, a
+//!   `dns::Socket` query can resolve names, over several polls.)
+//! - [`Action::Send`](crate::chat::Action::Send): [`chat_send`] queues
+//!   `text` as one datagram to `to`, copied once into the socket's send
+//!   ring (UDP needs the whole datagram at once); the next
+//!   `Interface::poll` sends it.
+//!
+//! ```
+//! use core::net::IpAddr;
+//! use core::str::FromStr;
+//! use smoltcp::socket::udp::{PacketBuffer, PacketMetadata, Socket};
+//! use smoltcp::wire::{IpAddress, IpEndpoint};
+//! use reseau_core::chat::{Action, ChatState};
+//! use reseau_core::drive::smoltcp::{chat_send, ChatSendError};
+//!
+//! let (mut rx_meta, mut tx_meta) = ([PacketMetadata::EMPTY; 4], [PacketMetadata::EMPTY; 4]);
+//! let (mut rx, mut tx) = ([0u8; 1500], [0u8; 256]);
+//! let mut socket = Socket::new(
+//!     PacketBuffer::new(&mut rx_meta[..], &mut rx[..]),
+//!     PacketBuffer::new(&mut tx_meta[..], &mut tx[..]),
+//! );
+//! socket.bind(5000).unwrap();
+//!
+//! let mut chat = ChatState::<IpEndpoint>::new();
+//! if let Ok(Action::Join { host, port }) = chat.handle_line("/join 127.0.0.1 5001") {
+//!     // No DNS here: IP literals only.
+//!     let address = IpAddr::from_str(host).expect("an IP address");
+//!     chat.join(IpEndpoint::new(IpAddress::from(address), port));
+//! }
+//! if let Ok(Action::Send { to, text, .. }) = chat.handle_line("/send Hello") {
+//!     chat_send(&mut socket, to, text).unwrap();
+//! }
+//! let long = format!("/send {}", "x".repeat(300));
+//! if let Ok(Action::Send { to, text, .. }) = chat.handle_line(&long) {
+//!     assert_eq!(
+//!         chat_send(&mut socket, to, text),
+//!         Err(ChatSendError::TooLarge { len: 300, capacity: 256 })
+//!     );
+//! }
+//! ```
+//!
+//! ## Buffer sizes
+//!
+//! A `udp::PacketBuffer` has a metadata ring (how many datagrams) and a
+//! payload ring (how many bytes). smoltcp reports a full send buffer as
+//! `SendError::BufferFull` in two cases that [`chat_send`] tells apart:
+//!
+//! - [`ChatSendError::TooLarge`]: the datagram is larger than the whole
+//!   payload ring, so it will *never* fit (smoltcp would say `BufferFull`
+//!   forever). Give the socket a larger send ring, or send less.
+//! - [`ChatSendError::BufferFull`]: earlier datagrams still fill the rings;
+//!   poll the interface so that they leave, then try again.
+//!
+//! A received datagram larger than the receive payload ring (or arriving
+//! while it is full) is dropped by smoltcp without a trace, so size the
+//! receive ring for the largest message expected. And without smoltcp's
+//! `proto-ipv4-fragmentation` feature, a datagram whose IP packet exceeds
+//! the device's MTU is dropped when sent: on Ethernet (MTU 1500) that is
+//! any text over 1472 bytes over IPv4.
+//!
 //! [`Interface::poll`]: smoltcp::iface::Interface::poll
 
+use core::fmt;
+
 use smoltcp::socket::tcp::{RecvError, Socket, State};
+use smoltcp::socket::udp;
+use smoltcp::wire::IpEndpoint;
 
 use crate::session::StreamSession;
 
@@ -357,3 +442,90 @@ fn discard(socket: &mut Socket<'_>) {
         }
     }
 }
+
+/// Passes every datagram waiting in `socket` to `on_datagram`, as
+/// `(sender, payload)`, the payload borrowed from the socket's receive
+/// ring; returns how many there were. Call after every `Interface::poll`.
+///
+/// The payload is the peer's bytes as sent: the course's peers send UTF-8
+/// text, but nothing checks it (`core::str::from_utf8` does).
+pub fn chat_receive(
+    socket: &mut udp::Socket<'_>,
+    mut on_datagram: impl FnMut(IpEndpoint, &[u8]),
+) -> usize {
+    let mut count = 0;
+    // No packet arrives meanwhile: at most a ring's worth is waiting.
+    for _ in 0..socket.packet_recv_capacity() {
+        match socket.recv() {
+            Ok((payload, meta)) => {
+                on_datagram(meta.endpoint, payload);
+                count += 1;
+            }
+            Err(_) => break,
+        }
+    }
+    count
+}
+
+/// Queues `text` as one datagram to `to`: what
+/// [`Action::Send`](crate::chat::Action::Send) asks for. The next
+/// `Interface::poll` sends it.
+pub fn chat_send(
+    socket: &mut udp::Socket<'_>,
+    to: IpEndpoint,
+    text: &str,
+) -> Result<(), ChatSendError> {
+    match socket.send_slice(text.as_bytes(), to) {
+        Ok(()) => Ok(()),
+        Err(udp::SendError::Unaddressable) => Err(ChatSendError::Unaddressable),
+        Err(udp::SendError::BufferFull) => {
+            let capacity = socket.payload_send_capacity();
+            if text.len() > capacity {
+                Err(ChatSendError::TooLarge {
+                    len: text.len(),
+                    capacity,
+                })
+            } else {
+                Err(ChatSendError::BufferFull)
+            }
+        }
+    }
+}
+
+/// Why [`chat_send`] queued nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ChatSendError {
+    /// The datagram is larger than the socket's whole send payload ring:
+    /// it can never be sent through this socket, however long one waits.
+    TooLarge {
+        /// The datagram's length in bytes.
+        len: usize,
+        /// The send payload ring's size in bytes.
+        capacity: usize,
+    },
+    /// The send rings are full of datagrams not sent yet, for now: poll the
+    /// interface, then try again.
+    BufferFull,
+    /// The socket is not bound to a port, or the peer's address or port is
+    /// unspecified (`0.0.0.0`, `::`, port 0).
+    Unaddressable,
+}
+
+impl fmt::Display for ChatSendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ChatSendError::TooLarge { len, capacity } => write!(
+                f,
+                "a datagram of {len} bytes is too large for this socket's buffer ({capacity} bytes)"
+            ),
+            ChatSendError::BufferFull => {
+                f.write_str("the socket's send buffer is full for now: try again after a poll")
+            }
+            ChatSendError::Unaddressable => {
+                f.write_str("the socket is not bound, or the peer's address or port is unspecified")
+            }
+        }
+    }
+}
+
+impl core::error::Error for ChatSendError {}
