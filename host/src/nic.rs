@@ -24,7 +24,7 @@ use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use reseau_core::drive::smoltcp::{Status, TcpDriver};
+use reseau_core::drive::smoltcp::{Status, TcpDriver, chat_receive};
 use smoltcp::iface::{Config, Interface, PollResult, SocketHandle, SocketSet};
 use smoltcp::phy::{self, Medium, TunTapInterface};
 use smoltcp::socket::{tcp, udp};
@@ -232,20 +232,17 @@ fn udp_socket() -> udp::Socket<'static> {
     )
 }
 
-/// Prints the datagrams waiting on the chat socket. Returns whether any
-/// was there.
+/// Prints the datagrams waiting on the chat socket, as `reseau chat` does.
+/// Returns whether any was there.
 fn drain_chat(socket: &mut udp::Socket<'_>, out: &mut impl Write) -> bool {
-    let mut any = false;
-    while let Ok((data, meta)) = socket.recv() {
-        let from = SocketAddr::from(meta.endpoint);
-        let text = String::from_utf8_lossy(data);
-        let _ = writeln!(out, "{from}: {text}");
-        any = true;
-    }
-    if any {
+    let received = chat_receive(socket, |from, payload| {
+        let text = String::from_utf8_lossy(payload);
+        let _ = writeln!(out, "{}: {text}", SocketAddr::from(from));
+    });
+    if received > 0 {
         let _ = out.flush();
     }
-    any
+    received > 0
 }
 
 /// Opens the TAP device and serves until SIGINT or SIGTERM.
