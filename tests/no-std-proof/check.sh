@@ -7,7 +7,8 @@
 # if a dependency of reseau-core links std, and with "no global memory
 # allocator found" if one links alloc. Running it checks the adder session
 # gave the right replies, driven by hand, through the embedded-io driver
-# and through a smoltcp interface and the smoltcp driver (exit status 0).
+# and through a smoltcp interface and the smoltcp driver, and that the
+# chat's datagram left through a smoltcp UDP socket (exit status 0).
 # See README.md.
 set -euo pipefail
 

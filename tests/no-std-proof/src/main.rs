@@ -2,8 +2,9 @@
 //! runs an adder session over two requests (by hand, then through the
 //! blocking `embedded-io` driver), then the pickle request through a
 //! smoltcp `Interface` and the smoltcp driver (with an echo socket
-//! listening beside it), to prove the core and all of its dependencies
-//! build without std and without an allocator.
+//! listening beside it) and a chat message through a UDP socket of the same
+//! interface, to prove the core and all of its dependencies build without
+//! std and without an allocator.
 //!
 //! If any crate in the graph linked std, this crate's `#[panic_handler]`
 //! would collide with std's (error E0152, duplicate lang item); if any
@@ -257,7 +258,8 @@ fn run() -> Result<(), &'static str> {
 
     // The same two requests through the blocking embedded-io driver.
     embedded_io_proof::check(requests, PICKLE_SUM, NATIVE_SUM)?;
-    // The pickle request through a smoltcp interface and the TCP driver.
+    // The pickle request through a smoltcp interface and the TCP driver,
+    // then the chat through a UDP socket of the same interface.
     let pickle_request = requests.get(..pickle_len).unwrap_or_default();
     smoltcp_proof::check(pickle_request, PICKLE_SUM)?;
     Ok(())

@@ -11,19 +11,29 @@
 //! at a time: SYN, ACK, a pickle request with FIN, then the ACKs of the
 //! server's reply and FIN; and checks the socket states, the driver's
 //! [`Status`] and the segments the interface sends back.
+//!
+//! A third socket, UDP, carries the chat: a `ChatState<IpEndpoint>` takes
+//! `/join 127.0.0.1 5001` (the IP literal parsed with `core::net`) and
+//! `/send hello`; `chat_send` queues the datagram and the proof checks the
+//! interface transmits it, byte for byte; `chat_receive` on the socket,
+//! which nothing reached, hands out nothing.
 
 use core::hint::black_box;
+use core::net::IpAddr;
+use core::str::FromStr;
 
 use reseau_core::adder::{AdderSession, Event};
-use reseau_core::drive::smoltcp::{Status, TcpDriver};
+use reseau_core::chat::{Action, ChatError, ChatState};
+use reseau_core::drive::smoltcp::{Status, TcpDriver, chat_receive, chat_send};
 use reseau_core::echo::EchoSession;
 use smoltcp::iface::{Config, Interface, PollResult, SocketHandle, SocketSet, SocketStorage};
 use smoltcp::phy::{ChecksumCapabilities, Device, DeviceCapabilities, Medium, RxToken, TxToken};
 use smoltcp::socket::tcp::{Socket, SocketBuffer, State};
+use smoltcp::socket::udp;
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::{
-    HardwareAddress, IpAddress, IpCidr, IpProtocol, Ipv4Address, Ipv4Packet, Ipv4Repr, TcpControl,
-    TcpPacket, TcpRepr, TcpSeqNumber,
+    HardwareAddress, IpAddress, IpCidr, IpEndpoint, IpProtocol, Ipv4Address, Ipv4Packet, Ipv4Repr,
+    TcpControl, TcpPacket, TcpRepr, TcpSeqNumber, UdpPacket,
 };
 
 /// The device's MTU (IP, as `Medium::Ip` has no link header).
@@ -36,6 +46,11 @@ const CLIENT: Ipv4Address = Ipv4Address::new(10, 0, 0, 2);
 const ADDER_PORT: u16 = 1234;
 const ECHO_PORT: u16 = 7;
 const CLIENT_PORT: u16 = 49152;
+/// The chat socket's port, and the peer it joins.
+const CHAT_PORT: u16 = 5000;
+const CHAT_PEER: Ipv4Address = Ipv4Address::new(127, 0, 0, 1);
+const CHAT_PEER_PORT: u16 = 5001;
+const CHAT_TEXT: &str = "hello";
 /// The client's initial sequence number.
 const CLIENT_ISN: TcpSeqNumber = TcpSeqNumber(1000);
 
@@ -184,14 +199,41 @@ fn last_sent<'d>(device: &'d ScriptDevice<'_>) -> Result<TcpPacket<&'d [u8]>, &'
     Ok(tcp)
 }
 
-/// The server side: an interface and two sockets, an adder and an echo,
-/// each with its driver; and what the drivers reported.
+/// The last packet the interface sent, if it was UDP over IPv4 from the
+/// chat port to the joined peer: its payload.
+fn last_datagram<'d>(device: &'d ScriptDevice<'_>) -> Result<&'d [u8], &'static str> {
+    let bytes = device.last.get(..device.last_len).unwrap_or_default();
+    let ip = Ipv4Packet::new_checked(bytes).map_err(|_| "the interface sent no IPv4 packet")?;
+    if ip.next_header() != IpProtocol::Udp || ip.dst_addr() != CHAT_PEER {
+        return Err("the interface sent a packet that is not UDP to the chat peer");
+    }
+    // The whole IP packet was kept: its UDP checksum can be verified.
+    if !ip.verify_checksum() {
+        return Err("the interface sent a bad IPv4 checksum");
+    }
+    let (src, dst) = (
+        IpAddress::Ipv4(ip.src_addr()),
+        IpAddress::Ipv4(ip.dst_addr()),
+    );
+    let udp = UdpPacket::new_checked(ip.payload()).map_err(|_| "the interface sent bad UDP")?;
+    if udp.src_port() != CHAT_PORT || udp.dst_port() != CHAT_PEER_PORT {
+        return Err("the interface sent UDP on the wrong ports");
+    }
+    if !udp.verify_checksum(&src, &dst) {
+        return Err("the interface sent a bad UDP checksum");
+    }
+    Ok(udp.payload())
+}
+
+/// The server side: an interface and three sockets, an adder and an echo,
+/// each with its driver, and the chat's; and what the drivers reported.
 struct Server<'s> {
     now: Instant,
     iface: Interface,
     sockets: SocketSet<'s>,
     adder: SocketHandle,
     echo: SocketHandle,
+    chat: SocketHandle,
     adder_driver: TcpDriver<AdderSession>,
     echo_driver: TcpDriver<EchoSession>,
     /// The adder's sums, in order; `i64::MIN` for a rejected request.
@@ -236,7 +278,8 @@ impl Server<'_> {
 
 /// Runs the adder socket through one connection carrying `request` (a
 /// framed pickle request for `sum`, which fits in one segment); checks the
-/// echo socket keeps listening.
+/// echo socket keeps listening; then the chat on the UDP socket
+/// ([`check_chat`]).
 pub fn check(request: &[u8], sum: i64) -> Result<(), &'static str> {
     let mut device = ScriptDevice {
         // Nothing arrives until the proof puts a segment there.
@@ -251,7 +294,7 @@ pub fn check(request: &[u8], sum: i64) -> Result<(), &'static str> {
         let _ = addrs.push(IpCidr::new(IpAddress::Ipv4(SERVER), 24));
     });
 
-    let mut storage = [SocketStorage::EMPTY; 2];
+    let mut storage = [SocketStorage::EMPTY; 3];
     let mut sockets = SocketSet::new(&mut storage[..]);
     let (mut adder_rx, mut adder_tx) = ([0u8; 256], [0u8; 256]);
     let (mut echo_rx, mut echo_tx) = ([0u8; 256], [0u8; 256]);
@@ -263,12 +306,27 @@ pub fn check(request: &[u8], sum: i64) -> Result<(), &'static str> {
         SocketBuffer::new(&mut echo_rx[..]),
         SocketBuffer::new(&mut echo_tx[..]),
     ));
+    // The chat's UDP socket: room for 4 datagrams each way.
+    let (mut chat_rx_meta, mut chat_tx_meta) = (
+        [udp::PacketMetadata::EMPTY; 4],
+        [udp::PacketMetadata::EMPTY; 4],
+    );
+    let (mut chat_rx, mut chat_tx) = ([0u8; 256], [0u8; 256]);
+    let chat = sockets.add(udp::Socket::new(
+        udp::PacketBuffer::new(&mut chat_rx_meta[..], &mut chat_rx[..]),
+        udp::PacketBuffer::new(&mut chat_tx_meta[..], &mut chat_tx[..]),
+    ));
+    sockets
+        .get_mut::<udp::Socket>(chat)
+        .bind(black_box(CHAT_PORT))
+        .map_err(|_| "smoltcp: bind on the chat port failed")?;
     let mut server = Server {
         now,
         iface,
         sockets,
         adder,
         echo,
+        chat,
         adder_driver: TcpDriver::new(AdderSession::default()),
         echo_driver: TcpDriver::new(EchoSession::new()),
         answered: [None; 2],
@@ -402,6 +460,65 @@ pub fn check(request: &[u8], sum: i64) -> Result<(), &'static str> {
     }
     if server.seen != 1 || server.echo_events != 0 {
         return Err("smoltcp: the drivers delivered the wrong events");
+    }
+    check_chat(&mut server, &mut device)
+}
+
+/// The chat on the server's UDP socket: nothing to receive; `/join` with
+/// an IP literal, then `/send`, whose datagram the interface transmits.
+fn check_chat(server: &mut Server<'_>, device: &mut ScriptDevice<'_>) -> Result<(), &'static str> {
+    // Nothing was sent to the chat port: nothing to hand out.
+    let mut datagrams = 0;
+    let count = chat_receive(
+        black_box(server.sockets.get_mut::<udp::Socket>(server.chat)),
+        |_, _| datagrams += 1,
+    );
+    if count != 0 || datagrams != 0 {
+        return Err("smoltcp: chat_receive handed out a datagram nobody sent");
+    }
+
+    let mut chat = ChatState::<IpEndpoint>::new();
+    if chat.handle_line(black_box("/send too early")) != Err(ChatError::NotJoined) {
+        return Err("chat: /send before /join was not refused");
+    }
+    // No DNS here: the host must be an IP literal.
+    let peer = match chat.handle_line(black_box("/join 127.0.0.1 5001")) {
+        Ok(Action::Join { host, port }) => {
+            let address = IpAddr::from_str(host).map_err(|_| "chat: the host is no IP literal")?;
+            IpEndpoint::new(IpAddress::from(address), port)
+        }
+        _ => return Err("chat: /join was not a Join action"),
+    };
+    if peer != IpEndpoint::new(IpAddress::Ipv4(CHAT_PEER), CHAT_PEER_PORT) {
+        return Err("chat: /join parsed the wrong peer");
+    }
+    chat.join(peer);
+    let sent_before = device.sent;
+    match chat.handle_line(black_box("/send hello")) {
+        Ok(Action::Send {
+            to,
+            text,
+            cut: false,
+        }) if to == peer && text == CHAT_TEXT => {
+            chat_send(server.sockets.get_mut::<udp::Socket>(server.chat), to, text)
+                .map_err(|_| "smoltcp: chat_send failed")?;
+        }
+        _ => return Err("chat: /send was not a Send action to the peer"),
+    }
+    // The next poll transmits the datagram, and only it.
+    server.round(device);
+    if device.sent != sent_before + 1 {
+        return Err("smoltcp: the interface did not transmit the chat datagram");
+    }
+    if last_datagram(device)? != CHAT_TEXT.as_bytes() {
+        return Err("smoltcp: the chat datagram's payload is wrong");
+    }
+    let count = chat_receive(
+        black_box(server.sockets.get_mut::<udp::Socket>(server.chat)),
+        |_, _| datagrams += 1,
+    );
+    if count != 0 || datagrams != 0 {
+        return Err("smoltcp: chat_receive handed out a datagram after sending");
     }
     Ok(())
 }
