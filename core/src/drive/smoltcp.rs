@@ -261,16 +261,18 @@ use crate::session::StreamSession;
 /// What a [`TcpDriver::poll`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Status {
-    /// No connection has reached the session yet: the socket is closed,
-    /// listening, or in its handshake. Nothing was done. (A socket that
-    /// is `Closed` again after `connect` was refused or timed out.)
+    /// No connection has reached the session yet: the socket is not yet
+    /// listening or connecting, or it is listening, or in its handshake.
+    /// Nothing was done.
     Waiting,
     /// The connection is open: bytes may move, or the session's last
     /// output and the FIN are on their way.
     Active,
     /// The connection is over (closed by both sides, or reset by the
-    /// peer) and the socket is free: `listen` or `connect` it again with a
-    /// new driver. Polling again reports `Finished` and does nothing.
+    /// peer, even before the session saw it open; or a `connect` that was
+    /// refused or timed out) and the socket is free: `listen` or `connect`
+    /// it again with a new driver. Polling again reports `Finished` and
+    /// does nothing.
     Finished,
 }
 
@@ -297,6 +299,10 @@ enum Phase {
 pub struct TcpDriver<S> {
     session: S,
     phase: Phase,
+    /// The socket was seen listening or in a handshake: if it is closed
+    /// before the driver saw it open, that connection died unseen (a
+    /// reset within one `Interface::poll`), not a socket not yet used.
+    armed: bool,
 }
 
 impl<S: StreamSession> TcpDriver<S> {
@@ -305,6 +311,7 @@ impl<S: StreamSession> TcpDriver<S> {
         TcpDriver {
             session,
             phase: Phase::Waiting,
+            armed: false,
         }
     }
 
@@ -333,13 +340,17 @@ impl<S: StreamSession> TcpDriver<S> {
                 // until it is done, and a reset in SYN-RECEIVED puts the
                 // socket back to listening. Closed or TimeWait: not yet
                 // listening or connecting, or a previous connection's.
-                State::Closed
-                | State::TimeWait
-                | State::Listen
-                | State::SynSent
-                | State::SynReceived => {
+                State::Listen | State::SynSent | State::SynReceived => {
+                    self.armed = true;
                     return Status::Waiting;
                 }
+                // A connection opened and reset between two polls: over,
+                // so that the caller listens again.
+                State::Closed | State::TimeWait if self.armed => {
+                    self.phase = Phase::Finished;
+                    return Status::Finished;
+                }
+                State::Closed | State::TimeWait => return Status::Waiting,
                 _ => self.phase = Phase::Open { eof: false },
             }
         }
