@@ -8,45 +8,22 @@
     clippy::indexing_slicing
 )]
 
+mod common;
+
 use core::net::IpAddr;
 use core::str::FromStr;
 
+use common::Net;
 use reseau_core::chat::{Action, ChatError, ChatState};
 use reseau_core::drive::smoltcp::{ChatSendError, chat_receive, chat_send};
-use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
-use smoltcp::phy::{Loopback, Medium};
+use smoltcp::iface::SocketHandle;
 use smoltcp::socket::udp::{PacketBuffer, PacketMetadata, Socket};
-use smoltcp::time::Instant;
-use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr, IpEndpoint};
+use smoltcp::wire::{IpAddress, IpEndpoint};
 
 const PORT_A: u16 = 5000;
 const PORT_B: u16 = 5001;
 
-struct Net {
-    iface: Interface,
-    device: Loopback,
-    sockets: SocketSet<'static>,
-    now: Instant,
-}
-
 impl Net {
-    fn new() -> Net {
-        let mut device = Loopback::new(Medium::Ip);
-        let now = Instant::from_millis(0);
-        let mut iface = Interface::new(Config::new(HardwareAddress::Ip), &mut device, now);
-        iface.update_ip_addrs(|addrs| {
-            addrs
-                .push(IpCidr::new(IpAddress::v4(127, 0, 0, 1), 8))
-                .unwrap();
-        });
-        Net {
-            iface,
-            device,
-            sockets: SocketSet::new(Vec::new()),
-            now,
-        }
-    }
-
     /// A UDP socket bound to `port`, with `rx` and `tx` payload bytes and
     /// room for 4 datagrams each way.
     fn peer(&mut self, port: u16, rx: usize, tx: usize) -> SocketHandle {

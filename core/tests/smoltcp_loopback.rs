@@ -10,47 +10,23 @@
     clippy::indexing_slicing
 )]
 
+mod common;
+
+use common::Net;
 use reseau_core::adder::native::Reply;
 use reseau_core::adder::{AdderSession, Error, Event, Format, ReplyDecoder, RequestEncoder};
 use reseau_core::drive::smoltcp::{Status, TcpDriver};
 use reseau_core::echo::{self, EchoSession};
 use reseau_core::frame;
 use reseau_core::session::StreamSession;
-use smoltcp::iface::{Config, Interface, PollResult, SocketHandle, SocketSet};
-use smoltcp::phy::{Loopback, Medium};
+use smoltcp::iface::{PollResult, SocketHandle};
 use smoltcp::socket::tcp::{RecvError, Socket, SocketBuffer, State};
-use smoltcp::time::{Duration, Instant};
-use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr};
+use smoltcp::time::Duration;
+use smoltcp::wire::IpAddress;
 
 const PORT: u16 = 7000;
 
-struct Net {
-    iface: Interface,
-    device: Loopback,
-    sockets: SocketSet<'static>,
-    now: Instant,
-}
-
 impl Net {
-    fn new() -> Net {
-        let mut device = Loopback::new(Medium::Ip);
-        let mut config = Config::new(HardwareAddress::Ip);
-        config.random_seed = 0x5eed;
-        let now = Instant::from_millis(0);
-        let mut iface = Interface::new(config, &mut device, now);
-        iface.update_ip_addrs(|addrs| {
-            addrs
-                .push(IpCidr::new(IpAddress::v4(127, 0, 0, 1), 8))
-                .unwrap();
-        });
-        Net {
-            iface,
-            device,
-            sockets: SocketSet::new(Vec::new()),
-            now,
-        }
-    }
-
     fn socket(&mut self, rx: usize, tx: usize) -> SocketHandle {
         let mut socket = Socket::new(
             SocketBuffer::new(vec![0; rx]),
