@@ -11,3 +11,4 @@ pub mod echo;
 pub mod net;
 pub mod nic;
 pub mod resolve;
+pub mod web;
