@@ -12,7 +12,7 @@ use reseau_core::adder::{
 };
 use reseau_core::frame;
 
-use crate::net::{self, Service};
+use crate::net::{self, Notify, Service};
 
 /// The adder server's default address, as in the course.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:6001";
@@ -59,11 +59,17 @@ impl Service for AdderService {
         "adder"
     }
 
-    fn session(&self) -> AdderSession {
+    fn session(&self, _peer: SocketAddr, _notify: Notify) -> AdderSession {
         AdderSession::new(self.config)
     }
 
-    fn record(&self, summary: &mut Summary, _peer: SocketAddr, event: Event) {
+    fn record(
+        &self,
+        summary: &mut Summary,
+        _peer: SocketAddr,
+        event: Event,
+        _log: &mut dyn io::Write,
+    ) {
         match event {
             Event::Answered { ints, .. } => {
                 summary.requests += 1;

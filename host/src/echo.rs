@@ -8,7 +8,7 @@ use std::thread;
 
 use reseau_core::echo::{EchoSession, Event};
 
-use crate::net::{self, Service};
+use crate::net::{self, Notify, Service};
 
 /// The echo server's default address, as in the course.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:6000";
@@ -45,11 +45,17 @@ impl Service for EchoService {
         "echo"
     }
 
-    fn session(&self) -> EchoSession {
+    fn session(&self, _peer: SocketAddr, _notify: Notify) -> EchoSession {
         EchoSession::new()
     }
 
-    fn record(&self, summary: &mut Summary, _peer: SocketAddr, event: Event) {
+    fn record(
+        &self,
+        summary: &mut Summary,
+        _peer: SocketAddr,
+        event: Event,
+        _log: &mut dyn io::Write,
+    ) {
         let Event::Message { len, head } = event;
         summary.message = Some((len, head.to_vec()));
     }

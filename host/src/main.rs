@@ -1,7 +1,9 @@
 //! The `reseau` command line.
 
 use std::io;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::thread;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -14,6 +16,7 @@ use reseau_host::echo::{self, EchoService};
 use reseau_host::net::{self, Limits, Server};
 use reseau_host::nic;
 use reseau_host::resolve;
+use reseau_host::web::{self, config::Settings};
 
 /// The programs of a network-programming course, in Rust.
 #[derive(Parser)]
@@ -25,6 +28,22 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// The whole course at once: the web site, the echo server and the
+    /// adder server, each on its default port; Ctrl-C stops them all.
+    Serve {
+        #[command(flatten)]
+        web: WebArgs,
+        /// The echo server's address.
+        #[arg(long, default_value = echo::DEFAULT_ADDR)]
+        echo: String,
+        /// The adder server's address.
+        #[arg(long, default_value = adder::DEFAULT_ADDR)]
+        adder: String,
+    },
+    /// The course's web site (its CherryPy application): pages, a form,
+    /// static files, JSON routes and a REST API over SQLite, on
+    /// http://127.0.0.1:8080/ by default.
+    Web(WebArgs),
     /// The integer adder: a client sends ints, the server answers their sum.
     #[command(subcommand)]
     Adder(AdderCommand),
@@ -109,6 +128,36 @@ enum EchoCommand {
 }
 
 #[derive(Args)]
+struct WebArgs {
+    /// A config file in CherryPy's format (see web/server.conf).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Address to listen on, over the config's server.socket_host and
+    /// server.socket_port (IPv6: `[::1]:8080`).
+    #[arg(long)]
+    bind: Option<String>,
+    /// The SQLite database file, over the config's reseau.db.
+    #[arg(long)]
+    db: Option<PathBuf>,
+}
+
+impl WebArgs {
+    /// The config file's settings with the flags over them.
+    fn settings(&self) -> Result<Settings, Failure> {
+        let mut settings =
+            Settings::load(self.config.as_deref()).map_err(|e| (2, e.to_string()))?;
+        if let Some(bind) = &self.bind {
+            settings.set_address(bind).map_err(|e| (2, e))?;
+        }
+        if let Some(db) = &self.db {
+            settings.db = db.clone();
+        }
+        settings.limits.max_connections = fit_connections(settings.limits.max_connections);
+        Ok(settings)
+    }
+}
+
+#[derive(Args)]
 struct LimitArgs {
     /// Connections served at once; more are closed as they arrive.
     #[arg(long, default_value_t = Limits::default().max_connections)]
@@ -123,6 +172,7 @@ impl LimitArgs {
         Limits {
             max_connections: self.max_connections,
             idle_timeout: Duration::from_secs(self.idle_timeout),
+            request_timeout: None,
         }
     }
 }
@@ -199,6 +249,15 @@ type Failure = (u8, String);
 
 fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
+        Command::Web(args) => {
+            let mut server = web::bind(&args.settings()?).map_err(|e| (2, e.to_string()))?;
+            server
+                .stop_on_signals()
+                .map_err(|e| (2, format!("cannot handle signals: {e}")))?;
+            eprintln!("web: listening on {}", server.local_addr());
+            server.run().map_err(|e| (1, e.to_string()))
+        }
+        Command::Serve { web, echo, adder } => serve_all(&web, &echo, &adder),
         Command::Adder(AdderCommand::Serve {
             bind,
             max_frame,
@@ -312,17 +371,28 @@ fn load_test(to: String, load: LoadArgs, workload: Workload) -> Result<(), Failu
     Ok(())
 }
 
-fn serve<S: net::Service>(bind: &str, service: S, mut limits: Limits) -> Result<(), Failure> {
+/// Raises the open-file limit and returns how many connections fit in it
+/// (at most `wanted`), saying so when fewer.
+fn fit_connections(wanted: usize) -> usize {
     let fds = net::raise_fd_limit();
-    // Keep some descriptors for the listener, logs and the event loop.
+    // Keep some descriptors for the listener, logs, the event loop and the
+    // database.
     let fit = usize::try_from(fds.saturating_sub(32)).unwrap_or(usize::MAX);
-    if limits.max_connections > fit {
+    if wanted > fit {
         eprintln!(
-            "reseau: the open-file limit is {fds}: serving at most {fit} connections instead of {}",
-            limits.max_connections
+            "reseau: the open-file limit is {fds}: serving at most {fit} connections instead of {wanted}"
         );
-        limits.max_connections = fit;
     }
+    wanted.min(fit)
+}
+
+/// Binds `service` on `bind`, stopped by SIGINT and SIGTERM, and says where.
+fn listen<S: net::Service>(
+    bind: &str,
+    service: S,
+    mut limits: Limits,
+) -> Result<Server<S>, Failure> {
+    limits.max_connections = fit_connections(limits.max_connections);
     let name = service.name();
     let mut server = Server::bind(bind, service, limits)
         .map_err(|e| (2, format!("cannot listen on {bind}: {e}")))?;
@@ -330,5 +400,43 @@ fn serve<S: net::Service>(bind: &str, service: S, mut limits: Limits) -> Result<
         .stop_on_signals()
         .map_err(|e| (2, format!("cannot handle signals: {e}")))?;
     eprintln!("{name}: listening on {}", server.local_addr());
-    server.run().map_err(|e| (1, e.to_string()))
+    Ok(server)
+}
+
+fn serve<S: net::Service>(bind: &str, service: S, limits: Limits) -> Result<(), Failure> {
+    listen(bind, service, limits)?
+        .run()
+        .map_err(|e| (1, e.to_string()))
+}
+
+/// `reseau serve`: every server binds first (any failure stops the
+/// start), then each runs on its own thread. Each one stops on SIGINT and
+/// SIGTERM, so one Ctrl-C stops them all.
+fn serve_all(web_args: &WebArgs, echo_addr: &str, adder_addr: &str) -> Result<(), Failure> {
+    let mut site = web::bind(&web_args.settings()?).map_err(|e| (2, e.to_string()))?;
+    site.stop_on_signals()
+        .map_err(|e| (2, format!("cannot handle signals: {e}")))?;
+    let echo = listen(echo_addr, EchoService, Limits::default())?;
+    let adder = listen(adder_addr, AdderService::default(), Limits::default())?;
+    eprintln!("web: listening on {}", site.local_addr());
+    eprintln!(
+        "reseau: serving the course: http://{}/, echo on {}, adder on {}; Ctrl-C stops",
+        site.local_addr(),
+        echo.local_addr(),
+        adder.local_addr()
+    );
+    let runs = [
+        thread::spawn(move || site.run()),
+        thread::spawn(move || echo.run()),
+        thread::spawn(move || adder.run()),
+    ];
+    let mut failure = None;
+    for run in runs {
+        match run.join() {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => failure = Some((1, error.to_string())),
+            Err(_) => failure = Some((1, "a server thread failed".to_string())),
+        }
+    }
+    failure.map_or(Ok(()), Err)
 }

@@ -7,6 +7,11 @@
 //! each socket and its [`StreamSession`]. The protocol lives in the session
 //! (in `reseau-core`); nothing here knows what the bytes mean.
 //!
+//! A session may also wait for work done elsewhere (the web site's
+//! handlers run on worker threads): it gets a [`Notify`] when it is made,
+//! and whoever finishes the work calls [`Notify::wake`] to have the
+//! connection pumped again.
+//!
 //! Memory per connection is the session plus a socket: input is read into
 //! one 16 KiB buffer shared by all connections, and a connection keeps only
 //! what its session did not take (at most one read, and only while it waits
@@ -16,8 +21,8 @@
 use std::fmt::{self, Display};
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use mio::net::{TcpListener, TcpStream};
@@ -34,16 +39,27 @@ pub trait Service {
     /// Short name for log lines ("adder", "echo").
     fn name(&self) -> &'static str;
 
-    /// A session for a new connection.
-    fn session(&self) -> Self::Session;
+    /// A session for a new connection from `peer`; `notify` wakes the
+    /// connection up when work the session handed to another thread is
+    /// done.
+    fn session(&self, peer: SocketAddr, notify: Notify) -> Self::Session;
 
-    /// Adds an event to the connection's summary; may print it too.
+    /// Adds an event to the connection's summary; may write a line to
+    /// `log` too (the web site's access log).
     fn record(
         &self,
         summary: &mut Self::Summary,
         peer: SocketAddr,
         event: <Self::Session as StreamSession>::Event,
+        log: &mut dyn Write,
     );
+
+    /// Whether the session is in the middle of receiving a request (for
+    /// [`Limits::request_timeout`]). Sessions that have no such notion
+    /// never are.
+    fn receiving_request(&self, _session: &Self::Session) -> bool {
+        false
+    }
 }
 
 /// The limits every server enforces.
@@ -53,6 +69,10 @@ pub struct Limits {
     pub max_connections: usize,
     /// A connection with no traffic for this long is closed.
     pub idle_timeout: Duration,
+    /// A connection that has been receiving one request for this long is
+    /// closed, however often it sends a byte: a slow client ("slowloris")
+    /// cannot hold a connection forever. `None`: no such limit.
+    pub request_timeout: Option<Duration>,
 }
 
 impl Default for Limits {
@@ -60,6 +80,7 @@ impl Default for Limits {
         Limits {
             max_connections: 16_384,
             idle_timeout: Duration::from_secs(60),
+            request_timeout: None,
         }
     }
 }
@@ -108,6 +129,51 @@ impl Stopper {
         self.stop.store(true, Ordering::SeqCst);
         // If the wake fails the loop still sees the flag within a second.
         let _ = self.waker.wake();
+    }
+}
+
+/// Wakes one connection of a running [`Server`] from another thread.
+#[derive(Debug, Clone)]
+pub struct Notify {
+    slot: usize,
+    ready: Option<Arc<Ready>>,
+}
+
+/// The connections woken since the event loop last looked, and how to
+/// wake the loop.
+#[derive(Debug)]
+struct Ready {
+    slots: Mutex<Vec<usize>>,
+    /// The loop's one waker (mio allows one per poller), shared with
+    /// [`Stopper`].
+    waker: Arc<Waker>,
+}
+
+impl Notify {
+    /// A `Notify` that wakes nothing, for drivers that poll every session
+    /// anyway (`reseau nic`).
+    pub fn detached() -> Notify {
+        Notify {
+            slot: 0,
+            ready: None,
+        }
+    }
+
+    /// Has the server pump this connection again soon. A connection that
+    /// closed meanwhile is not harmed: at worst another one in its slot is
+    /// pumped once for nothing.
+    pub fn wake(&self) {
+        let Some(ready) = &self.ready else {
+            return;
+        };
+        let mut slots = ready.slots.lock().unwrap_or_else(|e| e.into_inner());
+        let first = slots.is_empty();
+        slots.push(self.slot);
+        drop(slots);
+        // Under load, one wake carries many connections.
+        if first {
+            let _ = ready.waker.wake();
+        }
     }
 }
 
@@ -174,6 +240,7 @@ enum End {
     PeerClosed,
     Finished,
     Idle(Duration),
+    SlowRequest(Duration),
     Io(io::Error),
     Shutdown,
 }
@@ -184,6 +251,11 @@ impl Display for End {
             End::PeerClosed => f.write_str("closed by peer"),
             End::Finished => f.write_str("closed by server"),
             End::Idle(after) => write!(f, "idle for {}s, closed", after.as_secs()),
+            End::SlowRequest(after) => write!(
+                f,
+                "request not received within {}s, closed",
+                after.as_secs_f64()
+            ),
             End::Io(error) => write!(f, "{error}"),
             End::Shutdown => f.write_str("server shutting down"),
         }
@@ -200,6 +272,8 @@ struct Connection<S: Service> {
     /// Output the socket did not take yet.
     unsent: Vec<u8>,
     last_active: Instant,
+    /// When the session started receiving its current request.
+    request_started: Option<Instant>,
     /// The poller said the peer closed its side: read until end of stream.
     read_closed: bool,
     eof: bool,
@@ -217,6 +291,8 @@ pub struct Server<S: Service> {
     live: usize,
     stop: Arc<AtomicBool>,
     waker: Arc<Waker>,
+    /// Connections woken by a [`Notify`].
+    ready: Arc<Ready>,
     signals: Option<signal_hook_mio::v1_0::Signals>,
     log: io::BufWriter<io::Stderr>,
     read_buf: Box<[u8]>,
@@ -251,6 +327,10 @@ impl<S: Service> Server<S> {
             .register(&mut listener, LISTENER, Interest::READABLE)?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let local = listener.local_addr()?;
+        let ready = Arc::new(Ready {
+            slots: Mutex::new(Vec::new()),
+            waker: waker.clone(),
+        });
         Ok(Server {
             poll,
             listener,
@@ -262,6 +342,7 @@ impl<S: Service> Server<S> {
             live: 0,
             stop: Arc::new(AtomicBool::new(false)),
             waker,
+            ready,
             signals: None,
             log: io::BufWriter::new(io::stderr()),
             read_buf: vec![0; READ_BUF].into_boxed_slice(),
@@ -328,7 +409,14 @@ impl<S: Service> Server<S> {
             for event in events.iter() {
                 match event.token() {
                     LISTENER => self.accept(),
-                    WAKER => {}
+                    WAKER => {
+                        let ready = std::mem::take(
+                            &mut *self.ready.slots.lock().unwrap_or_else(|e| e.into_inner()),
+                        );
+                        for slot in ready {
+                            self.pump(slot, false, now);
+                        }
+                    }
                     SIGNALS => {
                         if let Some(signals) = &mut self.signals
                             && let Some(signal) = signals.pending().next()
@@ -411,15 +499,20 @@ impl<S: Service> Server<S> {
                 self.free.push(slot);
                 continue;
             }
+            let notify = Notify {
+                slot,
+                ready: Some(self.ready.clone()),
+            };
             if let Some(entry) = self.connections.get_mut(slot) {
                 *entry = Some(Connection {
                     stream,
                     peer,
-                    session: self.service.session(),
+                    session: self.service.session(peer, notify),
                     summary: S::Summary::default(),
                     stash: Stash::default(),
                     unsent: Vec::new(),
                     last_active: Instant::now(),
+                    request_started: None,
                     read_closed: false,
                     eof: false,
                 });
@@ -436,7 +529,19 @@ impl<S: Service> Server<S> {
         };
         conn.last_active = now;
         conn.read_closed |= read_closed;
-        match pump_connection(conn, &self.service, &mut self.read_buf, &mut self.write_buf) {
+        let pumped = pump_connection(
+            conn,
+            &self.service,
+            &mut self.read_buf,
+            &mut self.write_buf,
+            &mut self.log,
+        );
+        if self.service.receiving_request(&conn.session) {
+            conn.request_started.get_or_insert(now);
+        } else {
+            conn.request_started = None;
+        }
+        match pumped {
             Pumped::Idle => {}
             Pumped::Again => self.again.push(slot),
             Pumped::Close(end) => self.close(slot, end),
@@ -462,18 +567,24 @@ impl<S: Service> Server<S> {
     }
 
     fn close_idle(&mut self, now: Instant) {
-        let timeout = self.limits.idle_timeout;
-        let idle: Vec<usize> = self
+        let idle = self.limits.idle_timeout;
+        let slow = self.limits.request_timeout;
+        let expired: Vec<(usize, End)> = self
             .connections
             .iter()
             .enumerate()
             .filter_map(|(slot, conn)| {
                 let conn = conn.as_ref()?;
-                (now.duration_since(conn.last_active) >= timeout).then_some(slot)
+                if let (Some(limit), Some(started)) = (slow, conn.request_started)
+                    && now.duration_since(started) >= limit
+                {
+                    return Some((slot, End::SlowRequest(limit)));
+                }
+                (now.duration_since(conn.last_active) >= idle).then_some((slot, End::Idle(idle)))
             })
             .collect();
-        for slot in idle {
-            self.close(slot, End::Idle(timeout));
+        for (slot, end) in expired {
+            self.close(slot, end);
         }
     }
 
@@ -492,6 +603,7 @@ fn pump_connection<S: Service>(
     service: &S,
     read_buf: &mut [u8],
     out: &mut [u8],
+    log: &mut dyn Write,
 ) -> Pumped {
     let mut read_total = 0;
     // A read that did not fill the buffer emptied the socket: with
@@ -510,7 +622,7 @@ fn pump_connection<S: Service>(
                 }
                 Err(error) if error.kind() == ErrorKind::WouldBlock => return Pumped::Idle,
                 Err(error) if error.kind() == ErrorKind::Interrupted => continue,
-                Err(error) => return peer_gone(conn, service, error),
+                Err(error) => return peer_gone(conn, service, error, log),
             }
         }
         // 2. Send the session's output, gathered into one write: when the
@@ -529,7 +641,7 @@ fn pump_connection<S: Service>(
             if n == 0 {
                 let used = conn.session.handle_input(conn.stash.pending());
                 conn.stash.consume(used);
-                drain_events(conn, service);
+                drain_events(conn, service, log);
                 if used == 0 {
                     break;
                 }
@@ -547,7 +659,7 @@ fn pump_connection<S: Service>(
                 {
                     conn.unsent.extend_from_slice(bytes)
                 }
-                Err(error) => return peer_gone(conn, service, error),
+                Err(error) => return peer_gone(conn, service, error, log),
             }
             continue;
         }
@@ -574,7 +686,7 @@ fn pump_connection<S: Service>(
             Ok(0) => {
                 conn.eof = true;
                 conn.session.handle_eof();
-                drain_events(conn, service);
+                drain_events(conn, service, log);
             }
             Ok(n) => {
                 read_total += n;
@@ -582,11 +694,11 @@ fn pump_connection<S: Service>(
                 let input = read_buf.get(..n).unwrap_or_default();
                 let used = conn.session.handle_input(input);
                 conn.stash.keep(input.get(used..).unwrap_or_default());
-                drain_events(conn, service);
+                drain_events(conn, service, log);
             }
             Err(error) if error.kind() == ErrorKind::WouldBlock => return Pumped::Idle,
             Err(error) if error.kind() == ErrorKind::Interrupted => {}
-            Err(error) => return peer_gone(conn, service, error),
+            Err(error) => return peer_gone(conn, service, error, log),
         }
     }
 }
@@ -595,16 +707,21 @@ fn pump_connection<S: Service>(
 /// more. The session hears that as the end of its input, so what it got
 /// is still reported (the course's echo client, which closes without
 /// reading the echo, often ends with a reset), then the connection closes.
-fn peer_gone<S: Service>(conn: &mut Connection<S>, service: &S, error: io::Error) -> Pumped {
+fn peer_gone<S: Service>(
+    conn: &mut Connection<S>,
+    service: &S,
+    error: io::Error,
+    log: &mut dyn Write,
+) -> Pumped {
     if !conn.eof {
         conn.session.handle_eof();
-        drain_events(conn, service);
+        drain_events(conn, service, log);
     }
     Pumped::Close(End::Io(error))
 }
 
-fn drain_events<S: Service>(conn: &mut Connection<S>, service: &S) {
+fn drain_events<S: Service>(conn: &mut Connection<S>, service: &S, log: &mut dyn Write) {
     while let Some(event) = conn.session.poll_event() {
-        service.record(&mut conn.summary, conn.peer, event);
+        service.record(&mut conn.summary, conn.peer, event, log);
     }
 }

@@ -33,7 +33,7 @@ use smoltcp::wire::{EthernetAddress, HardwareAddress, IpAddress, IpCidr};
 
 use crate::adder::AdderService;
 use crate::echo::EchoService;
-use crate::net::Service;
+use crate::net::{Notify, Service};
 
 /// The adder's TCP port.
 pub const ADDER_PORT: u16 = 6001;
@@ -49,6 +49,12 @@ pub const TCP_BUFFER: usize = 8 * 1024;
 pub const MAC: EthernetAddress = EthernetAddress([0x02, 0x00, 0x00, 0x00, 0x00, 0x01]);
 
 /// The longest wait for a packet, so that a stop request is seen.
+/// What sessions are told of their peer: a listening socket's session is
+/// made before anyone connects (the adder and echo sessions do not use it).
+const UNKNOWN_PEER: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::new(
+    std::net::Ipv4Addr::UNSPECIFIED,
+    0,
+));
 const MAX_WAIT: Duration = Duration::from_millis(200);
 /// A peer silent for this long (keep-alives unanswered) is dropped.
 const TCP_TIMEOUT: Duration = Duration::from_secs(60);
@@ -149,7 +155,7 @@ impl<S: Service> TcpServer<S> {
                 let _ = socket.listen(port);
                 Slot {
                     handle: sockets.add(socket),
-                    driver: TcpDriver::new(service.session()),
+                    driver: TcpDriver::new(service.session(UNKNOWN_PEER, Notify::detached())),
                     summary: S::Summary::default(),
                     peer: None,
                 }
@@ -179,10 +185,12 @@ impl<S: Service> TcpServer<S> {
             } = slot;
             let at = peer.unwrap_or_else(unknown_peer);
             let service = &self.service;
-            let status = driver.poll(socket, |event| service.record(summary, at, event));
+            let status = driver.poll(socket, |event| {
+                service.record(summary, at, event, &mut io::sink())
+            });
             if status == Status::Finished {
                 let _ = writeln!(log, "{}: {}: {}", service.name(), at, summary);
-                *driver = TcpDriver::new(service.session());
+                *driver = TcpDriver::new(service.session(UNKNOWN_PEER, Notify::detached()));
                 *summary = S::Summary::default();
                 *peer = None;
                 let _ = socket.listen(self.port);

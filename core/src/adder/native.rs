@@ -82,6 +82,56 @@ pub fn decode_reply(payload: &[u8]) -> Option<Reply> {
     }
 }
 
+/// The adder's sum of 64-bit ints: exact while ints are added (a partial
+/// sum may leave the i64 range and come back), and it must fit in an i64
+/// at the end, as the native reply carries it. Every shape that sums ints
+/// (the native payload, the web site's `/api/sum`) uses this rule.
+///
+/// ```
+/// use reseau_core::adder::native::{ErrorCode, Sum};
+///
+/// let mut sum = Sum::new();
+/// for n in [i64::MAX, 1, -2] {
+///     sum.add(n);
+/// }
+/// assert_eq!(sum.finish(), Ok(i64::MAX - 1));
+/// sum.add(2);
+/// assert_eq!(sum.finish(), Err(ErrorCode::Overflow));
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Sum {
+    total: i128,
+    overflow: bool,
+}
+
+impl Sum {
+    /// The empty sum, 0.
+    pub const fn new() -> Self {
+        Sum {
+            total: 0,
+            overflow: false,
+        }
+    }
+
+    /// Adds one int.
+    pub fn add(&mut self, value: i64) {
+        // 2^64 ints of at most 2^63 each would be needed to overflow an
+        // i128: stay checked all the same.
+        match self.total.checked_add(i128::from(value)) {
+            Some(total) => self.total = total,
+            None => self.overflow = true,
+        }
+    }
+
+    /// The sum, or [`ErrorCode::Overflow`] if it does not fit in an i64.
+    pub fn finish(&self) -> Result<i64, ErrorCode> {
+        if self.overflow {
+            return Err(ErrorCode::Overflow);
+        }
+        i64::try_from(self.total).map_err(|_| ErrorCode::Overflow)
+    }
+}
+
 /// Sums a native request payload as its bytes arrive.
 ///
 /// ```
@@ -98,7 +148,7 @@ pub struct NativeSummer {
     prefix: u8,
     value: [u8; MAX_VALUE_LEN],
     have: u8,
-    sum: i128,
+    sum: Sum,
     count: u64,
     failed: Option<ErrorCode>,
 }
@@ -116,7 +166,7 @@ impl NativeSummer {
             prefix: 0,
             value: [0; MAX_VALUE_LEN],
             have: 0,
-            sum: 0,
+            sum: Sum::new(),
             count: 0,
             failed: None,
         }
@@ -164,12 +214,7 @@ impl NativeSummer {
         match postcard::from_bytes::<i64>(bytes) {
             Ok(value) => {
                 self.count += 1;
-                // At most 2^26 values of at most 2^63 each: no i128 overflow,
-                // but stay checked all the same.
-                match self.sum.checked_add(i128::from(value)) {
-                    Some(sum) => self.sum = sum,
-                    None => self.failed = Some(ErrorCode::Overflow),
-                }
+                self.sum.add(value);
             }
             Err(_) => self.failed = Some(ErrorCode::Malformed),
         }
@@ -186,7 +231,7 @@ impl NativeSummer {
         if self.have != 0 {
             return Err(ErrorCode::Malformed);
         }
-        i64::try_from(self.sum).map_err(|_| ErrorCode::Overflow)
+        self.sum.finish()
     }
 }
 

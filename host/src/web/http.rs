@@ -1,1 +1,1107 @@
-//! HTTP/1.1 (placeholder).
+//! A sans-IO HTTP/1.1 server connection: bytes in, requests out; responses
+//! in, bytes out. It reads no socket and no clock and starts no thread;
+//! [`super::serve`] drives it on the shared event loop.
+//!
+//! It is the part of the web site that faces the network, so it is where
+//! the limits live: a request head over [`HttpLimits::max_header`] gets 431,
+//! a body over [`HttpLimits::max_body`] gets 413 (before a byte of it is
+//! read), and anything that is not HTTP/1.x gets 400, 501 or 505. Each
+//! of those answers closes the connection. Request heads are parsed by
+//! `httparse`, once the blank line that ends them has arrived, so a client
+//! that sends its head a byte at a time costs one scan of each byte.
+//!
+//! # Call order
+//!
+//! 1. [`handle_input`](Connection::handle_input) with bytes from the peer;
+//!    offer what it did not take again later (it takes nothing while a
+//!    request is being handled or answered: pipelined requests wait).
+//! 2. [`poll_request`](Connection::poll_request): a complete request, to
+//!    hand to the application; then [`respond`](Connection::respond) once
+//!    with its response (from any later call; the connection waits).
+//! 3. [`poll_transmit`](Connection::poll_transmit) until it returns 0.
+//! 4. At end of stream, [`handle_eof`](Connection::handle_eof).
+//! 5. Close the transport once [`is_finished`](Connection::is_finished).
+//!
+//! [`poll_rejection`](Connection::poll_rejection) tells, for the log, when
+//! the connection answered an invalid request itself.
+//!
+//! # Example
+//!
+//! ```
+//! use reseau_host::web::config::HttpLimits;
+//! use reseau_host::web::http::{Connection, Response};
+//!
+//! let mut conn = Connection::new(HttpLimits::default());
+//! let request = b"GET /?name=Ada HTTP/1.1\r\nHost: x\r\n\r\n";
+//! assert_eq!(conn.handle_input(request), request.len());
+//! let got = conn.poll_request().unwrap();
+//! assert_eq!(got.target, "/?name=Ada");
+//! conn.respond(Response::bytes(200, "text/plain", b"Hello Ada".to_vec()));
+//! let mut out = [0u8; 256];
+//! let n = conn.poll_transmit(&mut out);
+//! let text = std::str::from_utf8(&out[..n]).unwrap();
+//! assert!(text.starts_with("HTTP/1.1 200 OK\r\n"));
+//! assert!(text.ends_with("\r\n\r\nHello Ada"));
+//! ```
+
+use std::fmt::{self, Write as _};
+use std::io::{self, Read};
+
+use super::config::HttpLimits;
+
+/// Headers in one request head, at most: more is a 431.
+const MAX_HEADERS: usize = 100;
+/// Longest chunk-size line of a chunked body (size, extensions, CRLF).
+const MAX_CHUNK_LINE: usize = 1024;
+
+/// The HTTP version of a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Version {
+    /// HTTP/1.0: the connection closes after the response unless the
+    /// client asked for keep-alive.
+    Http10,
+    /// HTTP/1.1: the connection stays open unless someone says `close`.
+    Http11,
+}
+
+impl fmt::Display for Version {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Version::Http10 => "HTTP/1.0",
+            Version::Http11 => "HTTP/1.1",
+        })
+    }
+}
+
+/// A complete request.
+#[derive(Debug)]
+pub struct Request {
+    /// `GET`, `POST`...
+    pub method: String,
+    /// The path and query (`/api/users?page=2`), as sent.
+    pub target: String,
+    pub version: Version,
+    /// Name and value of each header, in order (values decoded as UTF-8,
+    /// lossily).
+    pub headers: Vec<(String, String)>,
+    /// The body, de-chunked.
+    pub body: Vec<u8>,
+}
+
+/// A response to send.
+pub struct Response {
+    pub status: u16,
+    /// Headers other than `Content-Length`, `Transfer-Encoding` and
+    /// `Connection`, which the connection writes itself (and drops from
+    /// here).
+    pub headers: Vec<(String, String)>,
+    /// The body, read as it is sent.
+    pub body: Box<dyn Read + Send>,
+    /// The body's length if known; `None` sends it chunked (HTTP/1.1) or
+    /// until the connection closes (HTTP/1.0).
+    pub length: Option<u64>,
+}
+
+impl Response {
+    /// A response with a body in memory.
+    pub fn bytes(status: u16, content_type: &str, body: Vec<u8>) -> Response {
+        Response {
+            status,
+            headers: vec![("Content-Type".into(), content_type.into())],
+            length: Some(body.len() as u64),
+            body: Box::new(io::Cursor::new(body)),
+        }
+    }
+
+    /// A JSON error body, `{"error": "..."}`, as every error of the site.
+    pub fn error(status: u16, message: &str) -> Response {
+        let body = serde_json::json!({ "error": message }).to_string();
+        Response::bytes(status, "application/json", body.into_bytes())
+    }
+}
+
+impl fmt::Debug for Response {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Response")
+            .field("status", &self.status)
+            .field("headers", &self.headers)
+            .field("length", &self.length)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A request the connection refused and answered itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    pub status: u16,
+    pub reason: String,
+}
+
+/// How the body of the current request is delimited.
+#[derive(Debug, Clone, Copy)]
+enum Framing {
+    /// This many bytes are still to come.
+    Length(usize),
+    /// Chunked: waiting for a chunk-size line.
+    ChunkSize,
+    /// Chunked: this many bytes of the current chunk, then CRLF.
+    ChunkData(usize),
+    /// Chunked: the CRLF after a chunk's data.
+    ChunkEnd,
+    /// Chunked: trailer lines until an empty one.
+    Trailers,
+}
+
+#[derive(Debug)]
+enum State {
+    /// Waiting for (the rest of) a request head.
+    Head,
+    /// Reading the body of `request`.
+    Body { request: Request, framing: Framing },
+    /// A request was handed out; waiting for [`Connection::respond`].
+    Handling,
+    /// Sending a response's body (after its head, which is in `out`).
+    Sending(Sending),
+    /// Nothing more will be read; close once `out` is sent.
+    Closing,
+}
+
+struct Sending {
+    body: Box<dyn Read + Send>,
+    /// Bytes of a sized body still to send.
+    remaining: Option<u64>,
+    chunked: bool,
+}
+
+impl fmt::Debug for Sending {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sending")
+            .field("remaining", &self.remaining)
+            .field("chunked", &self.chunked)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One HTTP/1.1 server connection.
+#[derive(Debug)]
+pub struct Connection {
+    limits: HttpLimits,
+    state: State,
+    /// Head bytes so far, or a partial chunk-size or trailer line.
+    buf: Vec<u8>,
+    /// Bytes to send before anything else (a response head, a small body,
+    /// a `100 Continue`), from `sent`.
+    out: Vec<u8>,
+    sent: usize,
+    /// A request waiting for [`Connection::poll_request`].
+    ready: Option<Request>,
+    rejection: Option<Rejection>,
+    /// Whether the connection stays open after the current response.
+    keep_alive: bool,
+    /// The current request is HEAD: its response has no body.
+    head_only: bool,
+    /// The current request's version.
+    version: Version,
+    /// The peer sent its end of stream.
+    eof: bool,
+}
+
+impl Connection {
+    pub fn new(limits: HttpLimits) -> Connection {
+        Connection {
+            limits,
+            state: State::Head,
+            buf: Vec::new(),
+            out: Vec::new(),
+            sent: 0,
+            ready: None,
+            rejection: None,
+            keep_alive: true,
+            head_only: false,
+            version: Version::Http11,
+            eof: false,
+        }
+    }
+
+    /// Consumes bytes from the peer; returns how many were taken.
+    pub fn handle_input(&mut self, input: &[u8]) -> usize {
+        let mut used = 0;
+        loop {
+            let rest = input.get(used..).unwrap_or_default();
+            if rest.is_empty() {
+                return used;
+            }
+            let taken = match self.state {
+                State::Head => self.read_head(rest),
+                State::Body { .. } => self.read_body(rest),
+                // One request at a time: the next waits in the driver.
+                State::Handling | State::Sending(_) => return used,
+                // Closing: what the peer still sends is dropped.
+                State::Closing => rest.len(),
+            };
+            if taken == 0 {
+                return used;
+            }
+            used += taken;
+        }
+    }
+
+    /// The peer will send nothing more. A request being handled is still
+    /// answered; then the connection closes.
+    pub fn handle_eof(&mut self) {
+        self.eof = true;
+        self.keep_alive = false;
+        match self.state {
+            State::Head | State::Body { .. } => {
+                self.buf.clear();
+                self.state = State::Closing;
+            }
+            State::Handling | State::Sending(_) | State::Closing => {}
+        }
+    }
+
+    /// A complete request, once: the caller answers it with
+    /// [`Connection::respond`].
+    pub fn poll_request(&mut self) -> Option<Request> {
+        self.ready.take()
+    }
+
+    /// An invalid request the connection answered itself, once.
+    pub fn poll_rejection(&mut self) -> Option<Rejection> {
+        self.rejection.take()
+    }
+
+    /// Whether a request was handed out and waits for its response.
+    pub fn is_handling(&self) -> bool {
+        matches!(self.state, State::Handling)
+    }
+
+    /// Whether the connection is in the middle of receiving a request (it
+    /// has part of a head, or a body to read): what the request timeout
+    /// applies to.
+    pub fn is_receiving(&self) -> bool {
+        match self.state {
+            State::Head => !self.buf.is_empty(),
+            State::Body { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// Sends `response` to the request last handed out. Ignored if no
+    /// request waits for one.
+    pub fn respond(&mut self, response: Response) {
+        if !self.is_handling() {
+            return;
+        }
+        let Response {
+            status,
+            headers,
+            body,
+            length,
+        } = response;
+        // 1xx, 204 and 304 have no body; HEAD's response says how long the
+        // body would be but sends none.
+        let bodyless = status < 200 || status == 204 || status == 304;
+        let mut chunked = false;
+        let mut head = String::with_capacity(256);
+        let _ = write!(head, "HTTP/1.1 {status} {}\r\n", reason(status));
+        for (name, value) in &headers {
+            if is_framing_header(name) || !is_valid_header(name, value) {
+                continue;
+            }
+            let _ = write!(head, "{name}: {value}\r\n");
+        }
+        if !bodyless {
+            match length {
+                Some(length) => {
+                    let _ = write!(head, "Content-Length: {length}\r\n");
+                }
+                None if self.head_only => {}
+                None if self.keep_alive && self.version == Version::Http11 => {
+                    head.push_str("Transfer-Encoding: chunked\r\n");
+                    chunked = true;
+                }
+                // The end of the body is the end of the connection.
+                None => self.keep_alive = false,
+            }
+        }
+        if !self.keep_alive {
+            head.push_str("Connection: close\r\n");
+        }
+        head.push_str("\r\n");
+        self.out.extend_from_slice(head.as_bytes());
+        if bodyless || self.head_only || length == Some(0) {
+            self.finish_response();
+        } else {
+            self.state = State::Sending(Sending {
+                body,
+                remaining: length,
+                chunked,
+            });
+        }
+    }
+
+    /// Writes output into `out`; returns how many bytes (0: nothing now).
+    pub fn poll_transmit(&mut self, out: &mut [u8]) -> usize {
+        let mut written = 0;
+        loop {
+            let space = out.get_mut(written..).unwrap_or_default();
+            if space.is_empty() {
+                return written;
+            }
+            // Head and small bodies first.
+            let pending = self.out.get(self.sent..).unwrap_or_default();
+            if !pending.is_empty() {
+                let n = pending.len().min(space.len());
+                space
+                    .get_mut(..n)
+                    .unwrap_or_default()
+                    .copy_from_slice(pending.get(..n).unwrap_or_default());
+                self.sent += n;
+                if self.sent == self.out.len() {
+                    self.out.clear();
+                    self.sent = 0;
+                }
+                written += n;
+                continue;
+            }
+            let State::Sending(sending) = &mut self.state else {
+                return written;
+            };
+            match read_body(sending, space) {
+                // Too little room for a chunk's framing: next call.
+                Ok(BodyRead::Bytes(0)) => return written,
+                Ok(BodyRead::Bytes(n)) => written += n,
+                Ok(BodyRead::Done(n)) => {
+                    written += n;
+                    self.finish_response();
+                }
+                // A body that cannot be read (a file that vanished) or
+                // that is shorter than it said: the response cannot be
+                // completed, so the connection ends.
+                Err(_) => {
+                    self.keep_alive = false;
+                    self.state = State::Closing;
+                    return written;
+                }
+            }
+        }
+    }
+
+    /// Nothing more will be read or written: close the connection.
+    pub fn is_finished(&self) -> bool {
+        matches!(self.state, State::Closing) && self.out.len() == self.sent
+    }
+
+    fn finish_response(&mut self) {
+        self.state = if self.keep_alive && !self.eof {
+            State::Head
+        } else {
+            State::Closing
+        };
+    }
+
+    /// Answers an invalid request with `status` and closes.
+    fn reject(&mut self, status: u16, reason: String) -> usize {
+        self.buf.clear();
+        self.keep_alive = false;
+        self.head_only = false;
+        self.state = State::Handling;
+        self.respond(Response::error(status, &reason));
+        self.rejection = Some(Rejection { status, reason });
+        0
+    }
+
+    /// Takes head bytes; parses the head once its blank line is in.
+    fn read_head(&mut self, input: &[u8]) -> usize {
+        // Blank lines before a request are allowed (RFC 9112, 2.2).
+        if self.buf.is_empty() {
+            let skip = input
+                .iter()
+                .take_while(|&&b| b == b'\r' || b == b'\n')
+                .count();
+            if skip > 0 {
+                return skip;
+            }
+        }
+        let room = self.limits.max_header.saturating_sub(self.buf.len());
+        // Where the head ends, if in `buf` + `input`: only the new bytes
+        // (and the three before them) are scanned.
+        let scan_from = self.buf.len().saturating_sub(3);
+        let end = if self.buf.is_empty() {
+            head_end(input, 0)
+        } else {
+            let mut joined = self.buf.get(scan_from..).unwrap_or_default().to_vec();
+            joined.extend_from_slice(input.get(..room.min(input.len())).unwrap_or_default());
+            head_end(&joined, 0).map(|end| end + scan_from)
+        };
+        let Some(end) = end else {
+            if input.len() > room {
+                return self.reject(
+                    431,
+                    format!(
+                        "the request head is over the {}-byte limit",
+                        self.limits.max_header
+                    ),
+                );
+            }
+            self.buf.extend_from_slice(input);
+            return input.len();
+        };
+        // The head is buf + input[..taken].
+        let taken = end - self.buf.len();
+        if end > self.limits.max_header {
+            return self.reject(
+                431,
+                format!(
+                    "the request head is over the {}-byte limit",
+                    self.limits.max_header
+                ),
+            );
+        }
+        let head = if self.buf.is_empty() {
+            self.parse_head(input.get(..taken).unwrap_or_default())
+        } else {
+            let mut whole = std::mem::take(&mut self.buf);
+            whole.extend_from_slice(input.get(..taken).unwrap_or_default());
+            self.parse_head(&whole)
+        };
+        self.buf.clear();
+        match head {
+            Ok(()) => taken,
+            Err((status, reason)) => self.reject(status, reason),
+        }
+    }
+
+    /// Parses a complete head and decides what comes next.
+    fn parse_head(&mut self, bytes: &[u8]) -> Result<(), (u16, String)> {
+        let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut parsed = httparse::Request::new(&mut slots);
+        match parsed.parse(bytes) {
+            Ok(httparse::Status::Complete(_)) => {}
+            Ok(httparse::Status::Partial) => {
+                return Err((400, "the request head is incomplete".into()));
+            }
+            Err(httparse::Error::TooManyHeaders) => {
+                return Err((431, format!("more than {MAX_HEADERS} headers")));
+            }
+            Err(httparse::Error::Version) => {
+                return Err((505, "only HTTP/1.0 and HTTP/1.1 are served".into()));
+            }
+            Err(error) => return Err((400, format!("malformed request: {error}"))),
+        }
+        let version = match parsed.version {
+            Some(0) => Version::Http10,
+            _ => Version::Http11,
+        };
+        let method = parsed.method.unwrap_or_default().to_string();
+        let target = origin_form(parsed.path.unwrap_or_default())?;
+        let mut headers = Vec::with_capacity(parsed.headers.len());
+        let mut length: Option<usize> = None;
+        let mut chunked = false;
+        let mut has_host = false;
+        let mut keep_alive = version == Version::Http11;
+        let mut expect_continue = false;
+        for header in parsed.headers.iter() {
+            let name = header.name;
+            let value = String::from_utf8_lossy(header.value).trim().to_string();
+            if name.eq_ignore_ascii_case("content-length") {
+                let n = value
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|_| value.bytes().all(|b| b.is_ascii_digit()))
+                    .ok_or((400, format!("Content-Length {value:?} is not a length")))?;
+                if length.is_some_and(|old| old != n) {
+                    return Err((400, "two different Content-Length headers".into()));
+                }
+                length = Some(n);
+            } else if name.eq_ignore_ascii_case("transfer-encoding") {
+                if !value.eq_ignore_ascii_case("chunked") || chunked {
+                    return Err((
+                        501,
+                        format!("Transfer-Encoding {value:?} is not supported (only chunked)"),
+                    ));
+                }
+                chunked = true;
+            } else if name.eq_ignore_ascii_case("host") {
+                has_host = true;
+            } else if name.eq_ignore_ascii_case("connection") {
+                for token in value.split(',').map(str::trim) {
+                    if token.eq_ignore_ascii_case("close") {
+                        keep_alive = false;
+                    } else if token.eq_ignore_ascii_case("keep-alive") && version == Version::Http10
+                    {
+                        keep_alive = true;
+                    }
+                }
+            } else if name.eq_ignore_ascii_case("expect") {
+                if !value.eq_ignore_ascii_case("100-continue") {
+                    return Err((417, format!("Expect {value:?} is not supported")));
+                }
+                expect_continue = version == Version::Http11;
+            }
+            headers.push((name.to_string(), value));
+        }
+        if version == Version::Http11 && !has_host {
+            return Err((400, "an HTTP/1.1 request needs a Host header".into()));
+        }
+        // Both would let two parsers see two different requests
+        // (request smuggling): refused.
+        if chunked && length.is_some() {
+            return Err((
+                400,
+                "Content-Length and Transfer-Encoding together are refused".into(),
+            ));
+        }
+        if let Some(n) = length
+            && n > self.limits.max_body
+        {
+            return Err((
+                413,
+                format!(
+                    "a body of {n} bytes is over the {}-byte limit",
+                    self.limits.max_body
+                ),
+            ));
+        }
+        self.keep_alive = keep_alive;
+        self.head_only = method == "HEAD";
+        self.version = version;
+        let framing = match (chunked, length) {
+            (true, _) => Framing::ChunkSize,
+            (false, Some(n)) if n > 0 => Framing::Length(n),
+            _ => {
+                self.hand_out(Request {
+                    method,
+                    target,
+                    version,
+                    headers,
+                    body: Vec::new(),
+                });
+                return Ok(());
+            }
+        };
+        if expect_continue {
+            self.out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+        }
+        let capacity = match framing {
+            Framing::Length(n) => n,
+            _ => 0,
+        };
+        self.state = State::Body {
+            request: Request {
+                method,
+                target,
+                version,
+                headers,
+                body: Vec::with_capacity(capacity),
+            },
+            framing,
+        };
+        Ok(())
+    }
+
+    fn hand_out(&mut self, request: Request) {
+        self.ready = Some(request);
+        self.state = State::Handling;
+    }
+
+    /// Takes body bytes (and chunk framing) of the current request.
+    fn read_body(&mut self, input: &[u8]) -> usize {
+        let State::Body { request, framing } = &mut self.state else {
+            return 0;
+        };
+        match take_body(request, framing, &mut self.buf, self.limits.max_body, input) {
+            Ok((used, false)) => used,
+            Ok((used, true)) => {
+                if let State::Body { request, .. } =
+                    std::mem::replace(&mut self.state, State::Handling)
+                {
+                    self.hand_out(request);
+                }
+                used
+            }
+            Err((status, reason)) => self.reject(status, reason),
+        }
+    }
+}
+
+/// Moves body bytes from `input` into `request.body`, following
+/// `framing`; `line` holds a partial chunk line. Returns the bytes taken
+/// and whether the body is complete.
+fn take_body(
+    request: &mut Request,
+    framing: &mut Framing,
+    line: &mut Vec<u8>,
+    max_body: usize,
+    input: &[u8],
+) -> Result<(usize, bool), (u16, String)> {
+    let mut used = 0;
+    loop {
+        let rest = input.get(used..).unwrap_or_default();
+        match *framing {
+            Framing::Length(0) => return Ok((used, true)),
+            Framing::Length(n) | Framing::ChunkData(n) => {
+                let take = n.min(rest.len());
+                if take == 0 {
+                    return Ok((used, false));
+                }
+                request
+                    .body
+                    .extend_from_slice(rest.get(..take).unwrap_or_default());
+                used += take;
+                *framing = match *framing {
+                    Framing::ChunkData(n) if n == take => Framing::ChunkEnd,
+                    Framing::ChunkData(n) => Framing::ChunkData(n - take),
+                    _ => Framing::Length(n - take),
+                };
+            }
+            Framing::ChunkSize | Framing::ChunkEnd | Framing::Trailers => {
+                let Some(newline) = rest.iter().position(|&b| b == b'\n') else {
+                    if line.len() + rest.len() > MAX_CHUNK_LINE {
+                        return Err((400, "a chunk line is too long".into()));
+                    }
+                    line.extend_from_slice(rest);
+                    return Ok((used + rest.len(), false));
+                };
+                if line.len() + newline > MAX_CHUNK_LINE {
+                    return Err((400, "a chunk line is too long".into()));
+                }
+                line.extend_from_slice(rest.get(..newline).unwrap_or_default());
+                used += newline + 1;
+                let whole = std::mem::take(line);
+                let text = whole.strip_suffix(b"\r").unwrap_or(&whole);
+                match *framing {
+                    Framing::ChunkSize => match chunk_size(text) {
+                        Some(0) => *framing = Framing::Trailers,
+                        Some(size) if request.body.len().saturating_add(size) <= max_body => {
+                            *framing = Framing::ChunkData(size);
+                        }
+                        Some(_) => {
+                            return Err((
+                                413,
+                                format!("the body is over the {max_body}-byte limit"),
+                            ));
+                        }
+                        None => return Err((400, "malformed chunk size".into())),
+                    },
+                    Framing::ChunkEnd if text.is_empty() => *framing = Framing::ChunkSize,
+                    Framing::ChunkEnd => {
+                        return Err((400, "chunk data longer than its size".into()));
+                    }
+                    // Trailer fields are read and dropped.
+                    _ if text.is_empty() => return Ok((used, true)),
+                    _ => {}
+                }
+            }
+        }
+    }
+}
+
+enum BodyRead {
+    Bytes(usize),
+    /// The body ended, after these bytes.
+    Done(usize),
+}
+
+/// Reads the next piece of a response body into `space`, framed.
+fn read_body(sending: &mut Sending, space: &mut [u8]) -> io::Result<BodyRead> {
+    if sending.chunked {
+        // "<hex size>\r\n<data>\r\n"; the last chunk is "0\r\n\r\n".
+        const FRAME: usize = 8 + 2 + 2;
+        if space.len() < FRAME + 1 {
+            return Ok(BodyRead::Bytes(0));
+        }
+        let data_room = space.len() - FRAME;
+        let n = read_some(
+            &mut sending.body,
+            space.get_mut(10..10 + data_room).unwrap_or_default(),
+        )?;
+        if n == 0 {
+            let last = b"0\r\n\r\n";
+            space
+                .get_mut(..last.len())
+                .unwrap_or_default()
+                .copy_from_slice(last);
+            return Ok(BodyRead::Done(last.len()));
+        }
+        let size = format!("{n:08x}\r\n");
+        space
+            .get_mut(..10)
+            .unwrap_or_default()
+            .copy_from_slice(size.as_bytes());
+        space
+            .get_mut(10 + n..12 + n)
+            .unwrap_or_default()
+            .copy_from_slice(b"\r\n");
+        return Ok(BodyRead::Bytes(12 + n));
+    }
+    let want = match sending.remaining {
+        Some(remaining) => usize::try_from(remaining)
+            .unwrap_or(usize::MAX)
+            .min(space.len()),
+        None => space.len(),
+    };
+    let n = read_some(&mut sending.body, space.get_mut(..want).unwrap_or_default())?;
+    match &mut sending.remaining {
+        Some(remaining) => {
+            if n == 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the body is shorter than its Content-Length",
+                ));
+            }
+            *remaining -= n as u64;
+            Ok(if *remaining == 0 {
+                BodyRead::Done(n)
+            } else {
+                BodyRead::Bytes(n)
+            })
+        }
+        None if n == 0 => Ok(BodyRead::Done(0)),
+        None => Ok(BodyRead::Bytes(n)),
+    }
+}
+
+fn read_some(body: &mut Box<dyn Read + Send>, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        match body.read(buf) {
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
+
+/// Where a request head ends in `bytes` (just after its blank line).
+fn head_end(bytes: &[u8], from: usize) -> Option<usize> {
+    let mut at = from;
+    while let Some(i) = bytes
+        .get(at..)
+        .and_then(|rest| rest.iter().position(|&b| b == b'\n'))
+    {
+        let newline = at + i;
+        match bytes.get(newline + 1..) {
+            Some([b'\n', ..]) => return Some(newline + 2),
+            Some([b'\r', b'\n', ..]) => return Some(newline + 3),
+            _ => at = newline + 1,
+        }
+    }
+    None
+}
+
+/// The path and query of a request target: origin form (`/a?b`) as is,
+/// absolute form (`http://host/a?b`, sent to proxies) reduced to it.
+fn origin_form(target: &str) -> Result<String, (u16, String)> {
+    if target.starts_with('/') {
+        return Ok(target.to_string());
+    }
+    let lower = target.get(..8).unwrap_or(target).to_ascii_lowercase();
+    if let Some(rest) = lower
+        .starts_with("http://")
+        .then(|| target.get(7..))
+        .flatten()
+    {
+        return Ok(rest
+            .find('/')
+            .and_then(|i| rest.get(i..))
+            .unwrap_or("/")
+            .to_string());
+    }
+    Err((400, format!("request target {target:?} is not a path")))
+}
+
+/// A chunk-size line: hex digits, then optional `;extensions`.
+fn chunk_size(line: &[u8]) -> Option<usize> {
+    let digits = line.split(|&b| b == b';').next()?;
+    let digits = std::str::from_utf8(digits).ok()?.trim();
+    if digits.is_empty() || digits.len() > 8 {
+        return None;
+    }
+    usize::from_str_radix(digits, 16).ok()
+}
+
+/// Headers the connection writes itself.
+fn is_framing_header(name: &str) -> bool {
+    ["content-length", "transfer-encoding", "connection"]
+        .iter()
+        .any(|framing| name.eq_ignore_ascii_case(framing))
+}
+
+/// A header that cannot split the response: no CR or LF anywhere.
+fn is_valid_header(name: &str, value: &str) -> bool {
+    !name.is_empty()
+        && name.bytes().all(|b| b.is_ascii_graphic() && b != b':')
+        && !value.bytes().any(|b| b == b'\r' || b == b'\n')
+}
+
+/// The reason phrase of a status code.
+pub fn reason(status: u16) -> &'static str {
+    match status {
+        100 => "Continue",
+        200 => "OK",
+        201 => "Created",
+        204 => "No Content",
+        301 => "Moved Permanently",
+        302 => "Found",
+        303 => "See Other",
+        304 => "Not Modified",
+        307 => "Temporary Redirect",
+        400 => "Bad Request",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        409 => "Conflict",
+        411 => "Length Required",
+        413 => "Content Too Large",
+        415 => "Unsupported Media Type",
+        417 => "Expectation Failed",
+        422 => "Unprocessable Content",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        503 => "Service Unavailable",
+        505 => "HTTP Version Not Supported",
+        _ => "",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits() -> HttpLimits {
+        HttpLimits {
+            max_header: 256,
+            max_body: 64,
+            ..HttpLimits::default()
+        }
+    }
+
+    /// Feeds `input` split into pieces of `step` bytes.
+    fn feed(conn: &mut Connection, input: &[u8], step: usize) -> usize {
+        let mut used = 0;
+        for piece in input.chunks(step) {
+            let n = conn.handle_input(piece);
+            used += n;
+            if n < piece.len() {
+                break;
+            }
+        }
+        used
+    }
+
+    fn drain(conn: &mut Connection) -> String {
+        let mut all = Vec::new();
+        let mut out = [0u8; 7];
+        loop {
+            let n = conn.poll_transmit(&mut out);
+            if n == 0 {
+                break;
+            }
+            all.extend_from_slice(&out[..n]);
+        }
+        String::from_utf8(all).unwrap()
+    }
+
+    #[test]
+    fn a_request_split_at_every_byte_is_parsed_once_whole() {
+        let req = b"POST /adduser?x=1 HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello";
+        for step in [1, 2, 3, 7, req.len()] {
+            let mut conn = Connection::new(limits());
+            assert_eq!(feed(&mut conn, req, step), req.len(), "step {step}");
+            let got = conn.poll_request().unwrap();
+            assert_eq!(got.method, "POST");
+            assert_eq!(got.target, "/adduser?x=1");
+            assert_eq!(got.body, b"hello");
+            assert!(conn.poll_request().is_none());
+        }
+    }
+
+    #[test]
+    fn keep_alive_answers_pipelined_requests_one_at_a_time_in_order() {
+        let two = b"GET /a HTTP/1.1\r\nHost: a\r\n\r\nGET /b HTTP/1.1\r\nHost: a\r\n\r\n";
+        let mut conn = Connection::new(limits());
+        let first = conn.handle_input(two);
+        assert_eq!(conn.poll_request().unwrap().target, "/a");
+        // The second waits while the first is handled.
+        assert_eq!(conn.handle_input(&two[first..]), 0);
+        conn.respond(Response::bytes(200, "text/plain", b"A".to_vec()));
+        let text = drain(&mut conn);
+        assert!(text.ends_with("Content-Length: 1\r\n\r\nA"), "{text}");
+        assert!(!text.contains("Connection: close"));
+        assert_eq!(conn.handle_input(&two[first..]), two.len() - first);
+        assert_eq!(conn.poll_request().unwrap().target, "/b");
+        assert!(!conn.is_finished());
+    }
+
+    #[test]
+    fn http_1_0_closes_after_the_response_and_1_1_close_too() {
+        for req in [
+            &b"GET / HTTP/1.0\r\n\r\n"[..],
+            b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+        ] {
+            let mut conn = Connection::new(limits());
+            conn.handle_input(req);
+            conn.poll_request().unwrap();
+            conn.respond(Response::bytes(200, "text/plain", b"x".to_vec()));
+            let text = drain(&mut conn);
+            assert!(text.contains("Connection: close\r\n"));
+            assert!(conn.is_finished());
+        }
+    }
+
+    #[test]
+    fn a_head_over_the_limit_gets_431_and_the_connection_closes() {
+        let mut conn = Connection::new(limits());
+        let mut req = b"GET / HTTP/1.1\r\nHost: a\r\nX: ".to_vec();
+        req.extend(std::iter::repeat_n(b'a', 300));
+        feed(&mut conn, &req, 10);
+        assert_eq!(conn.poll_rejection().unwrap().status, 431);
+        let text = drain(&mut conn);
+        assert!(text.starts_with("HTTP/1.1 431 "), "{text}");
+        assert!(conn.is_finished());
+        assert!(conn.poll_request().is_none());
+    }
+
+    #[test]
+    fn a_body_over_the_limit_gets_413_before_it_is_read() {
+        let mut conn = Connection::new(limits());
+        conn.handle_input(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 65\r\n\r\n");
+        assert_eq!(conn.poll_rejection().unwrap().status, 413);
+        assert!(drain(&mut conn).contains("\"error\""));
+        assert!(conn.is_finished());
+    }
+
+    #[test]
+    fn chunked_bodies_are_decoded_and_limited() {
+        let req = b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n\
+                    5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nTrailer: x\r\n\r\n";
+        for step in [1, 4, req.len()] {
+            let mut conn = Connection::new(limits());
+            assert_eq!(feed(&mut conn, req, step), req.len());
+            assert_eq!(conn.poll_request().unwrap().body, b"hello world");
+        }
+        let mut conn = Connection::new(limits());
+        conn.handle_input(
+            b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n41\r\n",
+        );
+        assert_eq!(conn.poll_rejection().unwrap().status, 413);
+    }
+
+    #[test]
+    fn malformed_requests_are_refused_with_the_right_status() {
+        let cases: [(&[u8], u16); 8] = [
+            (b"NOT HTTP\r\n\r\n", 400),
+            (b"GET / HTTP/1.1\r\n\r\n", 400),
+            (b"GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505),
+            (b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n", 400),
+            (b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400),
+            (b"GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
+            (b"GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 1\r\n\r\n", 400),
+            (b"GET / HTTP/1.1\r\nHost: a\r\nExpect: magic\r\n\r\n", 417),
+        ];
+        for (req, status) in cases {
+            let mut conn = Connection::new(limits());
+            conn.handle_input(req);
+            let rejection = conn.poll_rejection();
+            assert_eq!(
+                rejection.map(|r| r.status),
+                Some(status),
+                "{:?}",
+                String::from_utf8_lossy(req)
+            );
+            assert!(drain(&mut conn).starts_with(&format!("HTTP/1.1 {status} ")));
+            assert!(conn.is_finished());
+        }
+    }
+
+    #[test]
+    fn expect_100_continue_is_answered_before_the_body() {
+        let mut conn = Connection::new(limits());
+        conn.handle_input(
+            b"POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n",
+        );
+        assert_eq!(drain(&mut conn), "HTTP/1.1 100 Continue\r\n\r\n");
+        conn.handle_input(b"ok");
+        assert_eq!(conn.poll_request().unwrap().body, b"ok");
+    }
+
+    #[test]
+    fn head_responses_have_a_length_and_no_body() {
+        let mut conn = Connection::new(limits());
+        conn.handle_input(b"HEAD / HTTP/1.1\r\nHost: a\r\n\r\n");
+        assert_eq!(conn.poll_request().unwrap().method, "HEAD");
+        conn.respond(Response::bytes(200, "text/plain", b"hello".to_vec()));
+        let text = drain(&mut conn);
+        assert!(text.ends_with("Content-Length: 5\r\n\r\n"), "{text}");
+        assert!(!conn.is_finished());
+    }
+
+    #[test]
+    fn bodies_of_unknown_length_are_chunked() {
+        let mut conn = Connection::new(limits());
+        conn.handle_input(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+        conn.poll_request().unwrap();
+        conn.respond(Response {
+            status: 200,
+            headers: vec![("Content-Length".into(), "999".into())],
+            body: Box::new(io::Cursor::new(b"abc".to_vec())),
+            length: None,
+        });
+        let mut out = [0u8; 64];
+        let mut text = String::new();
+        loop {
+            let n = conn.poll_transmit(&mut out);
+            if n == 0 {
+                break;
+            }
+            text.push_str(std::str::from_utf8(&out[..n]).unwrap());
+        }
+        assert!(
+            !text.contains("999"),
+            "the handler's framing header is dropped"
+        );
+        assert!(
+            text.ends_with("Transfer-Encoding: chunked\r\n\r\n00000003\r\nabc\r\n0\r\n\r\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn headers_that_would_split_the_response_are_dropped() {
+        let mut conn = Connection::new(limits());
+        conn.handle_input(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+        conn.poll_request().unwrap();
+        let mut response = Response::bytes(200, "text/plain", Vec::new());
+        response
+            .headers
+            .push(("X-Evil".into(), "a\r\nSet-Cookie: b".into()));
+        conn.respond(response);
+        assert!(!drain(&mut conn).contains("Set-Cookie"));
+    }
+
+    #[test]
+    fn end_of_stream_mid_request_closes_and_after_a_request_still_answers() {
+        let mut conn = Connection::new(limits());
+        conn.handle_input(b"GET / HTT");
+        assert!(conn.is_receiving());
+        conn.handle_eof();
+        assert!(conn.is_finished());
+
+        let mut conn = Connection::new(limits());
+        conn.handle_input(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+        conn.handle_eof();
+        assert!(conn.poll_request().is_some());
+        conn.respond(Response::bytes(200, "text/plain", b"x".to_vec()));
+        assert!(drain(&mut conn).ends_with("x"));
+        assert!(conn.is_finished());
+    }
+
+    #[test]
+    fn absolute_form_targets_become_paths() {
+        assert_eq!(origin_form("http://h:8080/a?b").unwrap(), "/a?b");
+        assert_eq!(origin_form("http://h").unwrap(), "/");
+        assert_eq!(origin_form("*").unwrap_err().0, 400);
+    }
+}

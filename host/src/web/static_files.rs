@@ -1,0 +1,317 @@
+//! `/static/...`: the files of the static folder (CherryPy's `staticdir`
+//! tool), with content types, validators and 304 answers, and no way out of
+//! the folder.
+//!
+//! A request path is taken apart from the raw URL, segment by segment, and
+//! each segment is percent-decoded on its own: a decoded segment that holds
+//! `/`, `\` or NUL, or that is empty, `.` or `..`, is refused, so `%2e%2e`
+//! and `%2f` get no further than a literal `..`. The file found is then
+//! canonicalized (which resolves symlinks) and must still be under the
+//! canonical static folder, so a symlink pointing out is refused too.
+//! Directories are not listed and get no implicit `index.html`: 404.
+//!
+//! Validators: a strong ETag made of the file's size and modification time,
+//! and `Last-Modified`. `If-None-Match` is checked first (RFC 9110 13.2.2);
+//! `If-Modified-Since` only when there is no `If-None-Match`.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::time::UNIX_EPOCH;
+
+use rouille::{Request, Response};
+
+/// What a static request came to.
+#[derive(Debug)]
+pub enum Lookup {
+    /// A file, opened, with its validators.
+    File {
+        /// The file.
+        file: File,
+        /// Its content type.
+        content_type: &'static str,
+        /// The ETag, quoted.
+        etag: String,
+        /// Seconds since the epoch of its last modification.
+        modified: u64,
+    },
+    /// No such file, or a path we refuse.
+    NotFound,
+}
+
+/// Finds `raw_path` (the URL path after `/static/`, still percent-encoded)
+/// under `root`, which must be canonical.
+pub fn lookup(root: &Path, raw_path: &str) -> Lookup {
+    let Some(relative) = safe_relative_path(raw_path) else {
+        return Lookup::NotFound;
+    };
+    let Ok(found) = root.join(&relative).canonicalize() else {
+        return Lookup::NotFound;
+    };
+    if !found.starts_with(root) {
+        return Lookup::NotFound;
+    }
+    let Ok(file) = File::open(&found) else {
+        return Lookup::NotFound;
+    };
+    let Ok(meta) = file.metadata() else {
+        return Lookup::NotFound;
+    };
+    if !meta.is_file() {
+        return Lookup::NotFound;
+    }
+    let since_epoch = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .unwrap_or_default();
+    Lookup::File {
+        file,
+        content_type: content_type(&found),
+        etag: format!(
+            "\"{:x}-{:x}.{:x}\"",
+            meta.len(),
+            since_epoch.as_secs(),
+            since_epoch.subsec_nanos()
+        ),
+        modified: since_epoch.as_secs(),
+    }
+}
+
+/// Answers a GET for a static file: the file, or 304 when the client's copy
+/// is current.
+pub fn serve(request: &Request, root: &Path, raw_path: &str) -> Option<Response> {
+    let Lookup::File {
+        file,
+        content_type,
+        etag,
+        modified,
+    } = lookup(root, raw_path)
+    else {
+        return None;
+    };
+    let last_modified = http_date(modified);
+    let not_modified = match request.header("If-None-Match") {
+        Some(tags) => etag_matches(tags, &etag),
+        None => request
+            .header("If-Modified-Since")
+            .and_then(parse_http_date)
+            .is_some_and(|since| modified <= since),
+    };
+    let response = if not_modified {
+        Response {
+            status_code: 304,
+            headers: Vec::new(),
+            data: rouille::ResponseBody::empty(),
+            upgrade: None,
+        }
+    } else {
+        Response::from_file(content_type, file)
+    };
+    Some(
+        response
+            .with_unique_header("ETag", etag)
+            .with_unique_header("Last-Modified", last_modified)
+            .with_unique_header("Cache-Control", "no-cache"),
+    )
+}
+
+/// The decoded path below the static folder, or `None` if any segment
+/// could step out of it or means something to the file system.
+fn safe_relative_path(raw_path: &str) -> Option<PathBuf> {
+    let mut path = PathBuf::new();
+    for segment in raw_path.split('/') {
+        let decoded = rouille::percent_encoding::percent_decode_str(segment)
+            .decode_utf8()
+            .ok()?;
+        if decoded.is_empty()
+            || decoded == "."
+            || decoded == ".."
+            || decoded.contains(['/', '\\', '\0', ':'])
+        {
+            return None;
+        }
+        path.push(decoded.as_ref());
+    }
+    if path.as_os_str().is_empty() || path.is_absolute() {
+        return None;
+    }
+    Some(path)
+}
+
+/// Weak comparison of `If-None-Match` (a list, or `*`) with our ETag.
+fn etag_matches(header: &str, etag: &str) -> bool {
+    header.split(',').map(str::trim).any(|tag| {
+        tag == "*"
+            || tag.strip_prefix("W/").unwrap_or(tag) == etag.strip_prefix("W/").unwrap_or(etag)
+    })
+}
+
+/// The content type of a file, from its extension.
+pub fn content_type(path: &Path) -> &'static str {
+    let extension = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .unwrap_or_default();
+    match extension.as_str() {
+        "html" | "htm" => "text/html; charset=utf-8",
+        "css" => "text/css; charset=utf-8",
+        "js" | "mjs" => "text/javascript; charset=utf-8",
+        "json" | "map" => "application/json",
+        "txt" | "text" => "text/plain; charset=utf-8",
+        "csv" => "text/csv; charset=utf-8",
+        "md" => "text/markdown; charset=utf-8",
+        "xml" => "application/xml",
+        "svg" => "image/svg+xml",
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "gif" => "image/gif",
+        "webp" => "image/webp",
+        "avif" => "image/avif",
+        "ico" => "image/x-icon",
+        "woff" => "font/woff",
+        "woff2" => "font/woff2",
+        "ttf" => "font/ttf",
+        "otf" => "font/otf",
+        "wasm" => "application/wasm",
+        "pdf" => "application/pdf",
+        "zip" => "application/zip",
+        "mp3" => "audio/mpeg",
+        "mp4" => "video/mp4",
+        "webm" => "video/webm",
+        _ => "application/octet-stream",
+    }
+}
+
+const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+/// Seconds since the epoch as an HTTP date (IMF-fixdate,
+/// `Sun, 06 Nov 1994 08:49:37 GMT`).
+pub fn http_date(secs: u64) -> String {
+    let days = secs / 86_400;
+    let rest = secs % 86_400;
+    let (year, month, day) = civil_from_days(days);
+    let weekday = DAYS.get((days % 7) as usize).copied().unwrap_or("Thu");
+    let month_name = MONTHS
+        .get(month.saturating_sub(1) as usize)
+        .copied()
+        .unwrap_or("Jan");
+    format!(
+        "{weekday}, {day:02} {month_name} {year} {:02}:{:02}:{:02} GMT",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
+}
+
+/// Parses an IMF-fixdate; the obsolete formats are ignored (`None`), which
+/// only costs a full answer.
+pub fn parse_http_date(text: &str) -> Option<u64> {
+    let mut parts = text.split_ascii_whitespace();
+    let _weekday = parts.next()?;
+    let day: u64 = parts.next()?.parse().ok()?;
+    let month_name = parts.next()?;
+    let month = MONTHS.iter().position(|m| *m == month_name)? as u64 + 1;
+    let year: u64 = parts.next()?.parse().ok()?;
+    let mut clock = parts.next()?.split(':');
+    let hours: u64 = clock.next()?.parse().ok()?;
+    let minutes: u64 = clock.next()?.parse().ok()?;
+    let seconds: u64 = clock.next()?.parse().ok()?;
+    if parts.next()? != "GMT" || !(1..=31).contains(&day) || year < 1970 || hours > 23 {
+        return None;
+    }
+    let days = days_from_civil(year, month, day)?;
+    Some(days * 86_400 + hours * 3600 + minutes.min(59) * 60 + seconds.min(60))
+}
+
+/// (year, month 1-12, day 1-31) of a day count since 1970-01-01
+/// (Howard Hinnant's algorithm).
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z % 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    (year, month, day)
+}
+
+/// The inverse of [`civil_from_days`], for years from 1970.
+fn days_from_civil(year: u64, month: u64, day: u64) -> Option<u64> {
+    let year = if month <= 2 {
+        year.checked_sub(1)?
+    } else {
+        year
+    };
+    let era = year / 400;
+    let yoe = year % 400;
+    let mp = if month > 2 { month - 3 } else { month + 9 };
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    (era * 146_097 + doe).checked_sub(719_468)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates() {
+        assert_eq!(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(http_date(784_111_777), "Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(http_date(951_782_400), "Tue, 29 Feb 2000 00:00:00 GMT");
+        for secs in [0, 784_111_777, 951_782_400, 1_700_000_000, 4_102_444_799] {
+            assert_eq!(parse_http_date(&http_date(secs)), Some(secs));
+        }
+        assert_eq!(parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT"), None);
+        assert_eq!(parse_http_date("garbage"), None);
+        assert_eq!(parse_http_date(""), None);
+    }
+
+    #[test]
+    fn paths_that_step_out_are_refused() {
+        for bad in [
+            "",
+            "..",
+            "../etc/passwd",
+            "a/../../b",
+            "%2e%2e/x",
+            "%2E%2E%2Fx",
+            "a%2fb",
+            "a%5cb",
+            "a\\b",
+            "a%00b",
+            "a//b",
+            "./a",
+            "c:x",
+            "%ff",
+        ] {
+            assert_eq!(safe_relative_path(bad), None, "{bad}");
+        }
+        assert_eq!(
+            safe_relative_path("img/a%20b.png"),
+            Some(PathBuf::from("img/a b.png"))
+        );
+    }
+
+    #[test]
+    fn etags() {
+        assert!(etag_matches("\"a\"", "\"a\""));
+        assert!(etag_matches("W/\"a\", \"b\"", "\"a\""));
+        assert!(etag_matches("*", "\"a\""));
+        assert!(!etag_matches("\"b\"", "\"a\""));
+    }
+
+    #[test]
+    fn types() {
+        assert_eq!(content_type(Path::new("a.CSS")), "text/css; charset=utf-8");
+        assert_eq!(content_type(Path::new("a.wasm")), "application/wasm");
+        assert_eq!(content_type(Path::new("a")), "application/octet-stream");
+    }
+}
