@@ -409,6 +409,17 @@ fn serve<S: net::Service>(bind: &str, service: S, limits: Limits) -> Result<(), 
         .map_err(|e| (1, e.to_string()))
 }
 
+/// Runs a server on a thread of its own; says on `done` when it returns.
+fn spawn_run(
+    done: &std::sync::mpsc::Sender<io::Result<()>>,
+    run: impl FnOnce() -> io::Result<()> + Send + 'static,
+) -> thread::JoinHandle<()> {
+    let done = done.clone();
+    thread::spawn(move || {
+        let _ = done.send(run());
+    })
+}
+
 /// `reseau serve`: every server binds first (any failure stops the
 /// start), then each runs on its own thread. Each one stops on SIGINT and
 /// SIGTERM, so one Ctrl-C stops them all.
@@ -425,17 +436,28 @@ fn serve_all(web_args: &WebArgs, echo_addr: &str, adder_addr: &str) -> Result<()
         echo.local_addr(),
         adder.local_addr()
     );
+    // Whichever stops first (a signal stops all three at once; an error
+    // only its own) stops the others.
+    let stoppers = [site.stopper(), echo.stopper(), adder.stopper()];
+    let (done, finished) = std::sync::mpsc::channel();
     let runs = [
-        thread::spawn(move || site.run()),
-        thread::spawn(move || echo.run()),
-        thread::spawn(move || adder.run()),
+        spawn_run(&done, move || site.run()),
+        spawn_run(&done, move || echo.run()),
+        spawn_run(&done, move || adder.run()),
     ];
+    drop(done);
     let mut failure = None;
+    for result in finished.iter().take(runs.len()) {
+        if let Err(error) = result {
+            failure.get_or_insert((1, error.to_string()));
+        }
+        for stopper in &stoppers {
+            stopper.stop();
+        }
+    }
     for run in runs {
-        match run.join() {
-            Ok(Ok(())) => {}
-            Ok(Err(error)) => failure = Some((1, error.to_string())),
-            Err(_) => failure = Some((1, "a server thread failed".to_string())),
+        if run.join().is_err() {
+            failure.get_or_insert((1, "a server thread failed".to_string()));
         }
     }
     failure.map_or(Ok(()), Err)

@@ -1104,4 +1104,102 @@ mod tests {
         assert_eq!(origin_form("http://h").unwrap(), "/");
         assert_eq!(origin_form("*").unwrap_err().0, 400);
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Answers every request of `input`, fed in pieces of the given
+        /// sizes, the way a driver does; returns the targets seen and the
+        /// bytes sent.
+        fn run(input: &[u8], pieces: &[usize]) -> (Vec<String>, Vec<u8>) {
+            let mut conn = Connection::new(limits());
+            let mut targets = Vec::new();
+            let mut sent = Vec::new();
+            let mut stash: Vec<u8> = Vec::new();
+            let mut at = 0;
+            let mut sizes = pieces.iter().cycle();
+            let mut out = [0u8; 13];
+            // Bounded: every round takes input, sends output or ends.
+            for _ in 0..100_000 {
+                if at < input.len() && stash.is_empty() {
+                    let n = (*sizes.next().unwrap()).max(1).min(input.len() - at);
+                    stash.extend_from_slice(&input[at..at + n]);
+                    at += n;
+                }
+                let used = conn.handle_input(&stash);
+                stash.drain(..used);
+                if let Some(request) = conn.poll_request() {
+                    targets.push(request.target);
+                    conn.respond(Response::bytes(200, "text/plain", b"ok".to_vec()));
+                }
+                loop {
+                    let n = conn.poll_transmit(&mut out);
+                    if n == 0 {
+                        break;
+                    }
+                    sent.extend_from_slice(&out[..n]);
+                }
+                if conn.is_finished() || (at == input.len() && used == 0 && stash.is_empty()) {
+                    break;
+                }
+                if at == input.len() && used == 0 {
+                    // The rest is refused for good (a closed connection).
+                    break;
+                }
+            }
+            (targets, sent)
+        }
+
+        proptest! {
+            /// However the bytes are split, the same requests come out in
+            /// the same order with the same answers.
+            #[test]
+            fn splitting_never_changes_the_requests(
+                paths in proptest::collection::vec("[a-z0-9]{0,12}", 1..5),
+                pieces in proptest::collection::vec(1usize..40, 1..8),
+            ) {
+                let mut input = Vec::new();
+                for (i, path) in paths.iter().enumerate() {
+                    if i % 2 == 0 {
+                        input.extend_from_slice(format!("GET /{path} HTTP/1.1\r\nHost: h\r\n\r\n").as_bytes());
+                    } else {
+                        input.extend_from_slice(format!(
+                            "POST /{path} HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+                        ).as_bytes());
+                    }
+                }
+                let whole = run(&input, &[input.len()]);
+                let split = run(&input, &pieces);
+                let expected: Vec<String> = paths.iter().map(|p| format!("/{p}")).collect();
+                prop_assert_eq!(&whole.0, &expected);
+                prop_assert_eq!(whole, split);
+            }
+
+            /// Arbitrary bytes never panic, and the connection either waits
+            /// for more, answers, or refuses and closes.
+            #[test]
+            fn arbitrary_bytes_are_handled(
+                input in proptest::collection::vec(any::<u8>(), 0..600),
+                pieces in proptest::collection::vec(1usize..64, 1..4),
+            ) {
+                let (_, sent) = run(&input, &pieces);
+                prop_assert!(sent.is_empty() || sent.starts_with(b"HTTP/1.1 "));
+            }
+
+            /// Near-HTTP input (a valid head with random damage) never panics.
+            #[test]
+            fn damaged_heads_are_handled(
+                flips in proptest::collection::vec((0usize..80, any::<u8>()), 0..6),
+            ) {
+                let mut input = b"POST /a?b=c HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabcGET / HTTP/1.1\r\nHost: h\r\n\r\n".to_vec();
+                for (at, byte) in flips {
+                    let len = input.len();
+                    input[at % len] = byte;
+                }
+                let (_, sent) = run(&input, &[7]);
+                prop_assert!(sent.is_empty() || sent.starts_with(b"HTTP/1.1 "));
+            }
+        }
+    }
 }
