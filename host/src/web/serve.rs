@@ -26,11 +26,11 @@ use std::fmt;
 use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime};
 
+use crossbeam_channel::{Receiver, Sender};
 use reseau_core::session::StreamSession;
 
 use super::config::HttpLimits;
@@ -49,8 +49,9 @@ pub struct WebServer {
 impl WebServer {
     /// Binds `addr` and starts the worker threads.
     pub fn bind(addr: &str, handler: Handler, limits: HttpLimits) -> io::Result<WebServer> {
-        let (jobs, queue) = mpsc::channel::<Job>();
-        let queue = Arc::new(Mutex::new(queue));
+        // Unbounded in type, bounded in fact: a connection has at most
+        // one request at a worker, and connections are capped.
+        let (jobs, queue) = crossbeam_channel::unbounded::<Job>();
         let service = WebService { jobs, limits };
         let server = Server::bind(
             addr,
@@ -110,16 +111,10 @@ struct Job {
 }
 
 /// A worker: runs the handler for each job until the queue closes.
-fn work(queue: &Mutex<Receiver<Job>>, handler: &Handler) {
+fn work(queue: &Receiver<Job>, handler: &Handler) {
     let mut date = DateCache::default();
-    loop {
-        let job = {
-            let queue = queue.lock().unwrap_or_else(|e| e.into_inner());
-            queue.recv()
-        };
-        let Ok(job) = job else {
-            return;
-        };
+    // Ends when the queue is closed: every sender is gone.
+    while let Ok(job) = queue.recv() {
         let response = answer(job.request, job.peer, handler, date.now());
         *job.reply.lock().unwrap_or_else(|e| e.into_inner()) = Some(response);
         job.notify.wake();
