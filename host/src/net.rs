@@ -647,6 +647,9 @@ fn pump_connection<S: Service>(
                 }
             }
         }
+        // Output can come with events too (the web site logs a request
+        // when its response is handed over).
+        drain_events(conn, service, log);
         if filled > 0 {
             let bytes = out.get(..filled).unwrap_or_default();
             match conn.stream.write(bytes) {

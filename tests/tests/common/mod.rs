@@ -452,9 +452,18 @@ impl Server {
     /// in directory `cwd` if given; waits for its `<cmd[0]>: listening on`
     /// line and reads the address there.
     pub fn start_cmd(cmd: &[&str], bind: &str, args: &[&str], cwd: Option<&Path>) -> Server {
-        let name = cmd.first().expect("a service name").to_string();
-        let mut command = reseau(cmd);
-        command.args(["--bind", bind]).args(args);
+        let mut all = cmd.to_vec();
+        all.extend_from_slice(&["--bind", bind]);
+        all.extend_from_slice(args);
+        Self::start_args(&all, cwd)
+    }
+
+    /// `reseau <args...>` exactly as given (no `--bind` added), in
+    /// directory `cwd` if given; waits for its `<args[0]>: listening on`
+    /// line and reads the address there.
+    pub fn start_args(args: &[&str], cwd: Option<&Path>) -> Server {
+        let name = args.first().expect("a service name").to_string();
+        let mut command = reseau(args);
         if let Some(dir) = cwd {
             command.current_dir(dir);
         }
@@ -577,6 +586,16 @@ impl PythonServer {
             .unwrap_or_else(|e| panic!("bad address in {line:?}: {e}"));
         PythonServer { proc, addr }
     }
+}
+
+/// Sends `SIG<signal>` (`"TERM"`, `"KILL"`, ...) to process `pid` with
+/// `kill(1)`; only for processes the test started.
+pub fn send_signal(pid: u32, signal: &str) {
+    let status = Command::new("kill")
+        .args([&format!("-{signal}"), &pid.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -{signal} {pid}");
 }
 
 /// A port on 127.0.0.1 where nothing listens (it did a moment ago).
