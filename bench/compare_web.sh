@@ -18,9 +18,8 @@
 # so that it serves reseau's page on /; add --db-inline to query SQLite on
 # the runtime thread), ROUTES (default
 # "/ /listusers /static/style.css"), RESEAU_BIN (default
-# target/release/reseau: another build to measure), ALLOW_NO_RESEAU=1 to measure
-# axum against CherryPy alone while `reseau web` does not exist. With the
-# defaults the whole run takes about 6 minutes.
+# target/release/reseau: another build to measure). With the defaults the
+# whole run takes about 5 minutes.
 #
 # Scenarios:
 #   wrk     for each route (/, /listusers, /static/style.css): `wrk -t1
@@ -93,11 +92,7 @@ for bin in "$RESEAU_BIN" target/release/axum-web; do
 done
 # The servers, ours first: the ratios are ours / each peer.
 SERVERS=(reseau cherrypy axum)
-if ! "$RESEAU_BIN" web --help >/dev/null 2>&1; then
-  [[ ${ALLOW_NO_RESEAU:-0} == 1 ]] || die "$RESEAU_BIN has no 'web' subcommand yet (reseau web --help fails); ALLOW_NO_RESEAU=1 measures axum against CherryPy alone"
-  log "no 'reseau web' yet: measuring axum against CherryPy only (ALLOW_NO_RESEAU=1)"
-  SERVERS=(axum cherrypy)
-fi
+"$RESEAU_BIN" web --help >/dev/null 2>&1 || die "$RESEAU_BIN has no 'web' subcommand"
 mkdir -p "$(dirname "$OUT")"
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/reseau-web.XXXXXX")
