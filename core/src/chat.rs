@@ -284,15 +284,26 @@ impl<A: Copy> ChatState<A> {
                 Ok(Action::Left)
             }
             Command::Join { host, port } => Ok(Action::Join { host, port }),
-            Command::Send { text } => {
-                let to = self.peer.ok_or(ChatError::NotJoined)?;
-                Ok(Action::Send {
-                    to,
-                    text,
-                    cut: text.len() > COURSE_RECV,
-                })
-            }
+            Command::Send { text } => self.send(text),
         }
+    }
+
+    /// Applies the rules of `/send` to `text` as it is (not trimmed): the
+    /// [`Action::Send`] to carry out, or why not (no peer joined, or a text
+    /// too long for one datagram). For drivers that send text given by a
+    /// program rather than typed.
+    pub fn send<'a>(&self, text: &'a str) -> Result<Action<'a, A>, ChatError<'a>> {
+        let to = self.peer.ok_or(ChatError::NotJoined)?;
+        if text.len() > MAX_TEXT {
+            return Err(ChatError::Command(CommandError::TextTooLong {
+                len: text.len(),
+            }));
+        }
+        Ok(Action::Send {
+            to,
+            text,
+            cut: text.len() > COURSE_RECV,
+        })
     }
 }
 
@@ -303,6 +314,37 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+
+    #[test]
+    fn send_applies_the_rules_of_send_to_untrimmed_text() {
+        let mut chat = ChatState::<u8>::new();
+        assert_eq!(chat.send("hi"), Err(ChatError::NotJoined));
+        chat.join(7);
+        assert_eq!(
+            chat.send(" hi  "),
+            Ok(Action::Send {
+                to: 7,
+                text: " hi  ",
+                cut: false
+            })
+        );
+        let long = "x".repeat(COURSE_RECV + 1);
+        assert_eq!(
+            chat.send(&long),
+            Ok(Action::Send {
+                to: 7,
+                text: &long,
+                cut: true
+            })
+        );
+        let too_long = "x".repeat(MAX_TEXT + 1);
+        assert_eq!(
+            chat.send(&too_long),
+            Err(ChatError::Command(CommandError::TextTooLong {
+                len: MAX_TEXT + 1
+            }))
+        );
+    }
 
     #[test]
     fn the_course_commands() {

@@ -333,6 +333,20 @@ pub fn sum(addr: &str, format: Format, ints: Option<&[String]>) -> Result<i64, S
             (len, Box::new(io::BufReader::with_capacity(64 * 1024, file)))
         }
     };
+    send_payload(addr, format, header, &mut payload)
+}
+
+/// Sends one request whose payload (`len` bytes, already encoded in
+/// `format`) `payload` reads, to the server at `addr`, and returns the sum
+/// it answers: the client side of `reseau adder sum` once the ints are
+/// encoded, shared with the Python binding.
+pub fn send_payload(
+    addr: &str,
+    format: Format,
+    len: u64,
+    payload: &mut dyn Read,
+) -> Result<i64, SumError> {
+    let header = len;
     let len = u32::try_from(header).map_err(|_| SumError::TooLong(header))?;
     let mut stream = net::connect(addr).map_err(|error| SumError::Connect {
         addr: addr.to_string(),
@@ -340,7 +354,7 @@ pub fn sum(addr: &str, format: Format, ints: Option<&[String]>) -> Result<i64, S
     })?;
     let sent = stream
         .write_all(&frame::encode_header(len))
-        .and_then(|()| io::copy(&mut payload, &mut stream).map(|_| ()));
+        .and_then(|()| io::copy(payload, &mut stream).map(|_| ()));
     match sent {
         Ok(()) => {}
         // The server may refuse and close before reading it all: its reply

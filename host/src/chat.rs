@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::Duration;
 
-use reseau_core::chat::{Action, COURSE_RECV, ChatState, HELP};
+use reseau_core::chat::{Action, COURSE_RECV, ChatError, ChatState, HELP};
 
 /// The chat's default address, as in the course.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:5000";
@@ -87,6 +87,44 @@ impl Chat {
             })
     }
 
+    /// Resolves `host` and `port` and sends to that peer from now on
+    /// (`/join`); returns the peer's address.
+    pub fn join(&mut self, host: &str, port: u16) -> io::Result<SocketAddr> {
+        let peer = self.resolve(host, port)?;
+        self.state.join(peer);
+        Ok(peer)
+    }
+
+    /// Forgets the joined peer (`/quit`).
+    pub fn quit(&mut self) {
+        self.state = ChatState::new();
+    }
+
+    /// Sends `text`, as it is, to the joined peer in one datagram (what
+    /// `/send` does after trimming); returns the peer and whether the
+    /// course's peers, which read 1024 bytes, will see it cut.
+    pub fn send(&self, text: &str) -> Result<(SocketAddr, bool), SendError> {
+        match self.state.send(text) {
+            Ok(Action::Send { to, text, cut }) => {
+                self.send_datagram(to, text).map_err(SendError::Io)?;
+                Ok((to, cut))
+            }
+            Ok(_) => Err(SendError::Io(io::Error::other("unexpected chat action"))),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    fn send_datagram(&self, to: SocketAddr, text: &str) -> io::Result<()> {
+        match self.socket.send_to(text.as_bytes(), to) {
+            Ok(sent) if sent != text.len() => Err(io::Error::other(format!(
+                "only {sent} of {} bytes were sent",
+                text.len()
+            ))),
+            Ok(_) => Ok(()),
+            Err(error) => Err(error),
+        }
+    }
+
     /// Carries out one line typed by the user.
     pub fn command(&mut self, line: &str) -> Outcome {
         let action = match self.state.handle_line(line) {
@@ -97,28 +135,49 @@ impl Chat {
             Action::Exit => return Outcome::Exit,
             Action::Left => Ok(Some("no peer joined now".to_string())),
             Action::Help => Ok(Some(HELP.to_string())),
-            Action::Join { host, port } => self.resolve(host, port).map(|peer| {
-                self.state.join(peer);
-                Some(format!("joined {peer}"))
-            }),
-            Action::Send { to, text, cut } => match self.socket.send_to(text.as_bytes(), to) {
-                Ok(sent) if sent != text.len() => Err(io::Error::other(format!(
-                    "only {sent} of {} bytes were sent",
-                    text.len()
-                ))),
-                Ok(_) => Ok(cut.then(|| {
+            Action::Join { host, port } => self
+                .join(host, port)
+                .map(|peer| Some(format!("joined {peer}"))),
+            Action::Send { to, text, cut } => self.send_datagram(to, text).map(|()| {
+                cut.then(|| {
                     format!(
                         "warning: the message is {} bytes; the course's peers read {COURSE_RECV} and would cut it",
                         text.len()
                     )
-                })),
-                Err(error) => Err(error),
-            },
+                })
+            }),
         };
         Outcome::Continue(match result {
             Ok(line) => line,
             Err(error) => Some(format!("error: {error}")),
         })
+    }
+}
+
+/// Why [`Chat::send`] sent nothing.
+#[derive(Debug)]
+pub enum SendError {
+    /// The chat's rules refuse it (no peer joined, a text too long for one
+    /// datagram); the message says which.
+    Chat(String),
+    /// The socket refused it.
+    Io(io::Error),
+}
+
+impl std::fmt::Display for SendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SendError::Chat(message) => f.write_str(message),
+            SendError::Io(error) => error.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for SendError {}
+
+impl From<ChatError<'_>> for SendError {
+    fn from(error: ChatError<'_>) -> Self {
+        SendError::Chat(error.to_string())
     }
 }
 
@@ -155,6 +214,11 @@ fn receive(socket: UdpSocket, stop: Arc<AtomicBool>) {
 /// `reseau chat`: the course's `Chat.run()`: a receiving thread, commands
 /// read from stdin (a terminal or a pipe) until `/exit` or end of input.
 pub fn run(mut chat: Chat) -> io::Result<()> {
+    run_on(&mut chat)
+}
+
+/// [`run`] on a borrowed chat, which stays bound (and joined) afterwards.
+pub fn run_on(chat: &mut Chat) -> io::Result<()> {
     let stop = Arc::new(AtomicBool::new(false));
     let receiver = {
         let socket = chat.socket()?;

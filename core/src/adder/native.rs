@@ -142,31 +142,80 @@ impl Sum {
 /// summer.feed(&[0xFE, 0x01, 0x02, 0x03, 0xd8, 0x04]);
 /// assert_eq!(summer.finish(), Ok(299));
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct NativeSummer {
-    /// Payload bytes read so far, counting up to the end of the prefix.
-    prefix: u8,
-    value: [u8; MAX_VALUE_LEN],
-    have: u8,
+    decoder: NativeDecoder,
     sum: Sum,
-    count: u64,
-    failed: Option<ErrorCode>,
-}
-
-impl Default for NativeSummer {
-    fn default() -> Self {
-        Self::new()
-    }
 }
 
 impl NativeSummer {
     /// A summer at the start of a payload.
     pub const fn new() -> Self {
         NativeSummer {
+            decoder: NativeDecoder::new(),
+            sum: Sum::new(),
+        }
+    }
+
+    /// How many ints have been read so far.
+    pub fn count(&self) -> u64 {
+        self.decoder.count()
+    }
+
+    /// Reads the next piece of the payload. After an error the rest is
+    /// skipped: the frame still says where the next request begins.
+    pub fn feed(&mut self, input: &[u8]) {
+        let sum = &mut self.sum;
+        self.decoder.feed(input, |value| sum.add(value));
+    }
+
+    /// The payload is complete: the sum, or the error to reply with.
+    pub fn finish(&self) -> Result<i64, ErrorCode> {
+        self.decoder.finish()?;
+        self.sum.finish()
+    }
+}
+
+/// Reads a native request payload as its bytes arrive, and hands each int
+/// to a visitor: the format's rules, written once, under [`NativeSummer`]
+/// and under anything else that wants the ints themselves.
+///
+/// ```
+/// use reseau_core::adder::native::NativeDecoder;
+///
+/// let mut ints = [0i64; 3];
+/// let mut n = 0;
+/// let mut decoder = NativeDecoder::new();
+/// decoder.feed(&[0xFE, 0x01, 0x02, 0x03, 0xd8, 0x04], |value| {
+///     ints[n] = value;
+///     n += 1;
+/// });
+/// assert_eq!(decoder.finish(), Ok(()));
+/// assert_eq!(ints, [1, -2, 300]);
+/// ```
+#[derive(Debug, Clone)]
+pub struct NativeDecoder {
+    /// Payload bytes read so far, counting up to the end of the prefix.
+    prefix: u8,
+    value: [u8; MAX_VALUE_LEN],
+    have: u8,
+    count: u64,
+    failed: Option<ErrorCode>,
+}
+
+impl Default for NativeDecoder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl NativeDecoder {
+    /// A decoder at the start of a payload.
+    pub const fn new() -> Self {
+        NativeDecoder {
             prefix: 0,
             value: [0; MAX_VALUE_LEN],
             have: 0,
-            sum: Sum::new(),
             count: 0,
             failed: None,
         }
@@ -177,9 +226,11 @@ impl NativeSummer {
         self.count
     }
 
-    /// Reads the next piece of the payload. After an error the rest is
-    /// skipped: the frame still says where the next request begins.
-    pub fn feed(&mut self, input: &[u8]) {
+    /// Reads the next piece of the payload, calling `visit` with each int
+    /// in order. After an error the rest is skipped: the frame still says
+    /// where the next request begins.
+    #[inline]
+    pub fn feed(&mut self, input: &[u8], mut visit: impl FnMut(i64)) {
         for &byte in input {
             if self.failed.is_some() {
                 return;
@@ -203,35 +254,35 @@ impl NativeSummer {
             *slot = byte;
             self.have += 1;
             if byte & 0x80 == 0 {
-                self.take_value();
+                self.take_value(&mut visit);
             }
         }
     }
 
-    fn take_value(&mut self) {
+    #[inline(always)]
+    fn take_value(&mut self, visit: &mut impl FnMut(i64)) {
         let bytes = self.value.get(..usize::from(self.have)).unwrap_or_default();
         self.have = 0;
         match postcard::from_bytes::<i64>(bytes) {
             Ok(value) => {
                 self.count += 1;
-                self.sum.add(value);
+                visit(value);
             }
             Err(_) => self.failed = Some(ErrorCode::Malformed),
         }
     }
 
-    /// The payload is complete: the sum, or the error to reply with.
-    pub fn finish(&self) -> Result<i64, ErrorCode> {
+    /// The payload is complete: `Ok` if it was a whole list of ints, or
+    /// the error to reply with ([`ErrorCode::Malformed`] or
+    /// [`ErrorCode::Version`]).
+    pub fn finish(&self) -> Result<(), ErrorCode> {
         if let Some(code) = self.failed {
             return Err(code);
         }
-        if self.prefix < 2 {
+        if self.prefix < 2 || self.have != 0 {
             return Err(ErrorCode::Malformed);
         }
-        if self.have != 0 {
-            return Err(ErrorCode::Malformed);
-        }
-        self.sum.finish()
+        Ok(())
     }
 }
 
@@ -280,6 +331,36 @@ mod tests {
             ]),
             Err(ErrorCode::Malformed)
         );
+    }
+
+    #[test]
+    fn the_decoder_visits_every_int_in_order() {
+        let mut buf = [0u8; 64];
+        let mut w = Writer::new(&mut buf);
+        let mut encoder = NativeEncoder;
+        encoder.begin(&mut w);
+        let ints = [0, -1, 1, i64::MIN, i64::MAX, 300, -300];
+        for value in ints {
+            encoder.push(value, &mut w);
+        }
+        let n = w.len();
+        // Split everywhere: the same ints come out.
+        for cut in 0..=n {
+            let mut seen = heapless::Vec::<i64, 8>::new();
+            let mut decoder = NativeDecoder::new();
+            decoder.feed(&buf[..cut], |v| seen.push(v).unwrap());
+            decoder.feed(&buf[cut..n], |v| seen.push(v).unwrap());
+            assert_eq!(decoder.finish(), Ok(()));
+            assert_eq!(&seen[..], &ints[..], "cut at {cut}");
+            assert_eq!(decoder.count(), ints.len() as u64);
+        }
+        // Errors are the summer's, without the sum's overflow.
+        let mut decoder = NativeDecoder::new();
+        decoder.feed(&[MAGIC, 2], |_| unreachable!());
+        assert_eq!(decoder.finish(), Err(ErrorCode::Version));
+        let mut decoder = NativeDecoder::new();
+        decoder.feed(&[MAGIC, VERSION, 0x80], |_| unreachable!());
+        assert_eq!(decoder.finish(), Err(ErrorCode::Malformed));
     }
 
     #[test]

@@ -331,34 +331,95 @@ impl LongBytes {
 /// }
 /// assert_eq!(summer.finish(), Ok(303));
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct PickleSummer {
-    stack: Stack,
-    arg: Arg,
-    /// Offset of the next byte in the payload.
-    offset: u64,
-    /// Offset of the opcode whose argument is being read.
-    opcode_offset: u64,
+    decoder: PickleDecoder,
     sum: i128,
-    count: u64,
-    failed: Option<PickleError>,
-}
-
-impl Default for PickleSummer {
-    fn default() -> Self {
-        Self::new()
-    }
 }
 
 impl PickleSummer {
     /// A summer at the start of a payload.
     pub const fn new() -> Self {
         PickleSummer {
+            decoder: PickleDecoder::new(),
+            sum: 0,
+        }
+    }
+
+    /// How many ints have been read so far.
+    pub fn count(&self) -> u64 {
+        self.decoder.count()
+    }
+
+    /// Reads the next piece of the payload.
+    pub fn feed(&mut self, input: &[u8]) -> Result<(), PickleError> {
+        let sum = &mut self.sum;
+        self.decoder.feed(input, |value| {
+            *sum = sum.checked_add(value).ok_or(PickleError::Overflow)?;
+            Ok(())
+        })
+    }
+
+    /// The payload is complete: the sum of the list, or why there is none.
+    pub fn finish(&self) -> Result<i128, PickleError> {
+        self.decoder.finish().map(|()| self.sum)
+    }
+}
+
+/// Reads a pickled list of ints as its bytes arrive, and hands each int to
+/// a visitor: the grammar of this module, written once, under
+/// [`PickleSummer`] and under anything else that wants the ints themselves.
+///
+/// Feed the payload with [`feed`](Self::feed), in pieces of any size, then
+/// call [`finish`](Self::finish). The first error is final, including an
+/// error the visitor returns (it stops the decoding). Memory is constant.
+///
+/// ```
+/// use reseau_core::adder::pickle::PickleDecoder;
+///
+/// // pickle.dumps([1, 2, 300], protocol=2)
+/// let payload = b"\x80\x02]q\x00(K\x01K\x02M,\x01e.";
+/// let mut ints = [0i128; 3];
+/// let mut n = 0;
+/// let mut decoder = PickleDecoder::new();
+/// for piece in payload.chunks(3) {
+///     decoder
+///         .feed(piece, |value| {
+///             ints[n] = value;
+///             n += 1;
+///             Ok(())
+///         })
+///         .unwrap();
+/// }
+/// assert_eq!(decoder.finish(), Ok(()));
+/// assert_eq!(ints, [1, 2, 300]);
+/// ```
+#[derive(Debug, Clone)]
+pub struct PickleDecoder {
+    stack: Stack,
+    arg: Arg,
+    /// Offset of the next byte in the payload.
+    offset: u64,
+    /// Offset of the opcode whose argument is being read.
+    opcode_offset: u64,
+    count: u64,
+    failed: Option<PickleError>,
+}
+
+impl Default for PickleDecoder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl PickleDecoder {
+    /// A decoder at the start of a payload.
+    pub const fn new() -> Self {
+        PickleDecoder {
             stack: Stack::Empty,
             arg: Arg::Opcode,
             offset: 0,
             opcode_offset: 0,
-            sum: 0,
             count: 0,
             failed: None,
         }
@@ -369,41 +430,49 @@ impl PickleSummer {
         self.count
     }
 
-    /// Reads the next piece of the payload.
-    pub fn feed(&mut self, input: &[u8]) -> Result<(), PickleError> {
+    /// Reads the next piece of the payload, calling `visit` with each int
+    /// in the list's order. An error from `visit` stops the decoding and
+    /// is returned, now and by every later call.
+    pub fn feed<F>(&mut self, input: &[u8], mut visit: F) -> Result<(), PickleError>
+    where
+        F: FnMut(i128) -> Result<(), PickleError>,
+    {
         if let Some(error) = self.failed {
             return Err(error);
         }
-        let result = self.feed_inner(input);
+        let result = self.feed_inner(input, &mut visit);
         if let Err(error) = result {
             self.failed = Some(error);
         }
         result
     }
 
-    /// The payload is complete: the sum of the list, or why there is none.
-    pub fn finish(&self) -> Result<i128, PickleError> {
+    /// The payload is complete: `Ok` if it was a whole list of ints.
+    pub fn finish(&self) -> Result<(), PickleError> {
         if let Some(error) = self.failed {
             return Err(error);
         }
         match (self.stack, &self.arg) {
-            (Stack::Done, Arg::Opcode) => Ok(self.sum),
+            (Stack::Done, Arg::Opcode) => Ok(()),
             _ => Err(PickleError::Truncated),
         }
     }
 
-    fn feed_inner(&mut self, mut input: &[u8]) -> Result<(), PickleError> {
+    fn feed_inner<F>(&mut self, mut input: &[u8], visit: &mut F) -> Result<(), PickleError>
+    where
+        F: FnMut(i128) -> Result<(), PickleError>,
+    {
         while let Some((&byte, rest)) = input.split_first() {
             match &mut self.arg {
                 Arg::Opcode => {
                     self.opcode_offset = self.offset;
                     // Fast path: a small int whose argument is all here.
-                    if let Some(used) = self.fast_int(input)? {
+                    if let Some(used) = self.fast_int(input, visit)? {
                         input = input.get(used..).unwrap_or_default();
                         self.offset += used as u64;
                         continue;
                     }
-                    self.opcode(byte)?;
+                    self.opcode(byte, visit)?;
                 }
                 Arg::Fixed {
                     opcode,
@@ -418,7 +487,7 @@ impl PickleSummer {
                     if *have == *need {
                         let (opcode, bytes, need) = (*opcode, *bytes, *need);
                         self.arg = Arg::Opcode;
-                        self.fixed_arg(opcode, bytes, need)?;
+                        self.fixed_arg(opcode, bytes, need, visit)?;
                     }
                 }
                 Arg::Line { opcode, text } => {
@@ -426,7 +495,7 @@ impl PickleSummer {
                         let opcode = *opcode;
                         let text = core::mem::take(text);
                         self.arg = Arg::Opcode;
-                        self.line_arg(opcode, &text)?;
+                        self.line_arg(opcode, &text, visit)?;
                     } else if text.push(byte).is_err() {
                         return Err(match opcode {
                             &mut op::PUT => PickleError::BadLiteral {
@@ -445,7 +514,7 @@ impl PickleSummer {
                             offset: self.opcode_offset,
                         })?;
                         self.arg = Arg::Opcode;
-                        self.int(value, op::LONG1)?;
+                        self.int(value, op::LONG1, visit)?;
                     }
                 }
             }
@@ -458,7 +527,10 @@ impl PickleSummer {
     /// Reads BININT1, BININT2 or BININT straight from the input when the
     /// whole opcode is there: the common case, without the byte-at-a-time
     /// argument machinery. Returns the bytes used.
-    fn fast_int(&mut self, input: &[u8]) -> Result<Option<usize>, PickleError> {
+    fn fast_int<F>(&mut self, input: &[u8], visit: &mut F) -> Result<Option<usize>, PickleError>
+    where
+        F: FnMut(i128) -> Result<(), PickleError>,
+    {
         let (value, used) = match input {
             [op::BININT1, a, ..] => (i128::from(*a), 2),
             [op::BININT2, a, b, ..] => (i128::from(u16::from_le_bytes([*a, *b])), 3),
@@ -466,7 +538,7 @@ impl PickleSummer {
             _ => return Ok(None),
         };
         let opcode = input.first().copied().unwrap_or_default();
-        self.int(value, opcode)?;
+        self.int(value, opcode, visit)?;
         Ok(Some(used))
     }
 
@@ -486,7 +558,10 @@ impl PickleSummer {
         };
     }
 
-    fn opcode(&mut self, opcode: u8) -> Result<(), PickleError> {
+    fn opcode<F>(&mut self, opcode: u8, visit: &mut F) -> Result<(), PickleError>
+    where
+        F: FnMut(i128) -> Result<(), PickleError>,
+    {
         if self.stack == Stack::Done {
             return Err(PickleError::TrailingBytes {
                 offset: self.opcode_offset,
@@ -504,8 +579,8 @@ impl PickleSummer {
                     text: heapless::Vec::new(),
                 }
             }
-            op::NEWTRUE => self.int(1, opcode)?,
-            op::NEWFALSE => self.int(0, opcode)?,
+            op::NEWTRUE => self.int(1, opcode, visit)?,
+            op::NEWFALSE => self.int(0, opcode, visit)?,
             op::MEMOIZE => self.memo(opcode)?,
             op::MARK => {
                 self.stack = match self.stack {
@@ -555,7 +630,16 @@ impl PickleSummer {
         Ok(())
     }
 
-    fn fixed_arg(&mut self, opcode: u8, bytes: [u8; 8], need: u8) -> Result<(), PickleError> {
+    fn fixed_arg<F>(
+        &mut self,
+        opcode: u8,
+        bytes: [u8; 8],
+        need: u8,
+        visit: &mut F,
+    ) -> Result<(), PickleError>
+    where
+        F: FnMut(i128) -> Result<(), PickleError>,
+    {
         let [a, b, c, d, ..] = bytes;
         match opcode {
             op::PROTO if a > HIGHEST_PROTOCOL => {
@@ -564,9 +648,9 @@ impl PickleSummer {
             // The frame length only helps a reader that buffers frames.
             op::PROTO | op::FRAME => {}
             op::BINPUT | op::LONG_BINPUT => self.memo(opcode)?,
-            op::BININT1 => self.int(i128::from(a), opcode)?,
-            op::BININT2 => self.int(i128::from(u16::from_le_bytes([a, b])), opcode)?,
-            op::BININT => self.int(i128::from(i32::from_le_bytes([a, b, c, d])), opcode)?,
+            op::BININT1 => self.int(i128::from(a), opcode, visit)?,
+            op::BININT2 => self.int(i128::from(u16::from_le_bytes([a, b])), opcode, visit)?,
+            op::BININT => self.int(i128::from(i32::from_le_bytes([a, b, c, d])), opcode, visit)?,
             op::LONG1 | op::LONG4 => {
                 let len = if need == 1 {
                     u32::from(a)
@@ -574,7 +658,7 @@ impl PickleSummer {
                     u32::from_le_bytes([a, b, c, d])
                 };
                 if len == 0 {
-                    self.int(0, opcode)?;
+                    self.int(0, opcode, visit)?;
                 } else {
                     self.arg = Arg::Long(LongBytes::new(len));
                 }
@@ -584,7 +668,10 @@ impl PickleSummer {
         Ok(())
     }
 
-    fn line_arg(&mut self, opcode: u8, text: &[u8]) -> Result<(), PickleError> {
+    fn line_arg<F>(&mut self, opcode: u8, text: &[u8], visit: &mut F) -> Result<(), PickleError>
+    where
+        F: FnMut(i128) -> Result<(), PickleError>,
+    {
         let bad = PickleError::BadLiteral {
             offset: self.opcode_offset,
         };
@@ -606,7 +693,7 @@ impl PickleSummer {
                     .ok_or(PickleError::IntOutOfRange {
                         offset: self.opcode_offset,
                     })?;
-                self.int(value, opcode)
+                self.int(value, opcode, visit)
             }
         }
     }
@@ -618,14 +705,17 @@ impl PickleSummer {
         }
     }
 
-    fn int(&mut self, value: i128, opcode: u8) -> Result<(), PickleError> {
+    fn int<F>(&mut self, value: i128, opcode: u8, visit: &mut F) -> Result<(), PickleError>
+    where
+        F: FnMut(i128) -> Result<(), PickleError>,
+    {
         self.stack = match self.stack {
             Stack::Marked => Stack::Marked,
             Stack::List => Stack::ListItem,
             Stack::ListMarked => Stack::ListMarked,
             _ => return Err(self.misplaced(opcode)),
         };
-        self.sum = self.sum.checked_add(value).ok_or(PickleError::Overflow)?;
+        visit(value)?;
         self.count += 1;
         Ok(())
     }
@@ -955,6 +1045,69 @@ mod tests {
             &buf[..n],
             &b"\x80\x02]q\x00(K\x01K\x02M,\x01J\xfb\xff\xff\xffJp\x11\x01\x00\x8a\x06\x00\x00\x00\x00\x00\x01\x8a\x05\x00\x00\x00\x00\x80\x8a\x05\xff\xff\xff\x7f\xffe."[..]
         );
+    }
+
+    #[test]
+    fn the_decoder_visits_every_int_in_order() {
+        let ints = [
+            0,
+            1,
+            -1,
+            255,
+            256,
+            65536,
+            i128::MAX,
+            i128::MIN + 1,
+            -(1 << 70),
+        ];
+        let mut buf = [0u8; 256];
+        let n = encode(&ints, &mut buf);
+        for cut in 0..=n {
+            let mut seen = heapless::Vec::<i128, 16>::new();
+            let mut decoder = PickleDecoder::new();
+            let mut visit = |v| {
+                seen.push(v).unwrap();
+                Ok(())
+            };
+            decoder.feed(&buf[..cut], &mut visit).unwrap();
+            decoder.feed(&buf[cut..n], &mut visit).unwrap();
+            assert_eq!(decoder.finish(), Ok(()));
+            assert_eq!(&seen[..], &ints[..], "cut at {cut}");
+        }
+        // Protocol 0 (`MARK INT* LIST`), as CPython writes it.
+        let mut seen = heapless::Vec::<i128, 4>::new();
+        let mut decoder = PickleDecoder::new();
+        decoder
+            .feed(b"(lp0\nI1\naL-2L\na.", |v| {
+                seen.push(v).unwrap();
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(decoder.finish(), Ok(()));
+        assert_eq!(&seen[..], &[1, -2]);
+    }
+
+    #[test]
+    fn an_error_from_the_visitor_stops_the_decoder() {
+        let mut decoder = PickleDecoder::new();
+        let stop = PickleError::Overflow;
+        assert_eq!(
+            decoder.feed(b"\x80\x02](K\x01K\x02e.", |v| if v == 2 {
+                Err(stop)
+            } else {
+                Ok(())
+            }),
+            Err(stop)
+        );
+        assert_eq!(decoder.count(), 1);
+        assert_eq!(decoder.feed(b"", |_| Ok(())), Err(stop));
+        assert_eq!(decoder.finish(), Err(stop));
+        // A forbidden opcode is refused before the visitor sees anything.
+        let mut decoder = PickleDecoder::new();
+        assert!(matches!(
+            decoder.feed(b"\x80\x02cos\nsystem\n", |_| unreachable!()),
+            Err(PickleError::Forbidden { opcode: b'c', .. })
+        ));
     }
 
     #[test]

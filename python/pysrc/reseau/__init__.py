@@ -1,0 +1,74 @@
+"""reseau: the network-programming course's protocols and servers, from Rust.
+
+The course's programs (the integer adder, echo, the UDP chat, the web site)
+as a Python package whose work is done by reseau's Rust core: the same
+state machines that run the ``reseau`` command and a microcontroller.
+
+Codec (no network):
+    encode_frame, FrameDecoder        the adder's 4-byte length-prefixed frames
+    encode_sum_request                a whole request frame, pickle or native
+    decode_sum_request, sum_request   a request payload's ints, or their sum,
+                                      read without running pickle (safe on
+                                      untrusted bytes)
+    parse_command, Command            the chat's commands (/join, /send, ...)
+
+Servers (bind at construction; run() in the foreground, start()/stop() or
+``with`` in the background; .address is the bound (host, port)):
+    AdderServer, EchoServer, WebServer
+
+Clients:
+    EchoClient(host, port).run(message) -> bytes
+    sum(ints, host, port, encoding) -> int
+    Chat(host, port): join(), send(), receive(), close(), or run() on stdin
+
+Errors: ProtocolError (a ValueError) and its subclasses FrameTooLarge,
+MalformedRequest, PickleError, CommandError, SumRefused; network failures
+are OSError subclasses (ConnectionRefusedError, TimeoutError, ...).
+
+The GIL is released while Rust blocks (servers, clients) or works on large
+inputs, so other Python threads keep running.
+"""
+
+from reseau._native import (
+    AdderServer,
+    Chat,
+    Command,
+    CommandError,
+    EchoClient,
+    EchoServer,
+    FrameDecoder,
+    FrameTooLarge,
+    MalformedRequest,
+    PickleError,
+    ProtocolError,
+    SumRefused,
+    WebServer,
+    decode_sum_request,
+    encode_frame,
+    encode_sum_request,
+    parse_command,
+    sum,
+    sum_request,
+)
+
+__all__ = [
+    "AdderServer",
+    "Chat",
+    "Command",
+    "CommandError",
+    "EchoClient",
+    "EchoServer",
+    "FrameDecoder",
+    "FrameTooLarge",
+    "MalformedRequest",
+    "PickleError",
+    "ProtocolError",
+    "SumRefused",
+    "WebServer",
+    "decode_sum_request",
+    "encode_frame",
+    "encode_sum_request",
+    "parse_command",
+    "sum",
+    "sum_request",
+]

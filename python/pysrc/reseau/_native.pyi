@@ -1,0 +1,201 @@
+"""The Rust core of the reseau package; import reseau instead."""
+
+import os
+from collections.abc import Iterable
+from types import TracebackType
+from typing import Literal, Optional, SupportsIndex, Union
+
+from typing_extensions import Self, final
+
+__all__ = [
+    "AdderServer",
+    "Chat",
+    "Command",
+    "CommandError",
+    "EchoClient",
+    "EchoServer",
+    "FrameDecoder",
+    "FrameTooLarge",
+    "MalformedRequest",
+    "PickleError",
+    "ProtocolError",
+    "SumRefused",
+    "WebServer",
+    "decode_sum_request",
+    "encode_frame",
+    "encode_sum_request",
+    "parse_command",
+    "sum",
+    "sum_request",
+]
+
+_Encoding = Literal["pickle", "native"]
+_Buffer = Union[bytes, bytearray]
+_Path = Union[str, os.PathLike[str]]
+
+class ProtocolError(ValueError):
+    """Bytes or a line that break one of the course's protocols (a ValueError)."""
+
+class FrameTooLarge(ProtocolError):
+    """A frame header announces more payload than the limit allows."""
+
+class MalformedRequest(ProtocolError):
+    """An adder request payload is not a list of ints in either format."""
+
+class PickleError(MalformedRequest):
+    """A pickle payload is not a list of ints, or uses a refused opcode."""
+
+class CommandError(ProtocolError):
+    """A chat line that is no valid command, or a refused message."""
+
+class SumRefused(ProtocolError):
+    """The adder server refused the request."""
+
+def encode_frame(payload: _Buffer, /) -> bytes:
+    """A frame: struct.pack('I', len(payload)) + payload."""
+
+@final
+class FrameDecoder:
+    """Cuts a byte stream into frames (4-byte little-endian length, payload)."""
+
+    def __new__(cls, max_frame: int = 67108864) -> Self: ...
+    @property
+    def max_frame(self) -> int:
+        """The limit on a frame's payload, in bytes."""
+    @property
+    def is_idle(self) -> bool:
+        """True between frames."""
+    def feed(self, data: _Buffer) -> list[bytes]:
+        """Feeds the next bytes of the stream; returns the completed payloads."""
+
+def encode_sum_request(ints: Iterable[SupportsIndex], encoding: _Encoding = "pickle") -> bytes:
+    """A whole adder request frame for ints, in the pickle or native format."""
+
+def decode_sum_request(payload: _Buffer, /) -> list[int]:
+    """The ints of a request payload, in either format."""
+
+def sum_request(payload: _Buffer, /) -> int:
+    """The sum of a request payload's ints, computed while parsing."""
+
+@final
+class Command:
+    """One chat command, as parse_command reads it."""
+
+    @property
+    def name(self) -> Literal["exit", "quit", "join", "send", "help"]:
+        """The command's name."""
+    @property
+    def host(self) -> Optional[str]:
+        """The peer's host ("join"), else None."""
+    @property
+    def port(self) -> Optional[int]:
+        """The peer's port ("join"), else None."""
+    @property
+    def text(self) -> Optional[str]:
+        """The message ("send"), else None."""
+    def __eq__(self, value: object, /) -> bool: ...
+    def __ne__(self, value: object, /) -> bool: ...
+
+def parse_command(line: str, /) -> Command:
+    """Parses one line typed in the chat."""
+
+@final
+class Chat:
+    """A chat peer, as the course's Chat class: a UDP socket bound at construction."""
+
+    def __new__(cls, host: str = "127.0.0.1", port: int = 5000) -> Self: ...
+    @property
+    def address(self) -> tuple[str, int]:
+        """The bound (host, port)."""
+    @property
+    def peer(self) -> Optional[tuple[str, int]]:
+        """The joined peer's (host, port), or None."""
+    @property
+    def closed(self) -> bool:
+        """True once close() was called."""
+    def join(self, host: str, port: int) -> tuple[str, int]:
+        """Sends to the peer at host and port from now on."""
+    def quit(self) -> None:
+        """Forgets the joined peer."""
+    def send(self, text: str) -> int:
+        """Sends text to the joined peer in one datagram."""
+    def receive(self, timeout: Optional[float] = None) -> Optional[tuple[str, tuple[str, int]]]:
+        """Waits for one datagram: (text, (host, port)), or None on timeout."""
+    def run(self) -> None:
+        """The course's Chat.run(): commands from stdin until /exit."""
+    def close(self) -> None:
+        """Closes the socket. Idempotent."""
+    def __enter__(self) -> Self: ...
+    def __exit__(
+        self,
+        _exc_type: Optional[type[BaseException]],
+        _exc_value: Optional[BaseException],
+        _traceback: Optional[TracebackType],
+    ) -> bool: ...
+
+class _Server:
+    @property
+    def address(self) -> tuple[str, int]:
+        """The bound (host, port)."""
+    @property
+    def running(self) -> bool:
+        """True while the server runs."""
+    def start(self) -> None:
+        """Serves in the background."""
+    def stop(self) -> None:
+        """Stops the server and waits for its thread. Idempotent."""
+    def run(self) -> None:
+        """Serves in the foreground; Ctrl-C stops it."""
+    def __enter__(self) -> Self: ...
+    def __exit__(
+        self,
+        _exc_type: Optional[type[BaseException]],
+        _exc_value: Optional[BaseException],
+        _traceback: Optional[TracebackType],
+    ) -> bool: ...
+
+@final
+class AdderServer(_Server):
+    """The course's integer adder server."""
+
+    def __new__(cls, host: str = "127.0.0.1", port: int = 6001) -> Self: ...
+
+@final
+class EchoServer(_Server):
+    """The course's echo server."""
+
+    def __new__(cls, host: str = "127.0.0.1", port: int = 6000) -> Self: ...
+
+@final
+class WebServer(_Server):
+    """The course's web site."""
+
+    def __new__(
+        cls,
+        config: Optional[_Path] = None,
+        host: Optional[str] = None,
+        port: Optional[int] = None,
+        db: Optional[_Path] = None,
+    ) -> Self: ...
+
+@final
+class EchoClient:
+    """The course's echo client."""
+
+    def __new__(cls, host: str = "127.0.0.1", port: int = 6000) -> Self: ...
+    @property
+    def host(self) -> str:
+        """The server's host."""
+    @property
+    def port(self) -> int:
+        """The server's port."""
+    def run(self, message: Union[str, bytes, bytearray]) -> bytes:
+        """Sends message and returns the echoed bytes."""
+
+def sum(
+    ints: Iterable[SupportsIndex],
+    host: str = "127.0.0.1",
+    port: int = 6001,
+    encoding: _Encoding = "pickle",
+) -> int:
+    """Asks the adder server at host:port for the sum of ints."""

@@ -1,0 +1,133 @@
+//! The course's clients: `EchoClient` and `sum`, run by `reseau_host`.
+
+use std::io::Cursor;
+
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::pybacked::{PyBackedBytes, PyBackedStr};
+use pyo3::types::PyBytes;
+use reseau_host::echo::SendError;
+
+use crate::codec;
+use crate::errors;
+use crate::net::{join_host_port, repr_str};
+use crate::wait;
+
+/// The course's echo client: run(message) connects to host:port, sends the
+/// message, half-closes, and returns all the server sends back.
+#[pyclass(frozen, module = "reseau")]
+pub struct EchoClient {
+    host: String,
+    port: u16,
+}
+
+/// A str (sent as UTF-8) or bytes-like message.
+#[derive(FromPyObject)]
+enum Message {
+    Text(PyBackedStr),
+    Bytes(PyBackedBytes),
+}
+
+impl AsRef<[u8]> for Message {
+    fn as_ref(&self) -> &[u8] {
+        match self {
+            Message::Text(text) => text.as_bytes(),
+            Message::Bytes(bytes) => bytes,
+        }
+    }
+}
+
+#[pymethods]
+impl EchoClient {
+    #[new]
+    #[pyo3(signature = (host = "127.0.0.1", port = 6000))]
+    fn new(host: &str, port: u16) -> Self {
+        EchoClient {
+            host: host.to_owned(),
+            port,
+        }
+    }
+
+    /// The server's host.
+    #[getter]
+    fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The server's port.
+    #[getter]
+    fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Sends message (str, as UTF-8, or bytes) and returns the echoed
+    /// bytes, read until the server closes. Connection failures raise
+    /// OSError (ConnectionRefusedError when no server listens). The GIL is
+    /// released during the exchange, and Ctrl-C interrupts it.
+    fn run<'py>(
+        &self,
+        py: Python<'py>,
+        message: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let message: Message = message.extract().map_err(|_| {
+            PyTypeError::new_err(format!(
+                "message must be str or bytes, not {}",
+                message
+                    .get_type()
+                    .name()
+                    .map(|n| n.to_string())
+                    .unwrap_or_default()
+            ))
+        })?;
+        let addr = join_host_port(&self.host, self.port);
+        let message = message.as_ref().to_vec();
+        let sent = wait::interruptible(py, "echo-client", move || {
+            let mut echoed = Vec::new();
+            reseau_host::echo::send(&addr, Some(&message), &mut echoed).map(|_| echoed)
+        })?;
+        match sent {
+            Ok(echoed) => Ok(PyBytes::new(py, &echoed)),
+            Err(SendError::Connect { error, .. } | SendError::Io(error)) => Err(error.into()),
+        }
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> String {
+        format!(
+            "EchoClient(host={}, port={})",
+            repr_str(py, &self.host),
+            self.port
+        )
+    }
+}
+
+/// Asks the adder server at host:port for the sum of ints, as the course's
+/// client does: one frame, then the reply.
+///
+/// ints is any iterable of ints, read once and encoded as it goes
+/// (encoding "pickle", the course's format, whose reply carries a sum from
+/// 0 to 4294967295; or "native", 64-bit sums and error replies). The
+/// request is sent and the reply awaited without the GIL; Ctrl-C
+/// interrupts the wait.
+///
+/// Raises OverflowError for an int the format cannot carry, SumRefused
+/// when the server refuses (a native error reply, or a course-format server
+/// that closes without replying), and OSError (ConnectionRefusedError, ...)
+/// for network failures.
+#[pyfunction]
+#[pyo3(signature = (ints, host = "127.0.0.1", port = 6001, encoding = "pickle"))]
+pub fn sum(
+    py: Python<'_>,
+    ints: &Bound<'_, PyAny>,
+    host: &str,
+    port: u16,
+    encoding: &str,
+) -> PyResult<i64> {
+    let format = errors::parse_format(encoding)?;
+    let mut payload = Vec::new();
+    let len = codec::encode_payload(ints, format, &mut payload)?;
+    let addr = join_host_port(host, port);
+    wait::interruptible(py, "sum", move || {
+        reseau_host::adder::send_payload(&addr, format, len as u64, &mut Cursor::new(&payload))
+    })?
+    .map_err(errors::sum)
+}

@@ -1,0 +1,315 @@
+//! The course's servers, run by `reseau_host`: `AdderServer`, `EchoServer`,
+//! `WebServer`.
+//!
+//! Each binds at construction, then runs on a Rust thread: `run()` waits for
+//! it in the foreground (Ctrl-C stops it), `start()` / `stop()` leave it in
+//! the background (a notebook keeps computing), and `with` does both. The
+//! GIL is never held while a server runs or while a thread is joined.
+
+use std::io;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Mutex, MutexGuard};
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use reseau_host::adder::AdderService;
+use reseau_host::echo::EchoService;
+use reseau_host::net::{Limits, Server, Stopper};
+use reseau_host::web::StartError;
+use reseau_host::web::config::{ConfigError, Settings};
+
+use crate::net::{address, join_host_port, repr_str};
+
+/// How long `run()` waits between two looks at Ctrl-C.
+const SLICE: Duration = Duration::from_millis(50);
+
+type Runner = Box<dyn FnOnce() -> io::Result<()> + Send>;
+
+enum Phase {
+    /// Bound, not started: the server, ready to run.
+    Bound(Runner),
+    /// Running on its thread.
+    Running(JoinHandle<io::Result<()>>),
+    /// Stopped (or never started and stopped): a server runs once.
+    Finished,
+}
+
+/// A bound server, and the thread that runs it.
+pub struct Served {
+    kind: &'static str,
+    local: SocketAddr,
+    stopper: Stopper,
+    phase: Mutex<Phase>,
+}
+
+fn join(py: Python<'_>, handle: JoinHandle<io::Result<()>>) -> PyResult<()> {
+    match py.detach(|| handle.join()) {
+        Ok(result) => Ok(result?),
+        Err(_) => Err(PyRuntimeError::new_err("the server's thread panicked")),
+    }
+}
+
+impl Served {
+    fn new(kind: &'static str, local: SocketAddr, stopper: Stopper, run: Runner) -> Self {
+        Served {
+            kind,
+            local,
+            stopper,
+            phase: Mutex::new(Phase::Bound(run)),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Phase> {
+        self.phase.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn start(&self) -> PyResult<()> {
+        let mut phase = self.lock();
+        match std::mem::replace(&mut *phase, Phase::Finished) {
+            Phase::Bound(run) => {
+                let handle = thread::Builder::new()
+                    .name(format!("reseau-{}", self.kind))
+                    .spawn(run)?;
+                *phase = Phase::Running(handle);
+                Ok(())
+            }
+            running @ Phase::Running(_) => {
+                *phase = running;
+                Ok(())
+            }
+            Phase::Finished => Err(PyRuntimeError::new_err(format!(
+                "this {} server was stopped; a server runs once: create a new one",
+                self.kind
+            ))),
+        }
+    }
+
+    fn stop(&self, py: Python<'_>) -> PyResult<()> {
+        let previous = std::mem::replace(&mut *self.lock(), Phase::Finished);
+        match previous {
+            Phase::Running(handle) => {
+                self.stopper.stop();
+                join(py, handle)
+            }
+            // Dropping the server closes its socket.
+            Phase::Bound(_) | Phase::Finished => Ok(()),
+        }
+    }
+
+    fn run(&self, py: Python<'_>) -> PyResult<()> {
+        self.start()?;
+        loop {
+            let finished = match &*self.lock() {
+                Phase::Running(handle) => handle.is_finished(),
+                _ => true,
+            };
+            if finished {
+                // Joins a server that ended by itself (an error), or does
+                // nothing if another thread stopped it.
+                return self.stop(py);
+            }
+            py.detach(|| thread::sleep(SLICE));
+            if let Err(interrupt) = py.check_signals() {
+                self.stop(py)?;
+                return Err(interrupt);
+            }
+        }
+    }
+
+    fn is_running(&self) -> bool {
+        matches!(&*self.lock(), Phase::Running(handle) if !handle.is_finished())
+    }
+
+    fn repr(&self, py: Python<'_>, class: &str) -> String {
+        let (host, port) = address(self.local);
+        let state = match &*self.lock() {
+            Phase::Bound(_) => "bound",
+            Phase::Running(_) => "running",
+            Phase::Finished => "stopped",
+        };
+        format!("<{class} host={} port={port} {state}>", repr_str(py, &host))
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        // A server nobody can stop any more stops now; its thread ends
+        // soon after, and is not joined here.
+        if let Phase::Running(_) = &*self.lock() {
+            self.stopper.stop();
+        }
+    }
+}
+
+fn bind_service<S>(kind: &'static str, addr: &str, service: S) -> io::Result<Served>
+where
+    S: reseau_host::net::Service + Send + 'static,
+    Server<S>: Send,
+{
+    let server = Server::bind(addr, service, Limits::default())?;
+    let local = server.local_addr();
+    let stopper = server.stopper();
+    Ok(Served::new(
+        kind,
+        local,
+        stopper,
+        Box::new(move || server.run()),
+    ))
+}
+
+macro_rules! server_methods {
+    ($class:ident, $name:literal, ($($sig:tt)*), fn new($py:ident, $($arg:ident: $ty:ty),*) $body:block) => {
+        #[pymethods]
+        impl $class {
+            #[new]
+            #[pyo3(signature = ($($sig)*))]
+            fn new($py: Python<'_>, $($arg: $ty),*) -> PyResult<Self> {
+                let served: PyResult<Served> = $body;
+                Ok($class { served: served? })
+            }
+
+            /// The bound (host, port), with the real port if 0 was asked.
+            #[getter]
+            fn address(&self) -> (String, u16) {
+                address(self.served.local)
+            }
+
+            /// True while the server runs (after start(), until stop()).
+            #[getter]
+            fn running(&self) -> bool {
+                self.served.is_running()
+            }
+
+            /// Serves in the background, on a Rust thread, and returns at
+            /// once. Calling it again while it runs does nothing.
+            fn start(&self) -> PyResult<()> {
+                self.served.start()
+            }
+
+            /// Stops the server and waits for its thread (without the GIL).
+            /// Idempotent. A stopped server cannot be started again.
+            fn stop(&self, py: Python<'_>) -> PyResult<()> {
+                self.served.stop(py)
+            }
+
+            /// Serves in the foreground, as the course's run(): returns when
+            /// another thread calls stop(); Ctrl-C stops the server, then
+            /// raises KeyboardInterrupt. The GIL is released while it waits.
+            fn run(&self, py: Python<'_>) -> PyResult<()> {
+                self.served.run(py)
+            }
+
+            fn __enter__(slf: Bound<'_, Self>) -> PyResult<Bound<'_, Self>> {
+                slf.get().served.start()?;
+                Ok(slf)
+            }
+
+            fn __exit__(
+                &self,
+                py: Python<'_>,
+                _exc_type: &Bound<'_, PyAny>,
+                _exc_value: &Bound<'_, PyAny>,
+                _traceback: &Bound<'_, PyAny>,
+            ) -> PyResult<bool> {
+                self.served.stop(py)?;
+                Ok(false)
+            }
+
+            fn __repr__(&self, py: Python<'_>) -> String {
+                self.served.repr(py, $name)
+            }
+        }
+    };
+}
+
+/// The course's integer adder server: answers each frame of ints with
+/// their sum (pickle requests with struct.pack('I', sum), native requests
+/// with a native reply). Binds host:port at construction.
+#[pyclass(frozen, module = "reseau")]
+pub struct AdderServer {
+    served: Served,
+}
+
+server_methods!(
+    AdderServer,
+    "AdderServer",
+    (host = "127.0.0.1", port = 6001),
+    fn new(py, host: &str, port: u16) {
+        let addr = join_host_port(host, port);
+        py.detach(|| bind_service("adder", &addr, AdderService::default()))
+            .map_err(PyErr::from)
+    }
+);
+
+/// The course's echo server: sends back every byte of a connection, then
+/// closes. Binds host:port at construction.
+#[pyclass(frozen, module = "reseau")]
+pub struct EchoServer {
+    served: Served,
+}
+
+server_methods!(
+    EchoServer,
+    "EchoServer",
+    (host = "127.0.0.1", port = 6000),
+    fn new(py, host: &str, port: u16) {
+        let addr = join_host_port(host, port);
+        py.detach(|| bind_service("echo", &addr, EchoService))
+            .map_err(PyErr::from)
+    }
+);
+
+/// The course's web site (the CherryPy application, on rouille): its pages,
+/// its JSON API and its SQLite database.
+///
+/// config is a CherryPy-style server.conf (None: the defaults); host, port
+/// and db, when given, override it. Binds at construction.
+#[pyclass(frozen, module = "reseau")]
+pub struct WebServer {
+    served: Served,
+}
+
+fn config_error(error: ConfigError) -> PyErr {
+    match &error {
+        ConfigError::Read { source, .. } => {
+            PyErr::from(io::Error::new(source.kind(), error.to_string()))
+        }
+        ConfigError::Line { .. } => PyValueError::new_err(error.to_string()),
+    }
+}
+
+fn start_error(error: StartError) -> PyErr {
+    match &error {
+        StartError::Bind { error: io, .. } => {
+            PyErr::from(io::Error::new(io.kind(), error.to_string()))
+        }
+        StartError::Site(_) => PyOSError::new_err(error.to_string()),
+    }
+}
+
+server_methods!(
+    WebServer,
+    "WebServer",
+    (config = None, host = None, port = None, db = None),
+    fn new(py, config: Option<PathBuf>, host: Option<String>, port: Option<u16>, db: Option<PathBuf>) {
+        py.detach(|| {
+            let mut settings = Settings::load(config.as_deref()).map_err(config_error)?;
+            if let Some(host) = host {
+                settings.host = host;
+            }
+            if let Some(port) = port {
+                settings.port = port;
+            }
+            if let Some(db) = db {
+                settings.db = db;
+            }
+            let server = reseau_host::web::bind(&settings).map_err(start_error)?;
+            let local = server.local_addr();
+            let stopper = server.stopper();
+            Ok(Served::new("web", local, stopper, Box::new(move || server.run())))
+        })
+    }
+);
