@@ -193,16 +193,7 @@ fn receive(socket: UdpSocket, stop: Arc<AtomicBool>) {
                 let _ = writeln!(out, "{from}: {text}");
                 let _ = out.flush();
             }
-            Err(error)
-                if matches!(
-                    error.kind(),
-                    io::ErrorKind::WouldBlock
-                        | io::ErrorKind::TimedOut
-                        | io::ErrorKind::Interrupted
-                ) => {}
-            // An ICMP "port unreachable" from an earlier send shows up
-            // here on some systems: the peer is not there, go on.
-            Err(error) if error.kind() == io::ErrorKind::ConnectionRefused => {}
+            Err(error) if is_transient(&error) => {}
             Err(error) => {
                 eprintln!("chat: receive failed: {error}");
                 return;
@@ -262,4 +253,17 @@ pub fn run_on(chat: &mut Chat) -> io::Result<()> {
     stop.store(true, Ordering::SeqCst);
     let _ = receiver.join();
     Ok(())
+}
+
+/// Whether a failed receive on a chat socket is no reason to stop: a read
+/// timeout, a signal, or an ICMP "port unreachable" that an earlier send
+/// provoked (the peer is not there; Linux reports it on the next call).
+pub fn is_transient(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::WouldBlock
+            | io::ErrorKind::TimedOut
+            | io::ErrorKind::Interrupted
+            | io::ErrorKind::ConnectionRefused
+    )
 }

@@ -3,7 +3,6 @@
 //! The commands are `reseau_core::chat`'s; the socket and the course's
 //! stdin loop are `reseau_host::chat`'s.
 
-use std::io;
 use std::net::SocketAddr;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -228,15 +227,7 @@ impl Chat {
                     let text = String::from_utf8_lossy(buf.get(..n).unwrap_or_default());
                     return Ok(Some((text.into_owned(), address(from))));
                 }
-                Err(error)
-                    if matches!(
-                        error.kind(),
-                        io::ErrorKind::WouldBlock
-                            | io::ErrorKind::TimedOut
-                            | io::ErrorKind::Interrupted
-                            // An ICMP "port unreachable" from an earlier send.
-                            | io::ErrorKind::ConnectionRefused
-                    ) => {}
+                Err(error) if reseau_host::chat::is_transient(&error) => {}
                 Err(error) => return Err(error.into()),
             }
             py.check_signals()?;
