@@ -63,18 +63,11 @@ TMP=$(mktemp -d "${TMPDIR:-/tmp}/reseau-compare.XXXXXX")
 PIDS=()        # every background process this script started and has not reaped
 HOLD_FD_OPEN=0 # 1 while fd 3 (the hold helper's stdin) is open
 
-cleanup() {
-  local status=$?
-  trap - EXIT INT TERM
+# Closes the hold helper's stdin before its process is stopped.
+cleanup_extra() {
   if ((HOLD_FD_OPEN)); then exec 3>&-; HOLD_FD_OPEN=0; fi
-  stop_pids "${PIDS[@]}"
-  PIDS=()
-  rm -rf "$TMP"
-  exit "$status"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+on_exit_clean_up
 
 # The file-descriptor limit: scenario 6 needs 10,000 connections (the Python
 # helper and the server raise their own soft limits too).

@@ -69,17 +69,7 @@ mkdir -p "$(dirname "$OUT")"
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/reseau-compare-echo.XXXXXX")
 PIDS=() # every background process this script started and has not reaped
 
-cleanup() {
-  local status=$?
-  trap - EXIT INT TERM
-  stop_pids "${PIDS[@]}"
-  PIDS=()
-  rm -rf "$TMP"
-  exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+on_exit_clean_up
 
 # Snapshot of the binaries (identical to target/release at the start).
 BIN=$TMP/bin

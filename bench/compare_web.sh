@@ -98,17 +98,7 @@ mkdir -p "$(dirname "$OUT")"
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/reseau-web.XXXXXX")
 PIDS=() # every background process this script started and has not reaped
 
-cleanup() {
-  local status=$?
-  trap - EXIT INT TERM
-  stop_pids "${PIDS[@]}"
-  PIDS=()
-  rm -rf "$TMP"
-  exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+on_exit_clean_up
 
 # The file-descriptor limit: the limits scenario holds 1000+ connections
 # (the servers inherit it; web_limits.py raises its own too).

@@ -1,5 +1,5 @@
 # Helpers shared by the benchmark scripts (bench/compare.sh,
-# bench/compare_echo.sh). Sourced, never run; defines functions only.
+# bench/compare_echo.sh, bench/compare_web.sh). Sourced, never run; defines functions only.
 #
 # The functions use these variables of the sourcing script:
 #   TMP      its temporary directory          PIDS     background PIDs it started
@@ -259,4 +259,24 @@ machine_line() {
 }
 source_line() {
   echo "- Source: \`$(git rev-parse --short HEAD 2>/dev/null || echo '?')\`$(git diff --quiet HEAD 2>/dev/null || echo ' plus uncommitted changes')"
+}
+
+# Makes a script clean up after itself, however it ends: on exit (and on
+# INT or TERM) it runs the script's `cleanup_extra` if it defines one, stops
+# every process in PIDS (the script's array of the background processes it
+# started and has not reaped) and removes TMP, its temporary folder.
+on_exit_clean_up() {
+  trap _clean_up EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+}
+
+_clean_up() {
+  local status=$?
+  trap - EXIT INT TERM
+  if declare -F cleanup_extra >/dev/null; then cleanup_extra; fi
+  stop_pids "${PIDS[@]}"
+  PIDS=()
+  rm -rf "$TMP"
+  exit "$status"
 }

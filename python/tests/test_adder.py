@@ -13,41 +13,17 @@ import sys
 import pytest
 
 import hostile  # tests/peers/hostile.py
+from adder_lists import AdderClient  # tests/peers/adder_lists.py: the course's client
 import reseau
 from conftest import PEERS, WAIT
 
 
-class CourseAdderClient:
-    """The course's client: one request per connection, written the
-    course's way (send loop, pickle for the list, struct for the length)."""
-
-    def __init__(self, data, address):
-        self.__data = data
-        self.__s = socket.create_connection(address, timeout=WAIT)
-
-    def _compute(self):
-        totalsent = 0
-        msg = pickle.dumps(self.__data)
-        self.__s.send(struct.pack('I', len(msg)))
-        while totalsent < len(msg):
-            sent = self.__s.send(msg[totalsent:])
-            totalsent += sent
-        reply = b''
-        while len(reply) < 4:
-            chunk = self.__s.recv(4 - len(reply))
-            if chunk == b'':
-                return None
-            reply += chunk
-        return struct.unpack('I', reply)[0]
-
-    def close(self):
-        self.__s.close()
-
-
 def course_sum(data, address):
-    client = CourseAdderClient(data, address)
+    """One request, as the course's client makes it (the default pickle
+    protocol), on a connection of its own."""
+    client = AdderClient(*address[:2])
     try:
-        return client._compute()
+        return client.compute(data, None)
     finally:
         client.close()
 

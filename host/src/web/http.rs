@@ -412,6 +412,14 @@ impl Connection {
         0
     }
 
+    fn reject_long_head(&mut self) -> usize {
+        let limit = self.limits.max_header;
+        self.reject(
+            431,
+            format!("the request head is over the {limit}-byte limit"),
+        )
+    }
+
     /// Takes head bytes; parses the head once its blank line is in.
     fn read_head(&mut self, input: &[u8]) -> usize {
         // Blank lines before a request are allowed (RFC 9112, 2.2).
@@ -429,36 +437,25 @@ impl Connection {
         // (and the three before them) are scanned.
         let scan_from = self.buf.len().saturating_sub(3);
         let end = if self.buf.is_empty() {
-            head_end(input, 0)
+            head_end(input)
         } else {
             let mut joined = self.buf.get(scan_from..).unwrap_or_default().to_vec();
             joined.extend_from_slice(input.get(..room.min(input.len())).unwrap_or_default());
-            head_end(&joined, 0).map(|end| end + scan_from)
+            head_end(&joined).map(|end| end + scan_from)
         };
         let Some(end) = end else {
             if input.len() > room {
-                return self.reject(
-                    431,
-                    format!(
-                        "the request head is over the {}-byte limit",
-                        self.limits.max_header
-                    ),
-                );
+                return self.reject_long_head();
             }
             self.buf.extend_from_slice(input);
             return input.len();
         };
-        // The head is buf + input[..taken].
-        let taken = end - self.buf.len();
         if end > self.limits.max_header {
-            return self.reject(
-                431,
-                format!(
-                    "the request head is over the {}-byte limit",
-                    self.limits.max_header
-                ),
-            );
+            return self.reject_long_head();
         }
+        // The head is buf + input[..taken]: it ends in the new bytes, since
+        // `buf` alone held no blank line (saturating all the same).
+        let taken = end.saturating_sub(self.buf.len());
         let head = if self.buf.is_empty() {
             self.parse_head(input.get(..taken).unwrap_or_default())
         } else {
@@ -773,8 +770,8 @@ fn read_some(body: &mut Box<dyn Read + Send>, buf: &mut [u8]) -> io::Result<usiz
 }
 
 /// Where a request head ends in `bytes` (just after its blank line).
-fn head_end(bytes: &[u8], from: usize) -> Option<usize> {
-    let mut at = from;
+fn head_end(bytes: &[u8]) -> Option<usize> {
+    let mut at = 0;
     while let Some(i) = bytes
         .get(at..)
         .and_then(|rest| rest.iter().position(|&b| b == b'\n'))
