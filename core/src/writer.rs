@@ -27,6 +27,11 @@ impl<'a> Writer<'a> {
         self.len
     }
 
+    /// Bytes left before the end of the buffer.
+    pub fn remaining(&self) -> usize {
+        self.buf.len().saturating_sub(self.len)
+    }
+
     /// True if nothing was written.
     pub fn is_empty(&self) -> bool {
         self.len == 0
@@ -42,7 +47,24 @@ impl<'a> Writer<'a> {
         self.overflowed
     }
 
+    /// Runs `f` with a writer of its own over the room left, then counts
+    /// what it wrote as written here.
+    ///
+    /// For loops that write many small pieces: the inner writer is a
+    /// local, so the compiler keeps its length in a register instead of
+    /// storing it after every piece (it cannot prove that the bytes written
+    /// do not land on the outer writer's fields).
+    #[inline]
+    pub fn nested<R>(&mut self, f: impl FnOnce(&mut Writer<'_>) -> R) -> R {
+        let mut inner = Writer::new(self.buf.get_mut(self.len..).unwrap_or_default());
+        let result = f(&mut inner);
+        self.len += inner.len;
+        self.overflowed |= inner.overflowed;
+        result
+    }
+
     /// Appends `bytes`, or marks the writer overflowed.
+    #[inline]
     pub fn put(&mut self, bytes: &[u8]) {
         match self.buf.get_mut(self.len..self.len + bytes.len()) {
             Some(dst) => {

@@ -5,6 +5,8 @@ Issue 6's targets, for a pickled list of 1,000,000 ints, in the same process:
 
   sum     reseau.sum_request(b)            vs  sum(pickle.loads(b))        >= 10x
   decode  reseau.decode_sum_request(b)     vs  pickle.loads(b)             >= 2x
+          reseau.decode_sum_request_array(b)  vs  pickle.loads(b)          >= 2x
+          (the same ints as an array.array('q'): no int objects to make)
   encode  reseau.encode_sum_request(ints)  vs  struct.pack('I', len(p)) + p,
                                                p = pickle.dumps(ints)      >= 2x
 
@@ -162,6 +164,9 @@ def check_results(values, payloads, native_payload):
         got = reseau.decode_sum_request(b)
         if list(got) != values:
             raise Mismatch('decode_sum_request(%s) differs from pickle.loads' % label)
+        got = reseau.decode_sum_request_array(b)
+        if got.typecode != 'q' or got.tolist() != values:
+            raise Mismatch('decode_sum_request_array(%s) differs from pickle.loads' % label)
     frame = reseau.encode_sum_request(values)
     if not isinstance(frame, bytes):
         raise Mismatch('encode_sum_request returned %s, not bytes' % type(frame).__name__)
@@ -261,6 +266,7 @@ def main():
         env = {
             'sum_request': reseau.sum_request,
             'decode_sum_request': reseau.decode_sum_request,
+            'decode_sum_request_array': reseau.decode_sum_request_array,
             'encode_sum_request': reseau.encode_sum_request,
             'loads': pickle.loads, 'sum': sum,
             'course_encode': course_encode, 'course_encode_p2': course_encode_p2,
@@ -279,6 +285,7 @@ def main():
                 run('sum', label, 'sum_request(b)', 'sum(loads(b))', 10.0, b=b)
             if 'decode' in only:
                 run('decode', label, 'decode_sum_request(b)', 'loads(b)', 2.0, b=b)
+                run('decode', label, 'decode_sum_request_array(b)', 'loads(b)', 2.0, b=b)
         if 'encode' in only:
             run('encode', 'baseline protocol %d (default, the course\'s client)'
                 % pickle.DEFAULT_PROTOCOL, 'encode_sum_request(ints)', 'course_encode(ints)', 2.0)

@@ -11,11 +11,13 @@
 //! - [`servers`]: the adder, echo and web servers.
 //! - [`clients`]: the echo client and the adder's `sum`.
 //! - [`errors`]: the exceptions.
+//! - [`list_ints`]: reading a list of ints fast (the one `unsafe`).
 
 pub mod chat;
 pub mod clients;
 pub mod codec;
 pub mod errors;
+pub mod list_ints;
 pub mod net;
 pub mod servers;
 pub mod wait;
@@ -28,6 +30,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add_function(wrap_pyfunction!(codec::encode_frame, m)?)?;
     m.add_function(wrap_pyfunction!(codec::encode_sum_request, m)?)?;
+    m.add_function(wrap_pyfunction!(codec::decode_sum_request_array, m)?)?;
     m.add_function(wrap_pyfunction!(codec::decode_sum_request, m)?)?;
     m.add_function(wrap_pyfunction!(codec::sum_request, m)?)?;
     m.add_class::<codec::FrameDecoder>()?;

@@ -6,7 +6,10 @@ every pickle that is not a plain list of ints is refused with
 `reseau.ProtocolError`, and nothing in it is ever run.
 """
 
+import array
+import operator
 import pickle
+import random
 import struct
 
 import pytest
@@ -189,12 +192,111 @@ def test_encode_sum_request_passes_on_the_iterables_own_error():
         reseau.encode_sum_request(ints())
 
 
+# --- encode_sum_request reads lists straight (python/src/list_ints.rs) ------
+
+class Index:
+    """An int-like object that is no int (as numpy's ints): has __index__."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def __index__(self):
+        return self.value
+
+
+class MyInt(int):
+    """An int subclass: read through the safe path, not straight."""
+
+
+def test_encode_sum_request_of_any_mix_of_ints_is_pickle_dumps_protocol_2():
+    rng = random.Random(6)
+    kinds = [
+        lambda: rng.randrange(256),
+        lambda: rng.randrange(-2**31, 2**31),
+        lambda: rng.randrange(-2**63, 2**63),
+        lambda: rng.randrange(-2**100, 2**100),
+        lambda: rng.random() < 0.5,
+        lambda: MyInt(rng.randrange(-1000, 1000)),
+        lambda: Index(rng.randrange(-2**40, 2**40)),
+    ]
+    # Around the binding's runs (256 ints) and CPython's batches (1000).
+    for n in (0, 1, 2, 3, 255, 256, 257, 511, 999, 1000, 1001, 2001, 5000):
+        for mix in (kinds, kinds[:1], kinds[2:4], kinds[4:]):
+            ints = [rng.choice(mix)() for _ in range(n)]
+            expected = pickle.dumps([operator.index(i) for i in ints], 2)
+            assert reseau.encode_sum_request(ints)[4:] == expected, (n, len(mix))
+            assert reseau.encode_sum_request(tuple(ints))[4:] == expected
+            assert reseau.encode_sum_request(iter(ints))[4:] == expected
+
+
+def test_encode_sum_request_refuses_a_non_int_after_many_ints():
+    for at in (0, 255, 256, 1000, 1500):
+        ints = list(range(2000))
+        ints[at] = "x"
+        with pytest.raises(TypeError):
+            reseau.encode_sum_request(ints)
+
+
+def test_encode_sum_request_survives_a_list_changed_while_it_is_read():
+    """An __index__ may change the list being read; the reader must look
+    at it again (as Python's own list iterator does), never at freed items."""
+
+    def changed(change):
+        ints = list(range(1000, 1600))
+
+        class Changer:
+            def __index__(self):
+                change(ints)
+                return 7
+
+        ints[300] = Changer()
+        return pickle.loads(reseau.encode_sum_request(ints)[4:])
+
+    head = list(range(1000, 1300))
+    assert changed(lambda ints: ints.clear()) == head + [7]
+    assert changed(lambda ints: ints.__delitem__(slice(400, None))) == head + [7] + list(range(1301, 1400))
+    assert changed(lambda ints: ints.extend(range(5))) == head + [7] + list(range(1301, 1600)) + list(range(5))
+    # Every item replaced by new objects: the old ones are freed.
+    assert changed(lambda ints: ints.__setitem__(slice(None), [MyInt(2**40 + k) for k in range(600)])) == (
+        head + [7] + [2**40 + k for k in range(301, 600)]
+    )
+
+
 # --- decode_sum_request and sum_request -------------------------------------
 
 @pytest.mark.parametrize("protocol", range(pickle.HIGHEST_PROTOCOL + 1))
 @pytest.mark.parametrize("ints", LISTS)
 def test_decode_sum_request_reads_every_pickle_protocol(ints, protocol):
     assert reseau.decode_sum_request(pickle.dumps(ints, protocol)) == ints
+
+
+@pytest.mark.parametrize("protocol", range(pickle.HIGHEST_PROTOCOL + 1))
+@pytest.mark.parametrize("ints", LISTS)
+def test_decode_sum_request_array_is_the_list_as_an_int64_array(ints, protocol):
+    got = reseau.decode_sum_request_array(pickle.dumps(ints, protocol))
+    assert isinstance(got, array.array)
+    assert got.typecode == "q"
+    assert got.tolist() == ints
+
+
+@pytest.mark.parametrize("ints", LISTS)
+def test_decode_sum_request_array_reads_the_native_format(ints):
+    got = reseau.decode_sum_request_array(reseau.encode_sum_request(ints, encoding="native")[4:])
+    assert got.typecode == "q"
+    assert got.tolist() == ints
+
+
+def test_decode_sum_request_array_of_a_million_ints():
+    ints = list(range(-500_000, 500_000))
+    assert reseau.decode_sum_request_array(pickle.dumps(ints)) == array.array("q", ints)
+
+
+def test_decode_sum_request_array_refuses_ints_beyond_64_bits():
+    for big in (2**63, -2**63 - 1, 2**100):
+        payload = pickle.dumps([1, big, 2])
+        assert reseau.decode_sum_request(payload) == [1, big, 2]
+        with pytest.raises(OverflowError, match="64 bits"):
+            reseau.decode_sum_request_array(payload)
 
 
 @pytest.mark.parametrize("protocol", range(pickle.HIGHEST_PROTOCOL + 1))
@@ -236,7 +338,7 @@ def test_sum_request_of_a_million_ints():
 
 
 def test_decode_and_sum_accept_only_bytes():
-    for function in (reseau.decode_sum_request, reseau.sum_request):
+    for function in (reseau.decode_sum_request, reseau.decode_sum_request_array, reseau.sum_request):
         for bad in ("\x80\x04]\x94.", [1, 2], None, 7):
             with pytest.raises(TypeError):
                 function(bad)
@@ -263,7 +365,7 @@ def hostile_payloads(marker):
     return payloads
 
 
-@pytest.mark.parametrize("function", ["decode_sum_request", "sum_request"])
+@pytest.mark.parametrize("function", ["decode_sum_request", "decode_sum_request_array", "sum_request"])
 def test_hostile_pickles_are_refused_and_never_run(function, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     marker = "PWNED-by-a-pickle"

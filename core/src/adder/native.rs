@@ -306,6 +306,20 @@ impl NativeEncoder {
             out.put(bytes);
         }
     }
+
+    /// Writes as many of `values` as fit in `out` (each needs up to
+    /// [`MAX_WRITE`](Self::MAX_WRITE) bytes of room); returns how many.
+    pub fn push_i64s(&mut self, values: &[i64], out: &mut Writer<'_>) -> usize {
+        let mut written = 0;
+        for &value in values {
+            if out.remaining() < Self::MAX_WRITE {
+                break;
+            }
+            self.push(value, out);
+            written += 1;
+        }
+        written
+    }
 }
 
 #[cfg(test)]

@@ -522,3 +522,73 @@ fn protocol_md_examples() {
         assert!(doc.contains(text), "PROTOCOL.md lacks {text:?}");
     }
 }
+
+/// Encodes `ints` through `push_i64s`, handing it `calls` slices (cut at
+/// the given points) and writers of `room` bytes, flushed when full.
+fn encode_i64s(format: Format, ints: &[i64], cuts: &[usize], room: usize) -> Vec<u8> {
+    let mut payload = Vec::new();
+    let mut chunk = std::vec![0u8; room];
+    let mut encoder = RequestEncoder::new(format);
+    let mut w = Writer::new(&mut chunk);
+    encoder.begin(&mut w);
+    payload.extend_from_slice(w.written());
+    let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (ints.len() + 1)).collect();
+    cuts.push(ints.len());
+    cuts.sort_unstable();
+    let mut start = 0;
+    for end in cuts {
+        let mut rest = &ints[start..end];
+        // Each round writes at least one int into an empty writer.
+        while !rest.is_empty() {
+            let mut w = Writer::new(&mut chunk);
+            let n = encoder.push_i64s(rest, &mut w);
+            assert!(!w.overflowed());
+            assert!(n > 0, "an empty writer of {room} bytes took no int");
+            payload.extend_from_slice(w.written());
+            rest = &rest[n..];
+        }
+        start = end;
+    }
+    let mut w = Writer::new(&mut chunk);
+    encoder.finish(&mut w);
+    payload.extend_from_slice(w.written());
+    payload
+}
+
+#[test]
+fn push_i64s_writes_nothing_without_room() {
+    let mut chunk = [0u8; RequestEncoder::MAX_WRITE - 1];
+    for format in [Format::Pickle, Format::Native] {
+        let mut encoder = RequestEncoder::new(format);
+        let mut w = Writer::new(&mut chunk);
+        // Native needs 10 bytes per int, pickle's first two ints 38.
+        let n = encoder.push_i64s(&[1, 2, 3], &mut w);
+        assert!(!w.overflowed());
+        assert_eq!(n == 0, format == Format::Pickle);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// `push_i64s`, cut into any calls and any writer sizes, writes the
+    /// bytes `push` writes one int at a time, across MARK/APPENDS batches.
+    #[test]
+    fn push_i64s_is_push(
+        ints in prop::collection::vec(
+            prop_oneof![0i64..300, -70_000i64..70_000, any::<i32>().prop_map(i64::from), any::<i64>()],
+            0..2600,
+        ),
+        cuts in prop::collection::vec(any::<usize>(), 0..6),
+        room in RequestEncoder::MAX_WRITE..400,
+        native in any::<bool>(),
+    ) {
+        let format = if native { Format::Native } else { Format::Pickle };
+        let mut expected = Vec::new();
+        RequestEncoder::encode_all(format, ints.iter().map(|&v| i128::from(v)), |b| {
+            expected.extend_from_slice(b)
+        })
+        .unwrap();
+        prop_assert_eq!(encode_i64s(format, &ints, &cuts, room), expected);
+    }
+}

@@ -10,6 +10,7 @@ Codec (no network):
     decode_sum_request, sum_request   a request payload's ints, or their sum,
                                       read without running pickle (safe on
                                       untrusted bytes)
+    decode_sum_request_array          the ints as an array.array('q'), fast
     parse_command, Command            the chat's commands (/join, /send, ...)
 
 Servers (bind at construction; run() in the foreground, start()/stop() or
@@ -44,6 +45,7 @@ from reseau._native import (
     SumRefused,
     WebServer,
     decode_sum_request,
+    decode_sum_request_array,
     encode_frame,
     encode_sum_request,
     parse_command,
@@ -66,6 +68,7 @@ __all__ = [
     "SumRefused",
     "WebServer",
     "decode_sum_request",
+    "decode_sum_request_array",
     "encode_frame",
     "encode_sum_request",
     "parse_command",

@@ -1,5 +1,6 @@
 """The Rust core of the reseau package; import reseau instead."""
 
+import array
 import os
 from collections.abc import Iterable
 from types import TracebackType
@@ -22,6 +23,7 @@ __all__ = [
     "SumRefused",
     "WebServer",
     "decode_sum_request",
+    "decode_sum_request_array",
     "encode_frame",
     "encode_sum_request",
     "parse_command",
@@ -73,6 +75,9 @@ def encode_sum_request(ints: Iterable[SupportsIndex], encoding: _Encoding = "pic
 
 def decode_sum_request(payload: _Buffer, /) -> list[int]:
     """The ints of a request payload, in either format."""
+
+def decode_sum_request_array(payload: _Buffer, /) -> array.array[int]:
+    """The ints of a request payload as an array.array('q'), without int objects."""
 
 def sum_request(payload: _Buffer, /) -> int:
     """The sum of a request payload's ints, computed while parsing."""

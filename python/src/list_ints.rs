@@ -1,0 +1,72 @@
+//! Reading machine ints straight out of a Python `list`: the binding's one
+//! use of `unsafe`, and why it is sound.
+//!
+//! `encode_sum_request` of a million ints must beat `pickle.dumps` twice
+//! over, and most of its time is reading the list. pyo3's safe iteration
+//! takes a new reference to each item (a write to every int object, most of
+//! them cache misses) and converts it through `PyLong_AsLong`, which calls
+//! `PyLong_AsLongAndOverflow`: 3.5 ms for a million ints, against 1.9 ms
+//! reading borrowed items with `PyLong_AsLongAndOverflow` directly
+//! (`python/bench/results-2026-11-26.md`).
+//!
+//! Only exact `int`s take this path: converting one runs no Python code
+//! (no `__index__`, no `__del__`, no allocation), so nothing can change
+//! the list while we read it, and a borrowed item stays alive. Anything
+//! else (a bool, an int subclass, an object with `__index__`, an int beyond
+//! 64 bits, a non-int) stops the run and is read through pyo3's safe API
+//! by the caller, which may run Python code and so re-reads the list's
+//! length afterwards. Where another thread could change the list while we
+//! hold it (free-threaded CPython) or where lists are not CPython's
+//! (the limited API, PyPy, GraalPy), this module reads nothing and
+//! everything goes through the safe path.
+
+use pyo3::prelude::*;
+use pyo3::types::PyList;
+
+/// Reads items `start..` of `list` into `buf` while they are exact `int`s
+/// that fit in an `i64`; returns how many it read. 0 means the end of the
+/// list, or an item at `start` that the caller must read itself.
+#[cfg(not(any(Py_LIMITED_API, Py_GIL_DISABLED, PyPy, GraalPy)))]
+#[allow(unsafe_code)]
+pub fn read_exact_ints(list: &Bound<'_, PyList>, start: usize, buf: &mut [i64]) -> usize {
+    use pyo3::ffi;
+
+    let ptr = list.as_ptr();
+    let len = list.len();
+    let mut read = 0;
+    for (index, slot) in (start..len).zip(buf.iter_mut()) {
+        let Ok(index) = ffi::Py_ssize_t::try_from(index) else {
+            break;
+        };
+        // SAFETY: we hold the GIL (`list` is a `Bound`) and `index` is
+        // below the list's length read above. Nothing between that read and
+        // here ran Python code (only the two calls below, on exact ints),
+        // so the list still has that length and owns the item: the
+        // borrowed pointer is valid, and it is not kept past this turn.
+        let item = unsafe { ffi::PyList_GET_ITEM(ptr, index) };
+        // SAFETY: `item` is a valid object (above).
+        if unsafe { ffi::PyLong_CheckExact(item) } == 0 {
+            break;
+        }
+        let mut overflow = 0;
+        // SAFETY: `item` is an exact int, so this reads its digits and
+        // returns: it calls no `__index__`, allocates nothing and sets no
+        // error (an int beyond a C long sets `overflow` instead).
+        let value = unsafe { ffi::PyLong_AsLongAndOverflow(item, &mut overflow) };
+        if overflow != 0 {
+            break;
+        }
+        // A C long is 32 bits on some platforms (Windows): it always fits.
+        #[allow(clippy::useless_conversion)]
+        let value = i64::from(value);
+        *slot = value;
+        read += 1;
+    }
+    read
+}
+
+/// Where lists cannot be read directly, every item takes the safe path.
+#[cfg(any(Py_LIMITED_API, Py_GIL_DISABLED, PyPy, GraalPy))]
+pub fn read_exact_ints(_list: &Bound<'_, PyList>, _start: usize, _buf: &mut [i64]) -> usize {
+    0
+}
