@@ -254,9 +254,10 @@ impl<R: BufRead> Iterator for Words<R> {
     }
 }
 
-/// A file that disappears when closed: the spool of a request read from
-/// stdin, whose length must be known before its first byte is sent.
-fn spool() -> io::Result<File> {
+/// A file that disappears when closed, in the temporary directory: the
+/// spool of a request whose length must be known before its first byte is
+/// sent (the ints of stdin here, a Python iterable in the binding's `sum`).
+pub fn spool() -> io::Result<File> {
     let dir = std::env::temp_dir();
     for attempt in 0..100u32 {
         let path = dir.join(format!("reseau-sum-{}-{attempt}", std::process::id()));
@@ -271,7 +272,12 @@ fn spool() -> io::Result<File> {
                 return Ok(file);
             }
             Err(error) if error.kind() == ErrorKind::AlreadyExists => continue,
-            Err(error) => return Err(error),
+            Err(error) => {
+                return Err(io::Error::new(
+                    error.kind(),
+                    format!("cannot create a spool file in {}: {error}", dir.display()),
+                ));
+            }
         }
     }
     Err(io::Error::other(

@@ -1,6 +1,7 @@
 //! The course's clients: `EchoClient` and `sum`, run by `reseau_host`.
 
-use std::io::Cursor;
+use std::fs::File;
+use std::io::{self, BufReader, Cursor, Read, Seek, SeekFrom, Write};
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
@@ -106,8 +107,10 @@ impl EchoClient {
 /// ints is any iterable of ints, read once and encoded as it goes
 /// (encoding "pickle", the course's format, whose reply carries a sum from
 /// 0 to 4294967295; or "native", 64-bit sums and error replies). The
-/// request is sent and the reply awaited without the GIL; Ctrl-C
-/// interrupts the wait.
+/// frame's header needs the payload's length, so the payload is sent once
+/// encoded; from 16 MiB on it goes to a temporary file (already unlinked),
+/// so a long iterable never has to fit in memory. The request is sent and
+/// the reply awaited without the GIL; Ctrl-C interrupts the wait.
 ///
 /// Raises OverflowError for an int the format cannot carry, SumRefused
 /// when the server refuses (a native error reply, or a course-format server
@@ -123,11 +126,31 @@ pub fn sum(
     encoding: &str,
 ) -> PyResult<i64> {
     let format = errors::parse_format(encoding)?;
+    // The frame's header needs the payload's length: a payload of 16 MiB
+    // and more goes to a spool file as it is encoded, so a long iterable
+    // never has to fit in memory.
     let mut payload = Vec::new();
-    let len = codec::encode_payload(ints, format, &mut payload)?;
+    let mut file: Option<File> = None;
+    let len = {
+        let mut spill = |bytes: &[u8]| -> io::Result<()> {
+            let file = match &mut file {
+                Some(file) => file,
+                None => file.insert(reseau_host::adder::spool()?),
+            };
+            file.write_all(bytes)
+        };
+        codec::encode_payload(ints, format, &mut payload, Some(&mut spill))?
+    };
+    let mut reader: Box<dyn Read + Send> = match file {
+        Some(mut file) => {
+            file.seek(SeekFrom::Start(0))?;
+            Box::new(BufReader::with_capacity(64 * 1024, file).chain(Cursor::new(payload)))
+        }
+        None => Box::new(Cursor::new(payload)),
+    };
     let addr = join_host_port(host, port);
     wait::interruptible(py, "sum", move || {
-        reseau_host::adder::send_payload(&addr, format, len as u64, &mut Cursor::new(&payload))
+        reseau_host::adder::send_payload(&addr, format, len, &mut reader)
     })?
     .map_err(errors::sum)
 }

@@ -279,52 +279,108 @@ fn runs_of<'py>(
 /// The most a spool grows by at a time.
 const CHUNK: usize = 16 * 1024;
 
+/// A payload this large is handed to the spill, when there is one.
+const SPILL_AT: usize = 16 * 1024 * 1024;
+
+/// The longest payload a frame can carry.
+const MAX_PAYLOAD: u64 = u32::MAX as u64;
+
+/// Where a payload goes once it is [`SPILL_AT`] bytes long (a file), so
+/// that a long iterable never has to fit in memory.
+pub type Spill<'a> = &'a mut dyn FnMut(&[u8]) -> std::io::Result<()>;
+
 /// The encoder's writers, straight over a growing `Vec`: it is extended
 /// with zeros a chunk at a time, written in place, and cut to what was
 /// written at the end (no copy through a buffer of our own).
-struct Spool<'a> {
+struct Spool<'a, 's> {
     out: &'a mut Vec<u8>,
+    /// Where the payload starts in `out`.
+    start: usize,
+    /// Where the next byte goes in `out`.
     filled: usize,
+    /// Bytes handed to `spill` so far.
+    spilled: u64,
+    spill: Option<Spill<'s>>,
 }
 
-impl Spool<'_> {
+impl Spool<'_, '_> {
     /// Calls `f` with a writer that has at least `MAX_WRITE` bytes of room.
-    fn write<R>(&mut self, f: impl FnOnce(&mut Writer<'_>) -> R) -> R {
+    fn write<R>(&mut self, f: impl FnOnce(&mut Writer<'_>) -> R) -> PyResult<R> {
         if self.out.len() - self.filled < RequestEncoder::MAX_WRITE {
-            // Into the room already reserved, when there is some.
-            let grow = (self.out.capacity() - self.filled).clamp(256, CHUNK);
-            self.out.resize(self.filled + grow, 0);
+            self.grow()?;
         }
         let mut w = Writer::new(self.out.get_mut(self.filled..).unwrap_or_default());
         let result = f(&mut w);
         self.filled += w.len();
-        result
+        Ok(result)
     }
 
-    fn finish(self) {
+    /// The payload's length so far.
+    fn len(&self) -> u64 {
+        self.spilled + (self.filled - self.start) as u64
+    }
+
+    fn grow(&mut self) -> PyResult<()> {
+        if self.len() > MAX_PAYLOAD {
+            return Err(errors::FrameTooLarge::new_err(format!(
+                "a request of more than {MAX_PAYLOAD} bytes is longer than a 4-byte length can say"
+            )));
+        }
+        if let Some(spill) = &mut self.spill
+            && self.filled - self.start >= SPILL_AT
+        {
+            spill(self.out.get(self.start..self.filled).unwrap_or_default())?;
+            self.spilled += (self.filled - self.start) as u64;
+            self.filled = self.start;
+            return Ok(());
+        }
+        // Into the room already reserved, when there is some.
+        let grow = (self.out.capacity() - self.filled).clamp(256, CHUNK);
+        self.out.resize(self.filled + grow, 0);
+        Ok(())
+    }
+
+    /// Cuts `out` to what was written; returns the payload's length.
+    fn finish(self) -> u64 {
+        let len = self.len();
         self.out.truncate(self.filled);
+        len
     }
 }
 
 /// Encodes `ints` as a request payload in `format`, appended to `out`;
-/// returns the payload's length.
+/// returns the payload's length. With a `spill`, `out` is handed to it
+/// (and emptied) whenever it holds 16 MiB of the payload: the payload is
+/// what the spill got, then what is left in `out`. A payload that
+/// outgrows a frame raises FrameTooLarge as soon as it does.
 pub fn encode_payload(
     ints: &Bound<'_, PyAny>,
     format: Format,
     out: &mut Vec<u8>,
-) -> PyResult<usize> {
-    let start = out.len();
+    spill: Option<Spill<'_>>,
+) -> PyResult<u64> {
     if let Ok(n) = ints.len() {
         // Most ints take 2 to 5 bytes.
-        out.reserve(n.saturating_mul(5).saturating_add(64));
+        let mut room = n.saturating_mul(5).saturating_add(64);
+        if spill.is_some() {
+            room = room.min(SPILL_AT + CHUNK);
+        }
+        out.reserve(room);
     }
-    let mut spool = Spool { out, filled: start };
+    let start = out.len();
+    let mut spool = Spool {
+        out,
+        start,
+        filled: start,
+        spilled: 0,
+        spill,
+    };
     let mut encoder = RequestEncoder::new(format);
-    spool.write(|w| encoder.begin(w));
+    spool.write(|w| encoder.begin(w))?;
     for_each_run(ints, |run| match run {
         Run::Machine(mut rest) => {
             while !rest.is_empty() {
-                let n = spool.write(|w| encoder.push_i64s(rest, w));
+                let n = spool.write(|w| encoder.push_i64s(rest, w))?;
                 if n == 0 {
                     // The encoder takes an int whenever MAX_WRITE bytes are
                     // free, which `write` ensures: never, but not a hang.
@@ -335,13 +391,11 @@ pub fn encode_payload(
             Ok(())
         }
         Run::Big(value) => spool
-            .write(|w| encoder.push(value, w))
+            .write(|w| encoder.push(value, w))?
             .map_err(errors::encode),
     })?;
-    spool.write(|w| encoder.finish(w));
-    let end = spool.filled;
-    spool.finish();
-    Ok(end - start)
+    spool.write(|w| encoder.finish(w))?;
+    Ok(spool.finish())
 }
 
 /// A whole adder request: the frame of `ints` in the course's pickle
@@ -360,7 +414,7 @@ pub fn encode_sum_request<'py>(
 ) -> PyResult<Bound<'py, PyBytes>> {
     let format = errors::parse_format(encoding)?;
     let mut out = vec![0u8; HEADER_LEN];
-    let len = encode_payload(ints, format, &mut out)?;
+    let len = encode_payload(ints, format, &mut out, None)?;
     let len = u32::try_from(len).map_err(|_| {
         errors::FrameTooLarge::new_err(format!(
             "a request of {len} bytes is longer than a 4-byte length can say"

@@ -193,6 +193,30 @@ def test_sum_streams_any_iterable():
         assert reseau.sum((7, 8), host=host, port=port) == 15
 
 
+def test_sum_of_an_iterable_longer_than_memory_holds_goes_through_a_spool_file(monkeypatch, tmp_path):
+    """From 16 MiB of payload on, sum() spools to the temporary directory
+    (an unlinked file): a missing directory makes it fail, which shows the
+    file is used, and with a directory the sum is right, which shows no
+    byte is lost on the way (5,000,000 ints, about 20 MB, in each format)."""
+
+    def pickled():  # sum 2,500,000, inside the course's 4-byte reply
+        return (1000 if i % 2 else -999 for i in range(5_000_000))
+
+    def native():
+        return iter(range(5_000_000))
+
+    with reseau.AdderServer(port=0) as server:
+        host, port = server.address
+        monkeypatch.setenv("TMPDIR", str(tmp_path / "missing"))
+        with pytest.raises(FileNotFoundError, match="spool"):
+            reseau.sum(pickled(), host=host, port=port)
+        assert reseau.sum(range(1000), host=host, port=port) == 499500  # small: no file
+        monkeypatch.setenv("TMPDIR", str(tmp_path))
+        assert reseau.sum(pickled(), host=host, port=port) == 2_500_000
+        assert reseau.sum(native(), host=host, port=port, encoding="native") == sum(range(5_000_000))
+        assert list(tmp_path.iterdir()) == []  # unlinked as soon as made
+
+
 def test_sum_returns_a_python_int():
     with reseau.AdderServer(port=0) as server:
         assert type(reseau.sum([1], host=server.address[0], port=server.address[1])) is int
