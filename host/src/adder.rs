@@ -130,13 +130,14 @@ impl fmt::Display for SumError {
                 write!(f, "server not found at {addr}, cannot connect: {error}")
             }
             SumError::Closed(Format::Pickle) => f.write_str(
-                "the server closed the connection without replying \
-                 (it refused the request; the course's format only carries sums from 0 to 4294967295, \
-                 --encoding native carries 64-bit sums)",
+                "the server closed the connection without replying: it refused the request \
+                 (a request over its frame limit, or a sum outside 0 to 4294967295, the most \
+                 the course's format carries; the native encoding carries 64-bit sums)",
             ),
             SumError::Closed(Format::Native) => f.write_str(
-                "the server closed the connection without replying \
-                 (a server that only speaks the course's format does that; try --encoding pickle)",
+                "the server closed the connection without replying: it refused the request \
+                 (a request over its frame limit, or a server that only speaks the course's \
+                 format; try the pickle encoding)",
             ),
             SumError::Refused(code) => write!(f, "the server refused the request: {code}"),
             SumError::BadReply => f.write_str("the server's reply is not a valid reply"),

@@ -488,9 +488,10 @@ pub fn decode_sum_request_array<'py>(
 /// is large.
 fn decode_ints(py: Python<'_>, payload: &[u8]) -> PyResult<Ints> {
     let decode = |payload: &[u8]| -> PyResult<Ints> {
-        // A pickled int takes 2 bytes or more, a native one 1 or more:
-        // reserve for the usual sizes, not the worst case.
-        let mut ints = Ints::Small(Vec::with_capacity(payload.len() / 4));
+        // A pickled int takes 2 bytes (1 for a bool) or more, a native one
+        // 1 or more: room for the usual case without growing, within
+        // reason (16 M ints, 128 MiB) for a huge payload.
+        let mut ints = Ints::Small(Vec::with_capacity((payload.len() / 2).min(1 << 24)));
         match Format::of_first_byte(payload.first().copied().unwrap_or_default()) {
             Format::Native => {
                 let mut decoder = NativeDecoder::new();

@@ -10,7 +10,8 @@ import pytest
 
 import reseau
 
-FUNCTIONS = ["encode_frame", "encode_sum_request", "decode_sum_request", "sum_request",
+FUNCTIONS = ["encode_frame", "encode_sum_request", "decode_sum_request",
+             "decode_sum_request_array", "sum_request",
              "parse_command", "sum"]
 CLASSES = ["FrameDecoder", "AdderServer", "EchoServer", "EchoClient", "Chat", "WebServer"]
 EXCEPTIONS = ["ProtocolError", "FrameTooLarge", "CommandError"]
