@@ -285,7 +285,7 @@ const SPILL_AT: usize = 16 * 1024 * 1024;
 /// The longest payload a frame can carry.
 const MAX_PAYLOAD: u64 = u32::MAX as u64;
 
-/// Where a payload goes once it is [`SPILL_AT`] bytes long (a file), so
+/// Where a payload goes once it is 16 MiB long (a file), so
 /// that a long iterable never has to fit in memory.
 pub type Spill<'a> = &'a mut dyn FnMut(&[u8]) -> std::io::Result<()>;
 

@@ -820,8 +820,8 @@ impl PickleEncoder {
     /// Writes as many of `values` as fit in `out`, the same bytes as
     /// [`push`](Self::push) on each of them; returns how many it wrote.
     ///
-    /// The fast path for machine ints (a binding reads a thousand ints out
-    /// of a Python list, then hands them over): the bookkeeping of `push`
+    /// The fast path for machine ints (the Python binding reads a few
+    /// hundred ints out of a list, then hands them over): the bookkeeping of `push`
     /// (the held first int, `MARK` and `APPENDS`) is done once per run of
     /// ints instead of once per int. Given a non-empty `values` and at
     /// least [`MAX_WRITE`](Self::MAX_WRITE) bytes of room, it writes one

@@ -523,8 +523,9 @@ fn protocol_md_examples() {
     }
 }
 
-/// Encodes `ints` through `push_i64s`, handing it `calls` slices (cut at
-/// the given points) and writers of `room` bytes, flushed when full.
+/// Encodes `ints` through `push_i64s`, in slices cut at `cuts` (taken
+/// modulo the length), into writers of `room` bytes, each flushed when the
+/// encoder takes no more.
 fn encode_i64s(format: Format, ints: &[i64], cuts: &[usize], room: usize) -> Vec<u8> {
     let mut payload = Vec::new();
     let mut chunk = std::vec![0u8; room];
