@@ -20,7 +20,7 @@
 
 use std::fmt::{self, Display};
 use std::io::{self, ErrorKind, Read, Write};
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -58,6 +58,14 @@ pub trait Service {
     /// [`Limits::request_timeout`]). Sessions that have no such notion
     /// never are.
     fn receiving_request(&self, _session: &Self::Session) -> bool {
+        false
+    }
+
+    /// The session's request did not arrive within
+    /// [`Limits::request_timeout`]. A session may answer it (the web
+    /// site's 408) and finish, then the connection closes as after any
+    /// last answer; `false` (the default) closes it at once.
+    fn request_timed_out(&self, _session: &mut Self::Session, _after: Duration) -> bool {
         false
     }
 }
@@ -192,6 +200,10 @@ const TICK: Duration = Duration::from_millis(500);
 const READ_BUDGET: usize = 256 * 1024;
 /// How long a log line may wait in the buffer.
 const LOG_DELAY: Duration = Duration::from_millis(20);
+/// How long a connection the server ends is read (and the bytes dropped)
+/// after its last byte is sent, so that the peer reads that last byte
+/// (see `Connection::lingering_until`).
+const LINGER: Duration = Duration::from_secs(2);
 
 /// Input a session did not take yet: the rest of one read at most (the
 /// socket is read only when this is empty), given back from an offset so
@@ -277,6 +289,15 @@ struct Connection<S: Service> {
     /// The poller said the peer closed its side: read until end of stream.
     read_closed: bool,
     eof: bool,
+    /// Set when the server has ended the connection but the peer may
+    /// still be sending (an error response to a request whose body is on
+    /// its way, say): until then, the peer's bytes are read and dropped.
+    /// Closing a socket with unread input makes the kernel send a reset,
+    /// and a reset makes the peer's kernel drop what it received but had
+    /// not handed over yet: our last response. So the server shuts its
+    /// side down (the peer gets all we sent, then the end of the stream)
+    /// and waits for the peer to close too, [`LINGER`] at most.
+    lingering_until: Option<Instant>,
 }
 
 /// A TCP server running one [`Service`].
@@ -515,6 +536,7 @@ impl<S: Service> Server<S> {
                     request_started: None,
                     read_closed: false,
                     eof: false,
+                    lingering_until: None,
                 });
                 self.live += 1;
             }
@@ -529,6 +551,14 @@ impl<S: Service> Server<S> {
         };
         conn.last_active = now;
         conn.read_closed |= read_closed;
+        if conn.lingering_until.is_some() {
+            match drop_input(conn, &mut self.read_buf) {
+                Pumped::Idle => {}
+                Pumped::Again => self.again.push(slot),
+                Pumped::Close(end) => self.close(slot, end),
+            }
+            return;
+        }
         let pumped = pump_connection(
             conn,
             &self.service,
@@ -544,6 +574,18 @@ impl<S: Service> Server<S> {
         match pumped {
             Pumped::Idle => {}
             Pumped::Again => self.again.push(slot),
+            Pumped::Close(End::Finished) if !conn.eof => {
+                // The server ends it, the peer has not: see `lingering_until`.
+                match conn.stream.shutdown(Shutdown::Write) {
+                    Ok(()) => {
+                        conn.lingering_until = Some(now + LINGER);
+                        // Bytes may be waiting already, and no new event
+                        // would say so.
+                        self.again.push(slot);
+                    }
+                    Err(error) => self.close(slot, End::Io(error)),
+                }
+            }
             Pumped::Close(end) => self.close(slot, end),
         }
     }
@@ -575,6 +617,9 @@ impl<S: Service> Server<S> {
             .enumerate()
             .filter_map(|(slot, conn)| {
                 let conn = conn.as_ref()?;
+                if let Some(until) = conn.lingering_until {
+                    return (now >= until).then_some((slot, End::Finished));
+                }
                 if let (Some(limit), Some(started)) = (slow, conn.request_started)
                     && now.duration_since(started) >= limit
                 {
@@ -584,7 +629,14 @@ impl<S: Service> Server<S> {
             })
             .collect();
         for (slot, end) in expired {
-            self.close(slot, end);
+            if let End::SlowRequest(after) = end
+                && let Some(Some(conn)) = self.connections.get_mut(slot)
+                && self.service.request_timed_out(&mut conn.session, after)
+            {
+                self.pump(slot, false, now);
+            } else {
+                self.close(slot, end);
+            }
         }
     }
 
@@ -702,6 +754,26 @@ fn pump_connection<S: Service>(
             Err(error) if error.kind() == ErrorKind::WouldBlock => return Pumped::Idle,
             Err(error) if error.kind() == ErrorKind::Interrupted => {}
             Err(error) => return peer_gone(conn, service, error, log),
+        }
+    }
+}
+
+/// Reads and drops what the peer of a lingering connection sends: `Close`
+/// once it has closed its side (or the socket failed).
+fn drop_input<S: Service>(conn: &mut Connection<S>, read_buf: &mut [u8]) -> Pumped {
+    let mut read_total = 0;
+    loop {
+        match conn.stream.read(read_buf) {
+            Ok(0) => return Pumped::Close(End::Finished),
+            Ok(n) => {
+                read_total += n;
+                if read_total >= READ_BUDGET {
+                    return Pumped::Again;
+                }
+            }
+            Err(error) if error.kind() == ErrorKind::WouldBlock => return Pumped::Idle,
+            Err(error) if error.kind() == ErrorKind::Interrupted => {}
+            Err(_) => return Pumped::Close(End::Finished),
         }
     }
 }

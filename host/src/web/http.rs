@@ -46,6 +46,7 @@
 
 use std::fmt::{self, Write as _};
 use std::io::{self, Read};
+use std::time::Duration;
 
 use super::config::HttpLimits;
 
@@ -284,6 +285,21 @@ impl Connection {
             State::Head => !self.buf.is_empty(),
             State::Body { .. } => true,
             _ => false,
+        }
+    }
+
+    /// The request has taken longer than `after` to arrive (the server's
+    /// request timeout): answers 408 and closes. Does nothing unless a
+    /// request is being received.
+    pub fn time_out(&mut self, after: Duration) {
+        if self.is_receiving() {
+            self.reject(
+                408,
+                format!(
+                    "the request did not arrive within {} s",
+                    after.as_secs_f64()
+                ),
+            );
         }
     }
 
@@ -959,6 +975,40 @@ mod tests {
         assert!(text.starts_with("HTTP/1.1 431 "), "{text}");
         assert!(conn.is_finished());
         assert!(conn.poll_request().is_none());
+    }
+
+    #[test]
+    fn a_request_that_times_out_gets_408_and_the_connection_closes() {
+        let after = Duration::from_secs(10);
+        // Half a head, then half a body.
+        for partial in [
+            &b"GET / HTTP/1.1\r\nHost: a\r\nX-Slow: "[..],
+            b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n[1,",
+        ] {
+            let mut conn = Connection::new(limits());
+            conn.handle_input(partial);
+            assert!(conn.is_receiving());
+            conn.time_out(after);
+            let rejection = conn.poll_rejection().unwrap();
+            assert_eq!(rejection.status, 408);
+            assert!(rejection.reason.contains("10 s"), "{}", rejection.reason);
+            let text = drain(&mut conn);
+            assert!(
+                text.starts_with("HTTP/1.1 408 Request Timeout\r\n"),
+                "{text}"
+            );
+            assert!(text.contains("Connection: close\r\n"), "{text}");
+            assert!(conn.is_finished());
+            // What the client still sends is dropped.
+            assert_eq!(conn.handle_input(b"more"), 4);
+            assert!(conn.poll_request().is_none());
+        }
+        // Between requests there is nothing to time out.
+        let mut conn = Connection::new(limits());
+        conn.time_out(after);
+        assert!(conn.poll_rejection().is_none());
+        assert_eq!(drain(&mut conn), "");
+        assert!(!conn.is_finished());
     }
 
     #[test]

@@ -217,6 +217,13 @@ impl Service for WebService {
     fn receiving_request(&self, session: &WebSession) -> bool {
         session.conn.is_receiving()
     }
+
+    fn request_timed_out(&self, session: &mut WebSession, after: Duration) -> bool {
+        session.conn.time_out(after);
+        // The 408 goes to the access log like any refusal.
+        session.dispatch();
+        true
+    }
 }
 
 /// What a connection's log line says at its end.
