@@ -568,3 +568,55 @@ fn echo_holds_back_a_client_that_does_not_read() {
         [echo::Event::Message { len, .. }] if len == TOTAL as u64
     ));
 }
+
+/// A connection that opens and is reset between two polls of the driver
+/// (the driver never sees it open) is over: the driver says `Finished`, so
+/// the socket listens again, and the session never heard of it. A socket
+/// never armed (not yet listening) is only `Waiting`.
+#[test]
+fn a_connection_reset_before_the_driver_saw_it_open_is_finished() {
+    let mut net = Net::new();
+    let unused = net.socket(1024, 1024);
+    let mut idle_driver = TcpDriver::new(EchoSession::default());
+    let socket = net.sockets.get_mut::<Socket>(unused);
+    assert_eq!(socket.state(), State::Closed);
+    assert_eq!(idle_driver.poll(socket, |_| {}), Status::Waiting);
+
+    let listener = net.listen(1024, 1024);
+    let mut driver = TcpDriver::new(EchoSession::default());
+    let socket = net.sockets.get_mut::<Socket>(listener);
+    assert_eq!(driver.poll(socket, |_| {}), Status::Waiting);
+    let mut client = Client::new(&mut net, 50_001, 1024, 1024, b"never read".to_vec());
+    // The handshake and the bytes, with no driver poll in between.
+    for _ in 0..100 {
+        net.poll();
+        client.tick(&mut net);
+        if net.sockets.get_mut::<Socket>(listener).recv_queue() == client.out.len() {
+            break;
+        }
+        net.idle();
+    }
+    assert_eq!(
+        net.sockets.get_mut::<Socket>(listener).state(),
+        State::Established
+    );
+    // Then the client resets, still with no driver poll.
+    net.sockets.get_mut::<Socket>(client.handle).abort();
+    for _ in 0..100 {
+        net.poll();
+        if net.sockets.get_mut::<Socket>(listener).state() == State::Closed {
+            break;
+        }
+        net.idle();
+    }
+    let socket = net.sockets.get_mut::<Socket>(listener);
+    assert_eq!(socket.state(), State::Closed);
+    let mut events = Vec::new();
+    assert_eq!(driver.poll(socket, |e| events.push(e)), Status::Finished);
+    assert_eq!(driver.poll(socket, |e| events.push(e)), Status::Finished);
+    assert!(events.is_empty(), "{events:?}");
+    assert!(!driver.session().is_finished());
+    // The socket listens again, for a new driver.
+    socket.listen(PORT).unwrap();
+    assert_eq!(socket.state(), State::Listen);
+}
