@@ -15,7 +15,7 @@ mod common;
 use common::Net;
 use reseau_core::adder::native::Reply;
 use reseau_core::adder::{AdderSession, Error, Event, Format, ReplyDecoder, RequestEncoder};
-use reseau_core::drive::smoltcp::{Status, TcpDriver};
+use reseau_core::drive::smoltcp::{Ending, Status, TcpDriver};
 use reseau_core::echo::{self, EchoSession};
 use reseau_core::frame;
 use reseau_core::session::StreamSession;
@@ -77,6 +77,8 @@ struct Server<S: StreamSession> {
     make: fn() -> S,
     events: Vec<S::Event>,
     finished: usize,
+    /// How each finished connection ended, in order.
+    endings: Vec<Ending>,
 }
 
 impl<S: StreamSession> Server<S> {
@@ -89,6 +91,7 @@ impl<S: StreamSession> Server<S> {
             make,
             events: Vec::new(),
             finished: 0,
+            endings: Vec::new(),
         }
     }
 
@@ -97,6 +100,7 @@ impl<S: StreamSession> Server<S> {
             let socket = net.sockets.get_mut::<Socket>(*handle);
             if driver.poll(socket, |event| self.events.push(event)) == Status::Finished {
                 self.finished += 1;
+                self.endings.extend(driver.ending());
                 *driver = TcpDriver::new((self.make)());
                 socket.listen(PORT).unwrap();
             }
@@ -322,6 +326,7 @@ fn hostile_pickle_closes_without_reply() {
         server.events
     );
     assert_eq!(server.finished, 1);
+    assert_eq!(server.endings, [Ending::ClosedByServer]);
 }
 
 #[test]
@@ -346,6 +351,7 @@ fn a_client_reset_mid_request_is_an_end_of_stream() {
         },
     );
     assert_eq!(server.events, [Event::Rejected(Error::Truncated)]);
+    assert_eq!(server.endings, [Ending::Reset]);
     // The socket listens again.
     let socket = net.sockets.get_mut::<Socket>(server.slots[0].0);
     assert_eq!(socket.state(), State::Listen);
@@ -501,6 +507,8 @@ fn echo_reports_the_message_at_half_close() {
             (20_000, big[..echo::PREVIEW].to_vec())
         ]
     );
+    // Each client half-closed first.
+    assert_eq!(server.endings, [Ending::ClosedByPeer, Ending::ClosedByPeer]);
 }
 
 #[test]
@@ -615,6 +623,8 @@ fn a_connection_reset_before_the_driver_saw_it_open_is_finished() {
     assert_eq!(driver.poll(socket, |e| events.push(e)), Status::Finished);
     assert_eq!(driver.poll(socket, |e| events.push(e)), Status::Finished);
     assert!(events.is_empty(), "{events:?}");
+    assert_eq!(driver.ending(), Some(Ending::Reset));
+    assert_eq!(idle_driver.ending(), None);
     assert!(!driver.session().is_finished());
     // The socket listens again, for a new driver.
     socket.listen(PORT).unwrap();

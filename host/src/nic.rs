@@ -24,7 +24,7 @@ use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use reseau_core::drive::smoltcp::{Status, TcpDriver, chat_receive};
+use reseau_core::drive::smoltcp::{Ending, Status, TcpDriver, chat_receive};
 use smoltcp::iface::{Config, Interface, PollResult, SocketHandle, SocketSet};
 use smoltcp::phy::{self, Medium, TunTapInterface};
 use smoltcp::socket::{tcp, udp};
@@ -189,7 +189,8 @@ impl<S: Service> TcpServer<S> {
                 service.record(summary, at, event, &mut io::sink())
             });
             if status == Status::Finished {
-                let _ = writeln!(log, "{}: {}: {}", service.name(), at, summary);
+                let ending = driver.ending().unwrap_or(Ending::Reset);
+                let _ = writeln!(log, "{}: {}: {}; {ending}", service.name(), at, summary);
                 *driver = TcpDriver::new(service.session(UNKNOWN_PEER, Notify::detached()));
                 *summary = S::Summary::default();
                 *peer = None;

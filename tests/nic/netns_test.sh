@@ -159,10 +159,11 @@ for _ in $(seq 50); do
   grep -q "^echo: 192.168.69.1:[0-9]*: \"hello" "$LOG_DIR/nic.err" && break
   sleep 0.1
 done
-grep -q "^adder: 192.168.69.1:[0-9]*: 1 request answered (3 ints)" "$LOG_DIR/nic.err" ||
-  fail "no adder log line"
-grep -q "^echo: 192.168.69.1:[0-9]*: \"hello" "$LOG_DIR/nic.err" ||
-  fail "no echo log line"
+# The clients close first (after the reply; after sending, half-closing).
+grep -q "^adder: 192.168.69.1:[0-9]*: 1 request answered (3 ints); closed by peer$" "$LOG_DIR/nic.err" ||
+  fail "no adder log line ending in 'closed by peer'"
+grep -q "^echo: 192.168.69.1:[0-9]*: \"hello.*; closed by peer$" "$LOG_DIR/nic.err" ||
+  fail "no echo log line ending in 'closed by peer'"
 echo "ok: log lines"
 
 # SIGTERM stops it cleanly, within 5 s.

@@ -276,6 +276,28 @@ pub enum Status {
     Finished,
 }
 
+/// How a connection ended, once [`TcpDriver::poll`] reports
+/// [`Status::Finished`] (for log lines: the std servers say the same).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Ending {
+    /// The peer closed its side first, and everything was sent.
+    ClosedByPeer,
+    /// The session finished and the driver closed the socket.
+    ClosedByServer,
+    /// The connection was reset or timed out (or a `connect` failed).
+    Reset,
+}
+
+impl core::fmt::Display for Ending {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Ending::ClosedByPeer => "closed by peer",
+            Ending::ClosedByServer => "closed by server",
+            Ending::Reset => "reset or timed out",
+        })
+    }
+}
+
 /// Where the driver is in the connection's life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -284,10 +306,10 @@ enum Phase {
     /// Connected; `eof` once `handle_eof` was called.
     Open { eof: bool },
     /// The session finished and the socket was closed; waiting for the
-    /// peer's FIN or the last ACK.
-    Closing,
+    /// peer's FIN or the last ACK. `after_eof`: the peer had closed first.
+    Closing { after_eof: bool },
     /// Over.
-    Finished,
+    Finished(Ending),
 }
 
 /// Runs one session over one smoltcp TCP socket.
@@ -330,6 +352,15 @@ impl<S: StreamSession> TcpDriver<S> {
         self.session
     }
 
+    /// How the connection ended, once it has (`poll` reported
+    /// [`Status::Finished`]).
+    pub fn ending(&self) -> Option<Ending> {
+        match self.phase {
+            Phase::Finished(ending) => Some(ending),
+            _ => None,
+        }
+    }
+
     /// Moves bytes between `socket` and the session while they move, and
     /// passes the session's events to `on_event`. Call after every
     /// `Interface::poll`.
@@ -347,7 +378,7 @@ impl<S: StreamSession> TcpDriver<S> {
                 // A connection opened and reset between two polls: over,
                 // so that the caller listens again.
                 State::Closed | State::TimeWait if self.armed => {
-                    self.phase = Phase::Finished;
+                    self.phase = Phase::Finished(Ending::Reset);
                     return Status::Finished;
                 }
                 State::Closed | State::TimeWait => return Status::Waiting,
@@ -355,17 +386,23 @@ impl<S: StreamSession> TcpDriver<S> {
             }
         }
         match self.phase {
-            Phase::Waiting | Phase::Finished => {}
+            Phase::Waiting | Phase::Finished(_) => {}
             Phase::Open { .. } => self.run(socket, &mut on_event),
-            Phase::Closing => discard(socket),
+            Phase::Closing { .. } => discard(socket),
         }
-        if self.phase == Phase::Closing && !socket.is_active() {
-            self.phase = Phase::Finished;
+        if let Phase::Closing { after_eof } = self.phase
+            && !socket.is_active()
+        {
+            self.phase = Phase::Finished(if after_eof {
+                Ending::ClosedByPeer
+            } else {
+                Ending::ClosedByServer
+            });
         }
         match self.phase {
             Phase::Waiting => Status::Waiting,
-            Phase::Open { .. } | Phase::Closing => Status::Active,
-            Phase::Finished => Status::Finished,
+            Phase::Open { .. } | Phase::Closing { .. } => Status::Active,
+            Phase::Finished(_) => Status::Finished,
         }
     }
 
@@ -373,6 +410,8 @@ impl<S: StreamSession> TcpDriver<S> {
     /// move; then close or finish.
     fn run(&mut self, socket: &mut Socket<'_>, on_event: &mut impl FnMut(S::Event)) {
         let session = &mut self.session;
+        // The end of the input came from a reset, not a FIN.
+        let mut reset = false;
         // Each round moves at least one byte or gives the EOF; the rings
         // are finite and no packet arrives meanwhile, so this ends.
         loop {
@@ -393,7 +432,10 @@ impl<S: StreamSession> TcpDriver<S> {
                     // Not readable: either the handshake is not over (not
                     // here, since the phase is Open) or the connection was
                     // reset or timed out, which is the peer going away.
-                    Err(_) => eof = !socket.is_active(),
+                    Err(_) => {
+                        eof = !socket.is_active();
+                        reset = eof;
+                    }
                 }
                 if eof {
                     session.handle_eof();
@@ -423,20 +465,28 @@ impl<S: StreamSession> TcpDriver<S> {
         }
         if !socket.is_active() {
             // Reset, timed out, or closed by someone else: nothing more
-            // can be sent.
+            // can be sent. After the peer's FIN, a socket that is no
+            // longer active closed normally.
+            let peer_closed = matches!(self.phase, Phase::Open { eof: true }) && !reset;
             if !matches!(self.phase, Phase::Open { eof: true }) && !session.is_finished() {
                 session.handle_eof();
                 while let Some(event) = session.poll_event() {
                     on_event(event);
                 }
             }
-            self.phase = Phase::Finished;
+            self.phase = Phase::Finished(if peer_closed {
+                Ending::ClosedByPeer
+            } else {
+                Ending::Reset
+            });
         } else if session.is_finished() {
             // It takes nothing more: what the peer sends now is dropped.
             discard(socket);
             if socket.send_queue() == 0 || !socket.may_send() {
                 socket.close();
-                self.phase = Phase::Closing;
+                self.phase = Phase::Closing {
+                    after_eof: matches!(self.phase, Phase::Open { eof: true }),
+                };
             }
         }
     }
