@@ -252,13 +252,7 @@ fn not_found(url: &str) -> Response {
 
 /// An HTML error page.
 fn error_page(status: u16, message: &str) -> Response {
-    let reason = match status {
-        400 => "Bad Request",
-        405 => "Method Not Allowed",
-        413 => "Content Too Large",
-        415 => "Unsupported Media Type",
-        _ => "Internal Server Error",
-    };
+    let reason = super::http::reason(status);
     let status_text = status.to_string();
     Response::html(html::render(
         html::ERROR,

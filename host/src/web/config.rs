@@ -58,7 +58,8 @@ pub struct HttpLimits {
     pub max_body: usize,
     /// The head and body of a request must arrive within this long.
     pub request_timeout: Duration,
-    /// A keep-alive connection with no request for this long is closed.
+    /// A connection with no traffic for this long (between requests, or
+    /// while a handler runs) is closed.
     pub idle_timeout: Duration,
     /// Connections open at once.
     pub max_connections: usize,

@@ -5,8 +5,10 @@
 //! It is the part of the web site that faces the network, so it is where
 //! the limits live: a request head over [`HttpLimits::max_header`] gets 431,
 //! a body over [`HttpLimits::max_body`] gets 413 (before a byte of it is
-//! read), and anything that is not HTTP/1.x gets 400, 501 or 505. Each
-//! of those answers closes the connection. Request heads are parsed by
+//! read when `Content-Length` says so; a chunked one once it grows over),
+//! a request that does not arrive in time 408 (the driver's timer, see
+//! [`Connection::time_out`]), and anything that is not HTTP/1.x 400, 417,
+//! 501 or 505. Each of those answers closes the connection. Request heads are parsed by
 //! `httparse`, once the blank line that ends them has arrived, so a client
 //! that sends its head a byte at a time costs one scan of each byte.
 //!
@@ -205,6 +207,9 @@ pub struct Connection {
     version: Version,
     /// The peer sent its end of stream.
     eof: bool,
+    /// Blank lines came before the next request: it has begun, for the
+    /// request timeout, though none of its bytes are kept.
+    blank_lines: bool,
 }
 
 impl Connection {
@@ -221,6 +226,7 @@ impl Connection {
             head_only: false,
             version: Version::Http11,
             eof: false,
+            blank_lines: false,
         }
     }
 
@@ -282,7 +288,9 @@ impl Connection {
     /// applies to.
     pub fn is_receiving(&self) -> bool {
         match self.state {
-            State::Head => !self.buf.is_empty(),
+            // Blank lines count: a client that sends only them, now and
+            // then, must not hold the connection forever.
+            State::Head => !self.buf.is_empty() || self.blank_lines,
             State::Body { .. } => true,
             _ => false,
         }
@@ -445,6 +453,7 @@ impl Connection {
                 .take_while(|&&b| b == b'\r' || b == b'\n')
                 .count();
             if skip > 0 {
+                self.blank_lines = true;
                 return skip;
             }
         }
@@ -529,7 +538,10 @@ impl Connection {
                 }
                 length = Some(n);
             } else if name.eq_ignore_ascii_case("transfer-encoding") {
-                if !value.eq_ignore_ascii_case("chunked") || chunked {
+                if chunked {
+                    return Err((400, "a repeated Transfer-Encoding header".into()));
+                }
+                if !value.eq_ignore_ascii_case("chunked") {
                     return Err((
                         501,
                         format!("Transfer-Encoding {value:?} is not supported (only chunked)"),
@@ -597,8 +609,10 @@ impl Connection {
         if expect_continue {
             self.out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
         }
+        // What arrives, not what the head announces: a head alone must
+        // not make us reserve up to the body limit.
         let capacity = match framing {
-            Framing::Length(n) => n,
+            Framing::Length(n) => n.min(64 * 1024),
             _ => 0,
         };
         self.state = State::Body {
@@ -615,6 +629,7 @@ impl Connection {
     }
 
     fn hand_out(&mut self, request: Request) {
+        self.blank_lines = false;
         self.ready = Some(request);
         self.state = State::Handling;
     }
@@ -980,9 +995,11 @@ mod tests {
     #[test]
     fn a_request_that_times_out_gets_408_and_the_connection_closes() {
         let after = Duration::from_secs(10);
-        // Half a head, then half a body.
+        // Blank lines only (they may precede a request), half a head, half
+        // a body.
         for partial in [
-            &b"GET / HTTP/1.1\r\nHost: a\r\nX-Slow: "[..],
+            &b"\r\n"[..],
+            b"GET / HTTP/1.1\r\nHost: a\r\nX-Slow: ",
             b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n[1,",
         ] {
             let mut conn = Connection::new(limits());
@@ -1003,8 +1020,14 @@ mod tests {
             assert_eq!(conn.handle_input(b"more"), 4);
             assert!(conn.poll_request().is_none());
         }
-        // Between requests there is nothing to time out.
+        // Between requests there is nothing to time out, blank lines
+        // before the last one included.
         let mut conn = Connection::new(limits());
+        conn.handle_input(b"\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n");
+        conn.poll_request().unwrap();
+        conn.respond(Response::bytes(200, "text/plain", b"x".to_vec()));
+        drain(&mut conn);
+        assert!(!conn.is_receiving());
         conn.time_out(after);
         assert!(conn.poll_rejection().is_none());
         assert_eq!(drain(&mut conn), "");
@@ -1038,13 +1061,17 @@ mod tests {
 
     #[test]
     fn malformed_requests_are_refused_with_the_right_status() {
-        let cases: [(&[u8], u16); 8] = [
+        let cases: [(&[u8], u16); 9] = [
             (b"NOT HTTP\r\n\r\n", 400),
             (b"GET / HTTP/1.1\r\n\r\n", 400),
             (b"GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505),
             (b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n", 400),
             (b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400),
             (b"GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
+            (
+                b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
+                400,
+            ),
             (b"GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 1\r\n\r\n", 400),
             (b"GET / HTTP/1.1\r\nHost: a\r\nExpect: magic\r\n\r\n", 417),
         ];

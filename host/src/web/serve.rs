@@ -62,8 +62,10 @@ impl WebServer {
                 request_timeout: Some(limits.request_timeout),
             },
         )?;
-        let mut workers = Vec::with_capacity(limits.workers);
-        for n in 0..limits.workers.max(1) {
+        // At least one, whatever a caller passes (the config allows 1 to 1024).
+        let count = limits.workers.max(1);
+        let mut workers = Vec::with_capacity(count);
+        for n in 0..count {
             let queue = queue.clone();
             let handler = handler.clone();
             let worker = thread::Builder::new()
@@ -302,9 +304,11 @@ impl WebSession {
             notify: self.notify.clone(),
         };
         if self.jobs.send(job).is_err() {
-            // The workers are gone: the server is stopping.
+            // Only if every worker is gone, which does not happen while
+            // this session holds a sender (the workers end when the last
+            // sender does, and catch panics): answered, never unwrapped.
             self.conn
-                .respond(http::Response::error(503, "the server is shutting down"));
+                .respond(http::Response::error(503, "no worker is left to answer"));
             return;
         }
         self.handling = Some(Handling {

@@ -220,7 +220,13 @@ pub fn parse_http_date(text: &str) -> Option<u64> {
     let hours: u64 = clock.next()?.parse().ok()?;
     let minutes: u64 = clock.next()?.parse().ok()?;
     let seconds: u64 = clock.next()?.parse().ok()?;
-    if parts.next()? != "GMT" || !(1..=31).contains(&day) || year < 1970 || hours > 23 {
+    // Four-digit years, as IMF-fixdate has: the arithmetic below stays
+    // far from overflowing whatever a client sends.
+    if parts.next()? != "GMT"
+        || !(1..=31).contains(&day)
+        || !(1970..=9999).contains(&year)
+        || hours > 23
+    {
         return None;
     }
     let days = days_from_civil(year, month, day)?;
@@ -272,6 +278,12 @@ mod tests {
         assert_eq!(parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT"), None);
         assert_eq!(parse_http_date("garbage"), None);
         assert_eq!(parse_http_date(""), None);
+        // Years no client means, which would overflow the day count.
+        assert_eq!(
+            parse_http_date("Sun, 06 Nov 18446744073709551615 08:49:37 GMT"),
+            None
+        );
+        assert_eq!(parse_http_date("Sun, 06 Nov 10000 08:49:37 GMT"), None);
     }
 
     #[test]
