@@ -105,6 +105,17 @@ impl fmt::Display for CommandError<'_> {
 
 impl core::error::Error for CommandError<'_> {}
 
+/// The rule for the port of `/join`, for callers that have it as a number
+/// already (a notebook's `join(host, port)`): 1 to 65535, as 0 is no port
+/// a datagram can go to.
+pub fn join_port(port: u16) -> Result<u16, CommandError<'static>> {
+    if port == 0 {
+        Err(CommandError::BadPort { port: "0" })
+    } else {
+        Ok(port)
+    }
+}
+
 /// What `/help` prints.
 pub const HELP: &str = "\
 /join HOST PORT  send to the peer at HOST (a name or an address) and PORT
@@ -165,7 +176,8 @@ impl<'a> Command<'a> {
                     });
                 }
                 match port.parse::<u16>() {
-                    Ok(number) if number != 0 && port.bytes().all(|b| b.is_ascii_digit()) => {
+                    Ok(number) if port.bytes().all(|b| b.is_ascii_digit()) => {
+                        join_port(number).map_err(|_| CommandError::BadPort { port })?;
                         Ok(Command::Join { host, port: number })
                     }
                     _ => Err(CommandError::BadPort { port }),
@@ -274,13 +286,18 @@ impl<A: Copy> ChatState<A> {
         self.peer = Some(peer);
     }
 
+    /// Forgets the joined peer (what `/quit` does).
+    pub fn leave(&mut self) {
+        self.peer = None;
+    }
+
     /// Applies one line typed by the user.
     pub fn handle_line<'a>(&mut self, line: &'a str) -> Result<Action<'a, A>, ChatError<'a>> {
         match Command::parse(line).map_err(ChatError::Command)? {
             Command::Exit => Ok(Action::Exit),
             Command::Help => Ok(Action::Help),
             Command::Quit => {
-                self.peer = None;
+                self.leave();
                 Ok(Action::Left)
             }
             Command::Join { host, port } => Ok(Action::Join { host, port }),

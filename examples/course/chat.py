@@ -24,38 +24,27 @@ import threading
 
 import reseau
 
-HELP = """/join HOST PORT  send to the peer at HOST and PORT
-/send TEXT       send TEXT to the joined peer
-/quit            forget the joined peer
-/exit            leave"""
-
-
 class Chat():
     def __init__(self, host='127.0.0.1', port=5000):
         self.__s = reseau.Chat(host=host, port=port)
         self.__running = False
-        self.__joined = False
         self.host, self.port = self.__s.address
 
     def _exit(self, command):
         self.__running = False
-        self.__joined = False
 
     def _quit(self, command):
-        self.__joined = False
+        self.__s.quit()
 
     def _join(self, command):
         self.__s.join(command.host, command.port)
-        self.__joined = True
 
     def _send(self, command):
-        if self.__joined:
-            self.__s.send(command.text)
-        else:
-            print('No peer: /join HOST PORT first')
+        # With no peer joined, reseau raises CommandError (printed below).
+        self.__s.send(command.text)
 
     def _help(self, command):
-        print(HELP)
+        print('/join HOST PORT, /send TEXT, /quit, /exit, /help')
 
     def _receive(self):
         while self.__running:

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::Duration;
 
-use reseau_core::chat::{Action, COURSE_RECV, ChatError, ChatState, HELP};
+use reseau_core::chat::{Action, COURSE_RECV, ChatError, ChatState, HELP, join_port};
 
 /// The chat's default address, as in the course.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:5000";
@@ -66,38 +66,23 @@ impl Chat {
         self.socket.try_clone()
     }
 
-    /// Resolves `host` and `port` to an address this socket can reach
-    /// (an IPv4 socket cannot send to an IPv6 address, nor the reverse).
-    fn resolve(&self, host: &str, port: u16) -> io::Result<SocketAddr> {
-        let local = self.socket.local_addr()?;
-        let addrs: Vec<SocketAddr> = (host, port).to_socket_addrs()?.collect();
-        addrs
-            .iter()
-            .find(|a| a.is_ipv4() == local.is_ipv4())
-            .copied()
-            .ok_or_else(|| {
-                let family = if local.is_ipv4() { "IPv4" } else { "IPv6" };
-                io::Error::new(
-                    io::ErrorKind::AddrNotAvailable,
-                    format!(
-                        "{host} has no {family} address, and this chat is bound to {local}; \
-                         bind to an address of the other family with --bind"
-                    ),
-                )
-            })
-    }
-
     /// Resolves `host` and `port` and sends to that peer from now on
     /// (`/join`); returns the peer's address.
     pub fn join(&mut self, host: &str, port: u16) -> io::Result<SocketAddr> {
-        let peer = self.resolve(host, port)?;
-        self.state.join(peer);
+        let peer = resolve_peer(self.socket.local_addr()?, host, port)?;
+        self.join_addr(peer);
         Ok(peer)
+    }
+
+    /// Sends to `peer` from now on (a `/join` resolved already, by
+    /// [`resolve_peer`]).
+    pub fn join_addr(&mut self, peer: SocketAddr) {
+        self.state.join(peer);
     }
 
     /// Forgets the joined peer (`/quit`).
     pub fn quit(&mut self) {
-        self.state = ChatState::new();
+        self.state.leave();
     }
 
     /// Sends `text`, as it is, to the joined peer in one datagram (what
@@ -109,6 +94,7 @@ impl Chat {
                 self.send_datagram(to, text).map_err(SendError::Io)?;
                 Ok((to, cut))
             }
+            // `ChatState::send` only gives `Action::Send`.
             Ok(_) => Err(SendError::Io(io::Error::other("unexpected chat action"))),
             Err(error) => Err(error.into()),
         }
@@ -266,4 +252,26 @@ pub fn is_transient(error: &io::Error) -> bool {
             | io::ErrorKind::Interrupted
             | io::ErrorKind::ConnectionRefused
     )
+}
+
+/// Resolves `host` and `port` (1 to 65535, the rule of `/join`) to an
+/// address a chat bound to `local` can reach: an IPv4 socket cannot send
+/// to an IPv6 address, nor the reverse. May block on DNS.
+pub fn resolve_peer(local: SocketAddr, host: &str, port: u16) -> io::Result<SocketAddr> {
+    join_port(port).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+    let addrs: Vec<SocketAddr> = (host, port).to_socket_addrs()?.collect();
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4() == local.is_ipv4())
+        .copied()
+        .ok_or_else(|| {
+            let family = if local.is_ipv4() { "IPv4" } else { "IPv6" };
+            io::Error::new(
+                io::ErrorKind::AddrNotAvailable,
+                format!(
+                    "{host} has no {family} address, and this chat is bound to {local}; \
+                     bind to an address of the other family with --bind"
+                ),
+            )
+        })
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use reseau_core::chat::Command as CoreCommand;
-use reseau_host::chat::{Chat as HostChat, SendError};
+use reseau_host::chat::{Chat as HostChat, SendError, resolve_peer};
 
 use crate::errors::{self, CommandError};
 use crate::net::{address, join_host_port, repr_str};
@@ -152,17 +152,16 @@ impl Chat {
     /// "/join HOST PORT"); returns its resolved (host, port). A port
     /// outside 1 to 65535 raises CommandError (or OverflowError).
     fn join(&self, py: Python<'_>, host: &str, port: u16) -> PyResult<(String, u16)> {
-        if port == 0 {
-            // The rule of "/join": a port from 1 to 65535.
-            let error = reseau_core::chat::CommandError::BadPort { port: "0" };
-            return Err(CommandError::new_err(error.to_string()));
-        }
-        // Resolving may block on DNS: without the GIL, and on a copy of
-        // the chat's state taken and put back under the lock.
-        let mut chat = self.take()?;
-        let result = py.detach(|| chat.join(host, port));
-        self.put_back(chat);
-        Ok(address(result?))
+        reseau_core::chat::join_port(port).map_err(|e| CommandError::new_err(e.to_string()))?;
+        self.with_open(|_| Ok(()))?;
+        // Resolving may block on DNS: without the GIL and without the
+        // chat's lock, so that receive() and send() go on meanwhile.
+        let local = self.local;
+        let peer = py.detach(|| resolve_peer(local, host, port))?;
+        self.with_open(|chat| {
+            chat.join_addr(peer);
+            Ok(address(peer))
+        })
     }
 
     /// Forgets the joined peer (the course's "/quit").
@@ -195,15 +194,15 @@ impl Chat {
     ) -> PyResult<Option<(String, (String, u16))>> {
         let socket = self.with_open(|chat| Ok(chat.socket()?))?;
         let deadline = match timeout {
-            Some(t) if t.is_finite() && t >= 0.0 => {
-                Some(Instant::now() + Duration::from_secs_f64(t))
-            }
-            Some(t) if t.is_finite() => {
+            // inf, or a timeout too long for the clock: no deadline.
+            Some(t) if t >= 0.0 => Duration::try_from_secs_f64(t)
+                .ok()
+                .and_then(|t| Instant::now().checked_add(t)),
+            Some(t) => {
                 return Err(pyo3::exceptions::PyValueError::new_err(format!(
-                    "timeout {t} is negative"
+                    "timeout must be a number of seconds >= 0 or None, not {t}"
                 )));
             }
-            Some(_) => None,
             None => None,
         };
         let mut buf = vec![0u8; 65_536];

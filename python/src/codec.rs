@@ -143,29 +143,27 @@ impl FrameDecoder {
     }
 }
 
-/// One Python int as an i128 (bool counts as 0 or 1, as in `sum`).
-fn int_of(item: &Bound<'_, PyAny>) -> PyResult<i128> {
-    match item.extract::<i64>() {
-        Ok(value) => Ok(i128::from(value)),
-        Err(_) => item.extract::<i128>().map_err(|error| {
-            if error.is_instance_of::<PyOverflowError>(item.py()) {
-                let bits = item
-                    .call_method0("bit_length")
-                    .and_then(|b| b.extract::<u64>())
-                    .unwrap_or_default();
-                PyOverflowError::new_err(format!(
-                    "an int of {bits} bits does not fit in 128 bits, the most a request carries"
-                ))
-            } else {
-                error
-            }
-        }),
-    }
+/// One Python int that did not fit in an i64, as an i128 (the callers
+/// tried i64 first: an `__index__` runs once per attempt).
+fn big_int(item: &Bound<'_, PyAny>) -> PyResult<i128> {
+    item.extract::<i128>().map_err(|error| {
+        if error.is_instance_of::<PyOverflowError>(item.py()) {
+            let bits = item
+                .call_method0("bit_length")
+                .and_then(|b| b.extract::<u64>())
+                .unwrap_or_default();
+            PyOverflowError::new_err(format!(
+                "an int of {bits} bits does not fit in 128 bits, the most a request carries"
+            ))
+        } else {
+            error
+        }
+    })
 }
 
 /// What [`for_each_run`] hands over: machine ints a run at a time, or one
 /// int too large for 64 bits.
-pub enum Run<'a> {
+enum Run<'a> {
     /// Ints that fit in an `i64`, in order.
     Machine(&'a [i64]),
     /// One int that does not.
@@ -179,10 +177,7 @@ const RUN: usize = 256;
 /// Calls `f` with the ints of `ints` (a list, a tuple or any iterable),
 /// in order, with the GIL: runs of machine ints, and any int beyond 64
 /// bits on its own.
-pub fn for_each_run(
-    ints: &Bound<'_, PyAny>,
-    f: impl FnMut(Run<'_>) -> PyResult<()>,
-) -> PyResult<()> {
+fn for_each_run(ints: &Bound<'_, PyAny>, f: impl FnMut(Run<'_>) -> PyResult<()>) -> PyResult<()> {
     if let Ok(list) = ints.cast::<PyList>() {
         list_runs(list, f)
     } else if let Ok(tuple) = ints.cast::<PyTuple>() {
@@ -223,7 +218,7 @@ fn list_runs(list: &Bound<'_, PyList>, mut f: impl FnMut(Run<'_>) -> PyResult<()
                         f(Run::Machine(buf.get(..len).unwrap_or_default()))?;
                         len = 0;
                     }
-                    f(Run::Big(int_of(&item)?))?;
+                    f(Run::Big(big_int(&item)?))?;
                 }
             }
         }
@@ -260,7 +255,7 @@ fn runs_of<'py>(
                     len += 1;
                 }
                 Err(_) => {
-                    big = Some(int_of(&item)?);
+                    big = Some(big_int(&item)?);
                     break;
                 }
             }

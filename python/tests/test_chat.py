@@ -157,6 +157,22 @@ def test_wrong_types_are_refused(chat):
         chat.receive(timeout="1")
 
 
+def test_receive_timeouts_out_of_range():
+    """Negative or NaN timeouts are refused; a timeout too long for the
+    clock waits like None (here: until a datagram comes), no panic."""
+    c = reseau.Chat(host="127.0.0.1", port=0)
+    try:
+        for bad in (-1.0, float("-inf"), float("nan")):
+            with pytest.raises(ValueError):
+                c.receive(timeout=bad)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as peer:
+            for huge in (1e20, float("inf")):
+                peer.sendto(b"hi", c.address)
+                assert c.receive(timeout=huge) == ("hi", ("127.0.0.1", peer.getsockname()[1]))
+    finally:
+        c.close()
+
+
 def test_close_frees_the_port():
     c = reseau.Chat(host="127.0.0.1", port=0)
     address = c.address

@@ -393,6 +393,8 @@ def test_a_refused_pickle_says_which_opcode():
 
 def test_bools_are_ints_as_in_python():
     assert reseau.decode_sum_request(pickle.dumps([True, False, 2])) == [1, 0, 2]
+    # As ints, not bools (True == 1 would pass the line above).
+    assert [type(v) for v in reseau.decode_sum_request(pickle.dumps([True, False]))] == [int, int]
 
 
 def test_protocol_errors_are_value_errors():

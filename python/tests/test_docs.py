@@ -14,7 +14,8 @@ FUNCTIONS = ["encode_frame", "encode_sum_request", "decode_sum_request",
              "decode_sum_request_array", "sum_request",
              "parse_command", "sum"]
 CLASSES = ["FrameDecoder", "AdderServer", "EchoServer", "EchoClient", "Chat", "WebServer"]
-EXCEPTIONS = ["ProtocolError", "FrameTooLarge", "CommandError"]
+EXCEPTIONS = ["ProtocolError", "FrameTooLarge", "MalformedRequest", "PickleError",
+              "CommandError", "SumRefused"]
 
 
 @pytest.mark.parametrize("name", FUNCTIONS + CLASSES + EXCEPTIONS)

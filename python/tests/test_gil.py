@@ -106,8 +106,11 @@ def test_gil_released_while_sum_request_sums_a_large_request():
 
 
 def test_gil_released_while_a_server_runs_in_the_background():
-    """The notebook's case: the server answers while the main thread is
-    busy in Python, since its threads do not need the GIL."""
+    """The notebook's case: a started server answers from its own threads
+    while the main thread goes on running Python (here, a course-style
+    client). What it shows is that start() returns and serves in the
+    background; the counting tests above are the ones that prove the GIL
+    is released."""
     import socket
     import struct
 

@@ -54,6 +54,11 @@ def test_notebook_shows_the_course_results(executed):
         "{'users': ['CBF', 'LUR', 'VRL', 'Ada']}",
     ]:
         assert expected in text
+    # The sums are printed alone on their lines: "42" must not be found
+    # inside a port number.
+    lines = text.splitlines()
+    for number in ["42", "6", "5050", "499999500000"]:
+        assert number in lines, number
 
 
 def test_notebook_refuses_the_evil_pickle_instead_of_running_it(executed):

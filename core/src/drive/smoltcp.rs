@@ -410,8 +410,6 @@ impl<S: StreamSession> TcpDriver<S> {
     /// move; then close or finish.
     fn run(&mut self, socket: &mut Socket<'_>, on_event: &mut impl FnMut(S::Event)) {
         let session = &mut self.session;
-        // The end of the input came from a reset, not a FIN.
-        let mut reset = false;
         // Each round moves at least one byte or gives the EOF; the rings
         // are finite and no packet arrives meanwhile, so this ends.
         loop {
@@ -432,10 +430,7 @@ impl<S: StreamSession> TcpDriver<S> {
                     // Not readable: either the handshake is not over (not
                     // here, since the phase is Open) or the connection was
                     // reset or timed out, which is the peer going away.
-                    Err(_) => {
-                        eof = !socket.is_active();
-                        reset = eof;
-                    }
+                    Err(_) => eof = !socket.is_active(),
                 }
                 if eof {
                     session.handle_eof();
@@ -464,21 +459,16 @@ impl<S: StreamSession> TcpDriver<S> {
             }
         }
         if !socket.is_active() {
-            // Reset, timed out, or closed by someone else: nothing more
-            // can be sent. After the peer's FIN, a socket that is no
-            // longer active closed normally.
-            let peer_closed = matches!(self.phase, Phase::Open { eof: true }) && !reset;
+            // Reset or timed out (the driver closes only through
+            // `Closing`, even after the peer's FIN): nothing more can be
+            // sent.
             if !matches!(self.phase, Phase::Open { eof: true }) && !session.is_finished() {
                 session.handle_eof();
                 while let Some(event) = session.poll_event() {
                     on_event(event);
                 }
             }
-            self.phase = Phase::Finished(if peer_closed {
-                Ending::ClosedByPeer
-            } else {
-                Ending::Reset
-            });
+            self.phase = Phase::Finished(Ending::Reset);
         } else if session.is_finished() {
             // It takes nothing more: what the peer sends now is dropped.
             discard(socket);
