@@ -292,14 +292,5 @@ REPORT=$TMP/report.md
   echo "- \`\$BIN\`: a copy of \`target/release\` taken at the start; sha256 \`reseau\` $(sha256sum "$R" | cut -c1-16)…, \`tokio-adder\` $(sha256sum "$T" | cut -c1-16)…"
   echo "- TCP sockets in TIME_WAIT on the machine (\`ss -s\`) at start: $TW_START; at end: $TW_END"
   echo "- $(python3 --version 2>&1); servers and clients on 127.0.0.1 only; ours logs one line per connection to a file, as do the Python server's errors"
-  echo
-  echo "## Summary"
-  echo
-  cat "$SUMMARY"
-  echo
-  cat "$BODY"
 } >"$REPORT"
-cp "$REPORT" "$OUT"
-cat "$REPORT"
-log "report written to $OUT"
-exit "$FAILED"
+finish_report

@@ -249,14 +249,5 @@ tokio_version=$(awk '/^name = "tokio"$/ { getline; gsub(/"/, "", $3); print $3; 
   echo "- \`\$BIN\`: a copy of \`target/release\` taken at the start; sha256 \`reseau\` $(sha256sum "$R" | cut -c1-16)…, \`tokio-echo\` $(sha256sum "$T" | cut -c1-16)…"
   echo "- Servers: ours is \`reseau echo serve\` (one mio thread, a 4 KiB buffer per connection); tokio-echo is \`bench/tokio-echo\` (tokio $tokio_version, multi-threaded runtime, a task per connection, \`tokio::io::copy\` between the halves of the socket, 8 KiB buffer, \`TCP_NODELAY\`)"
   echo "- Load generator: \`reseau bench echo\` (one mio thread; checks every echoed byte); $(python3 --version 2>&1) for \`bench/flood.py\`; servers and clients on 127.0.0.1 only"
-  echo
-  echo "## Summary"
-  echo
-  cat "$SUMMARY"
-  echo
-  cat "$BODY"
 } >"$REPORT"
-cp "$REPORT" "$OUT"
-cat "$REPORT"
-log "report written to $OUT"
-exit "$FAILED"
+finish_report

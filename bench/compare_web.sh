@@ -362,14 +362,5 @@ REPORT=$TMP/report.md
   echo "- \`\$BIN\`: a copy of \`target/release\` taken at the start; sha256 \`reseau\` $(sha256sum "$R" | cut -c1-16)…, \`axum-web\` $(sha256sum "$AX" | cut -c1-16)…"
   echo "- Servers: reseau is \`reseau web\` (its access log to a file); axum-web is \`bench/axum-web\` (axum $(awk '/^name = "axum"$/ {getline; gsub(/[^0-9.]/, ""); print; exit}' Cargo.lock), tokio multi-threaded runtime, SQLite query $([[ ${AXUM_ARGS:-} == *--db-inline* ]] && echo 'on the runtime thread (`--db-inline`)' || echo 'in `spawn_blocking`') on a pool of one connection per worker, \`tower_http\` \`ServeDir\`); CherryPy is \`bench/cherrypy/app.py\` (CherryPy $("$PY" -c 'import cherrypy; print(cherrypy.__version__)'), $("$PY" --version 2>&1), its defaults except \`log.screen: False\`; a new sqlite3 connection per \`/listusers\` request)"
   echo "- Load generator: $(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2) with one thread; servers and clients on 127.0.0.1 only"
-  echo
-  echo "## Summary"
-  echo
-  cat "$SUMMARY"
-  echo
-  cat "$BODY"
 } >"$REPORT"
-cp "$REPORT" "$OUT"
-cat "$REPORT"
-log "report written to $OUT"
-exit "$FAILED"
+finish_report

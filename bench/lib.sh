@@ -251,6 +251,24 @@ summarize() { # summarize SCEN SERVERS TARGETS TITLE [METRIC: rps (default) | mb
   done <"$TMP/sum.txt"
 }
 
+# finish_report: $REPORT holds the report's header; adds the summary and
+# the scenarios' sections, copies it to $OUT, prints it and exits with
+# $FAILED (0 when every check passed).
+finish_report() {
+  {
+    echo
+    echo "## Summary"
+    echo
+    cat "$SUMMARY"
+    echo
+    cat "$BODY"
+  } >>"$REPORT"
+  cp "$REPORT" "$OUT"
+  cat "$REPORT"
+  log "report written to $OUT"
+  exit "$FAILED"
+}
+
 timewait() { if command -v ss >/dev/null; then ss -s | sed -n 's/.*timewait \([0-9]*\).*/\1/p'; else echo '?'; fi; }
 
 # Header lines of a report that every script has.

@@ -353,14 +353,13 @@ pub fn send_payload(
     len: u64,
     payload: &mut dyn Read,
 ) -> Result<i64, SumError> {
-    let header = len;
-    let len = u32::try_from(header).map_err(|_| SumError::TooLong(header))?;
+    let header = u32::try_from(len).map_err(|_| SumError::TooLong(len))?;
     let mut stream = net::connect(addr).map_err(|error| SumError::Connect {
         addr: addr.to_string(),
         error,
     })?;
     let sent = stream
-        .write_all(&frame::encode_header(len))
+        .write_all(&frame::encode_header(header))
         .and_then(|()| io::copy(payload, &mut stream).map(|_| ()));
     match sent {
         Ok(()) => {}
