@@ -35,6 +35,7 @@ use reseau_core::session::StreamSession;
 
 use super::config::HttpLimits;
 use super::http::{self, Connection, Version};
+use super::log::SiteLog;
 use crate::net::{Limits, Notify, Server, Service, Stopper};
 
 /// What answers requests: rouille's handler shape.
@@ -48,11 +49,17 @@ pub struct WebServer {
 
 impl WebServer {
     /// Binds `addr` and starts the worker threads.
-    pub fn bind(addr: &str, handler: Handler, limits: HttpLimits) -> io::Result<WebServer> {
+    /// Access lines go to `log`.
+    pub fn bind(
+        addr: &str,
+        handler: Handler,
+        limits: HttpLimits,
+        log: Arc<SiteLog>,
+    ) -> io::Result<WebServer> {
         // Unbounded in type, bounded in fact: a connection has at most
         // one request at a worker, and connections are capped.
         let (jobs, queue) = crossbeam_channel::unbounded::<Job>();
-        let service = WebService { jobs, limits };
+        let service = WebService { jobs, limits, log };
         let server = Server::bind(
             addr,
             service,
@@ -190,6 +197,7 @@ impl DateCache {
 struct WebService {
     jobs: Sender<Job>,
     limits: HttpLimits,
+    log: Arc<SiteLog>,
 }
 
 impl Service for WebService {
@@ -213,7 +221,11 @@ impl Service for WebService {
 
     fn record(&self, summary: &mut Summary, peer: SocketAddr, access: Access, log: &mut dyn Write) {
         summary.requests += 1;
-        let _ = writeln!(log, "web: {peer} {access}");
+        self.log.access(format_args!("{peer} {access}"), log);
+    }
+
+    fn logs_to_screen(&self) -> bool {
+        self.log.screen()
     }
 
     fn receiving_request(&self, session: &WebSession) -> bool {
