@@ -4,10 +4,10 @@
 //!
 //! As CherryPy's tool, with its default arguments:
 //!
-//! - it runs on the answers of handlers and static files, not on error
-//!   pages (CherryPy raises those, which skips `before_finalize`): here,
-//!   answers with a 2xx status;
-//! - every such answer gets `Vary: Accept-Encoding`;
+//! - it runs on every answer: pages, static files, and error pages and
+//!   redirects too (CherryPy runs `before_finalize` after setting an
+//!   `HTTPError`'s response), but for a 500 from a handler that panicked;
+//! - every answer gets `Vary: Accept-Encoding`;
 //! - only `text/html` and `text/plain` are compressed (its default
 //!   `mime_types`, compared on the media type without parameters), at
 //!   level 5, and never an empty body;
@@ -88,9 +88,6 @@ fn compressible(content_type: &str) -> bool {
 
 /// The tool on one answer: `Vary`, then compression or 406.
 pub fn apply(response: Response, accept_encoding: Option<&str>) -> Response {
-    if !(200..300).contains(&response.status_code) {
-        return response;
-    }
     let response = with_vary(response);
     let (reader, length) = response.data.into_reader_and_size();
     let mut response = Response {
@@ -205,8 +202,30 @@ mod tests {
     }
 
     #[test]
-    fn error_pages_are_left_alone() {
+    fn error_pages_are_compressed_too() {
         let response = apply(Response::html("x").with_status_code(404), Some("gzip"));
-        assert!(!response.headers.iter().any(|(k, _)| k == "Vary"));
+        assert!(
+            response
+                .headers
+                .iter()
+                .any(|(k, v)| k == "Content-Encoding" && v == "gzip")
+        );
+    }
+
+    #[test]
+    fn an_empty_body_only_gets_vary() {
+        let response = apply(Response::html("").with_status_code(304), Some("gzip"));
+        assert!(
+            !response
+                .headers
+                .iter()
+                .any(|(k, _)| k == "Content-Encoding")
+        );
+        assert!(
+            response
+                .headers
+                .iter()
+                .any(|(k, v)| k == "Vary" && v == "Accept-Encoding")
+        );
     }
 }

@@ -45,6 +45,7 @@ pub type Handler = Arc<dyn Fn(&rouille::Request) -> rouille::Response + Send + S
 pub struct WebServer {
     server: Server<WebService>,
     workers: Vec<JoinHandle<()>>,
+    log: Arc<SiteLog>,
 }
 
 impl WebServer {
@@ -59,7 +60,11 @@ impl WebServer {
         // Unbounded in type, bounded in fact: a connection has at most
         // one request at a worker, and connections are capped.
         let (jobs, queue) = crossbeam_channel::unbounded::<Job>();
-        let service = WebService { jobs, limits, log };
+        let service = WebService {
+            jobs,
+            limits,
+            log: log.clone(),
+        };
         let server = Server::bind(
             addr,
             service,
@@ -80,7 +85,11 @@ impl WebServer {
                 .spawn(move || work(&queue, &handler))?;
             workers.push(worker);
         }
-        Ok(WebServer { server, workers })
+        Ok(WebServer {
+            server,
+            workers,
+            log,
+        })
     }
 
     /// The address the server listens on.
@@ -91,6 +100,13 @@ impl WebServer {
     /// A handle that stops the server from another thread.
     pub fn stopper(&self) -> Stopper {
         self.server.stopper()
+    }
+
+    /// Writes `web: listening on ADDR` to the error log (CherryPy's
+    /// "Serving on" line goes there too): the line scripts wait for.
+    pub fn announce(&self) {
+        self.log
+            .error(format_args!("listening on {}", self.local_addr()));
     }
 
     /// Makes SIGINT and SIGTERM stop the server.
