@@ -1,4 +1,4 @@
-//! The web site's settings and the CherryPy-style config file that sets them.
+//! The web site's settings and the CherryPy config file that sets them.
 //!
 //! The course starts its site with `cherrypy.quickstart(WebApp(), '/', 'server.conf')`
 //! and a file like
@@ -13,21 +13,43 @@
 //! tools.staticdir.dir: './public'
 //! ```
 //!
-//! [`Settings::load`] reads that file unchanged. CherryPy evaluates each value
-//! as Python; we accept the literals that its config files use (quoted
-//! strings, ints, `True`, `False`) and the one expression the handout writes,
-//! `os.path.abspath(os.getcwd())`, the working directory. Anything else, an
-//! unknown key or an unknown section is an error that names the file and the
-//! line, so a typo is caught at start-up instead of being silently ignored.
+//! [`Settings::load`] reads that file unchanged, and any file of CherryPy's
+//! config tree: `[global]` for the server (`server.*`, `log.*`, reseau's
+//! own `reseau.*`), and any URL path section (`[/]`, `[/static/css]`,
+//! `[/favicon.ico]`) for the tools (`tools.staticdir.*`,
+//! `tools.staticfile.*`, `tools.gzip.on`, `tools.encode.*`; in `[global]`
+//! too, as CherryPy allows).
 //!
-//! The static folder is resolved as CherryPy's `staticdir` tool does: an
-//! absolute `tools.staticdir.dir` is used as is, a relative one is joined to
-//! `tools.staticdir.root`. CherryPy refuses a relative `dir` without a
-//! `root`; we resolve it against the config file's own folder instead, so
-//! that `web/server.conf` can say `dir: 'public'` and work from any working
-//! directory. A file without a `[/static]` section keeps the default static
-//! folder (the site's own styles and scripts); a `[/static]` section serves
-//! files only if it says `tools.staticdir.on: True`, as in CherryPy.
+//! # How settings resolve for a path
+//!
+//! Reading the file only stores each section's keys ([`ConfigTree`]).
+//! Each request then asks the tree for its path
+//! ([`ConfigTree::tools`]): `[global]`, then `[/]`, then the section of
+//! every longer prefix of the path, each laid over the previous one key by
+//! key, as CherryPy's dispatcher merges `request.config`. So a value set in
+//! `[/]` (a shared `tools.staticdir.root`, the tutorial's way) holds in
+//! every section that does not set it again, and a child section overrides
+//! its parent. The site then runs, in CherryPy's order, the static tools,
+//! the routes if they found nothing, and gzip ([`super::app`]).
+//!
+//! # Values and errors
+//!
+//! CherryPy evaluates each value as Python; we accept the literals that its
+//! config files use (quoted strings, ints, `True`, `False`) and the one
+//! expression the handout writes, `os.path.abspath(os.getcwd())`, the
+//! working directory. Anything else stops the start with the file and the
+//! line, so that nothing is silently ignored: a bad value, a server key
+//! outside `[global]`, a key CherryPy has and reseau does not implement
+//! (said as such: `tools.sessions.on is a CherryPy setting that reseau
+//! does not support`), or an unknown key (a typo).
+//!
+//! Static paths are resolved as CherryPy's tools do: an absolute `dir` or
+//! `filename` is used as is, a relative one is joined to its `root`.
+//! CherryPy answers 500 to a relative one without a `root`; we resolve it
+//! against the config file's own folder instead, so that `web/server.conf`
+//! can say `dir: 'public'` and work from any working directory. A file in
+//! which no section sets `tools.staticdir.dir` keeps the site's own static
+//! folder at `/static` (the course's first file has only a port).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
