@@ -27,8 +27,8 @@ What is compared, per row (one exact behaviour each):
 - `json`: the bodies are equal JSON.
 - `encoding`, `vary`: the Content-Encoding and Vary headers (absent equals
   absent).
-- `location`: the path of the Location header (CherryPy writes an absolute
-  URL with its own port, reseau a path).
+- `location`: the path and query of the Location header (CherryPy writes an
+  absolute URL with its own port, reseau a path).
 
 Where reseau differs on purpose, the row says what each one answers
 (`differs`) and why; both answers are asserted exactly. Error pages are
@@ -92,6 +92,7 @@ STATIC_ROWS = [
     row('/static/logo.png', FILE),
     row('/static/docs/guide.txt', FILE),
     row('/static/a%20b.txt', FILE, note='a percent-encoded name'),
+    row('/static/style.css', FILE, method='HEAD', note='HEAD: the head of a GET, no body'),
     row('/static/missing.css', ERROR),
     row('/static/', ERROR, note='a folder without an index file'),
     row('/static/docs', ERROR),
@@ -144,6 +145,14 @@ TABLE = {
         row('/missing.html', ERROR),
         differs('/../secret.txt', 403, 404, DOTDOT),
     ],
+    'manual': [
+        row('/manual/', FILE),
+        row('/manual', ('status', 'location')),
+        row('/manual?page=2', ('status', 'location')),
+        row('/manual/guide.txt', FILE),
+        row('/manual/index.html', FILE),
+        row('/manual/missing/', ERROR),
+    ],
     'gzip': [
         row('/static/notes.txt', FILE + ('encoding', 'vary'), GZ),
         row('/static/notes.txt', FILE + ('encoding', 'vary'),
@@ -157,6 +166,7 @@ TABLE = {
             {'Accept-Encoding': 'deflate, gzip;q=0.5'}),
         row('/static/notes.txt', ('status',), {'Accept-Encoding': 'br'},
             note='nothing acceptable: 406'),
+        row('/static/notes.txt', FILE + ('encoding', 'vary'), GZ, method='HEAD'),
         row('/static/style.css', FILE + ('encoding', 'vary'), GZ,
             note='text/css is not in the default mime_types'),
         row('/static/logo.png', FILE + ('encoding', 'vary'), GZ),
@@ -181,6 +191,7 @@ TABLE = {
         row('/static/docs/', FILE + ('encoding', 'vary'), GZ,
             note='[/static/docs] adds an index and turns gzip off'),
         row('/static/docs/guide.txt', FILE + ('encoding', 'vary'), GZ),
+        row('/static/docs', FILE, note='below the section (/static): served, no redirect'),
         row('/static/', ERROR, note='no index above /static/docs'),
         row('/static/private/secret.txt', ERROR, note='[/static/private] turns the tool off'),
         row('/static/img/logo.png', FILE,
@@ -309,7 +320,10 @@ def normalized_type(answer):
 
 def location_path(answer):
     value = answer['headers'].get('location')
-    return None if value is None else urllib.parse.urlsplit(value).path
+    if value is None:
+        return None
+    parts = urllib.parse.urlsplit(value)
+    return parts.path + ('?' + parts.query if parts.query else '')
 
 
 def compare(aspect, cp, rs):
