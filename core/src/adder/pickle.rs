@@ -622,13 +622,33 @@ impl PickleDecoder {
             // Each int takes 2 bytes at least and is within i32, so the
             // total of a run read from at most 2^32 bytes stays under 2^62:
             // the i64 cannot overflow.
-            let input = input.get(..1 << 32).unwrap_or(input);
+            // (`u32::MAX as usize` is the whole slice on 32-bit targets.)
+            let input = input.get(..u32::MAX as usize).unwrap_or(input);
             let mut total = 0i64;
             let mut ints = 0u64;
             while let Some((value, used)) = small_int_at(input, pos) {
                 total += value;
                 pos += used;
                 ints += 1;
+                // CPython writes similar ints with the same opcode: while
+                // the next ones share this one's, their places are known in
+                // advance, and eight are read at once.
+                let opcode = match used {
+                    2 => op::BININT1,
+                    3 => op::BININT2,
+                    _ => op::BININT,
+                };
+                if input.get(pos) != Some(&opcode) {
+                    continue;
+                }
+                let (sum, n) = match used {
+                    2 => sum_uniform::<2, 16>(input, pos, opcode),
+                    3 => sum_uniform::<3, 24>(input, pos, opcode),
+                    _ => sum_uniform::<5, 40>(input, pos, opcode),
+                };
+                total += sum;
+                pos += n * used;
+                ints += n as u64;
             }
             count = ints;
             visit.int(i128::from(total))
@@ -838,6 +858,40 @@ fn small_int_at(input: &[u8], pos: usize) -> Option<(i64, usize)> {
         op::BININT => Some((i64::from(i32::from_le_bytes([a, b, c, d])), 5)),
         _ => None,
     }
+}
+
+/// Sums the ints at `input[pos..]` a group at a time while a group is all
+/// `opcode` (of `LEN` bytes each, its argument included; a group is `CHUNK`
+/// bytes, a multiple of `LEN`): with the stride fixed, no load waits on the
+/// previous int's length. Returns their sum and count; stops before the
+/// first group that is not all `opcode` or not all in `input`.
+#[inline(always)]
+fn sum_uniform<const LEN: usize, const CHUNK: usize>(
+    input: &[u8],
+    mut pos: usize,
+    opcode: u8,
+) -> (i64, usize) {
+    let (mut total, mut ints) = (0i64, 0usize);
+    while let Some(chunk) = input.get(pos..).and_then(<[u8]>::first_chunk::<CHUNK>) {
+        let mut same = true;
+        let mut sum = 0i64;
+        for int in chunk.chunks_exact(LEN) {
+            same &= int.first() == Some(&opcode);
+            sum += match int {
+                [_, a] => i64::from(*a),
+                [_, a, b] => i64::from(u16::from_le_bytes([*a, *b])),
+                [_, a, b, c, d] => i64::from(i32::from_le_bytes([*a, *b, *c, *d])),
+                _ => 0,
+            };
+        }
+        if !same {
+            break;
+        }
+        total += sum;
+        ints += CHUNK / LEN;
+        pos += CHUNK;
+    }
+    (total, ints)
 }
 
 /// A BININT1, BININT2 or BININT opcode whose argument is all in `input`:

@@ -410,8 +410,16 @@ fn exact_model(ints: &[i128]) -> Option<i128> {
 /// 128 bits; and now and then one more wide int, so that some do not fit.
 fn exact_sum_lists() -> impl Strategy<Value = Vec<i128>> {
     let wide = prop_oneof![Just(i128::MAX), Just(-i128::MAX), (1i128 << 100)..i128::MAX];
+    // Segments of mixed ints, and runs of ints that share an opcode
+    // (BININT1, BININT2, BININT), which the summer reads a group at a time.
+    let segment = prop_oneof![
+        prop::collection::vec(int_strategy(), 0..200),
+        prop::collection::vec(0i128..256, 0..100),
+        prop::collection::vec(256i128..65_536, 0..100),
+        prop::collection::vec(any::<i32>().prop_map(i128::from), 0..100),
+    ];
     (
-        prop::collection::vec(int_strategy(), 0..2500),
+        prop::collection::vec(segment, 0..12).prop_map(|s| s.concat()),
         prop::collection::vec(
             (
                 wide,
