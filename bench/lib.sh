@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Helpers of bench/run. Sourced, never run; defines functions only.
 #
 # The functions use these variables of the sourcing script:
@@ -41,6 +42,7 @@ proc_cpu() { awk -v hz="$CLK_TCK" '{ sub(/^.*\) /, ""); printf "%.2f\n", ($12 + 
 # in CHILDREN_CPU. Not in $(...): `times` must run in this shell itself.
 children_cpu() {
   times >"$TMP/times"
+  # shellcheck disable=SC2034 # read by the sourcing script
   CHILDREN_CPU=$(awk 'NR == 2 { t = 0; for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); t += a[1] * 60 + a[2] } printf "%.2f\n", t }' "$TMP/times")
 }
 
@@ -63,6 +65,7 @@ start_server() {
     sleep 0.05
   done
   [[ -n $port ]] || { cat "$logf" >&2; die "$name did not print its port within 10 s"; }
+  # shellcheck disable=SC2034 # read by the sourcing script
   SRV_PORT=$port
   log "$name: pid $SRV_PID listening on 127.0.0.1:$port"
 }
