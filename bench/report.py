@@ -64,6 +64,8 @@ class Data:
                 errors=int(f[8]) if f[8].isdigit() else 0, rc=f[9], requests=int(f[10] or 0),
                 srv_cpu=float(f[11] or 0), mbps=float(f[13]) if f[13] not in ('', '-') else float('nan'),
                 connect=int(f[14]) if f[14].isdigit() else 0, first=f[15])
+        limits = os.path.join(d, 'limits.md')
+        self.limits = open(limits, encoding='utf-8').read().strip() if os.path.exists(limits) else '(not run)'
         codec = os.path.join(d, 'codec.md')
         self.codec = open(codec, encoding='utf-8').read().strip() if os.path.exists(codec) else '(not run)'
 
@@ -289,6 +291,7 @@ def main():
         'core_table': lambda: core_table(data),
         'drivers_table': lambda: drivers_table(data),
         'codec': lambda: data.codec,
+        'web_limits': lambda: data.limits,
     }
     missing = []
 
