@@ -21,11 +21,17 @@ use embedded_io_adapters::std::FromStd;
 use reseau_core::adder::native::{ErrorCode, Reply};
 use reseau_core::adder::pickle::PickleError;
 use reseau_core::adder::{
-    AdderSession, Error as AdderError, Event, Format, ReplyDecoder, RequestEncoder,
+    AdderConfig, AdderSession, Error as AdderError, Event, Format, ReplyDecoder, RequestEncoder,
 };
 use reseau_core::drive::embedded_io::{Error, Outcome, SUM_BUF_MIN, run, sum_blocking};
 use reseau_core::echo::{self, EchoSession};
 use reseau_core::frame;
+
+/// Several pickle requests per connection, as these tests pipeline them.
+const KEEP_ALIVE: AdderConfig = AdderConfig {
+    max_frame: frame::DEFAULT_MAX_FRAME,
+    keep_alive: true,
+};
 
 /// How long any thread or socket read may take before the test fails.
 const TIMEOUT: Duration = Duration::from_secs(20);
@@ -117,7 +123,7 @@ fn connect(addr: SocketAddr) -> TcpStream {
 
 #[test]
 fn adder_over_tcp_answers_pipelined_pickle_and_native_requests() {
-    let server = serve(AdderSession::default(), 64, 16);
+    let server = serve(AdderSession::new(KEEP_ALIVE), 64, 16);
     let mut client = connect(server.addr);
 
     let big: Vec<i128> = (0..20_000).map(|i| i % 7).collect();
@@ -403,7 +409,7 @@ fn a_million_ints_through_a_trickle_and_a_16_byte_buffer() {
     input.extend(request(Format::Pickle, &[7]));
     let mut transport = Trickle::new(input.clone());
 
-    let mut session = AdderSession::default();
+    let mut session = AdderSession::new(KEEP_ALIVE);
     let (mut read_buf, mut write_buf) = ([0u8; 16], [0u8; 3]);
     let mut events = Vec::new();
     let outcome = run(

@@ -11,9 +11,9 @@ use core::mem::size_of;
 use reseau_core::adder::{AdderSession, ReplyDecoder};
 use reseau_core::echo::EchoSession;
 
-/// As documented on `AdderSession`: 416 bytes on x86-64, with its 64-byte
+/// As documented on `AdderSession`: 432 bytes on x86-64, with its 64-byte
 /// output buffer.
-const ADDER_MAX: usize = 416;
+const ADDER_MAX: usize = 432;
 /// The echo buffer (`echo::BUFFER`, 512 bytes), the 96-byte preview and
 /// counters.
 const ECHO_MAX: usize = 1024;

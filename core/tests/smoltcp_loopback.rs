@@ -14,7 +14,9 @@ mod common;
 
 use common::Net;
 use reseau_core::adder::native::Reply;
-use reseau_core::adder::{AdderSession, Error, Event, Format, ReplyDecoder, RequestEncoder};
+use reseau_core::adder::{
+    AdderConfig, AdderSession, Error, Event, Format, ReplyDecoder, RequestEncoder,
+};
 use reseau_core::drive::smoltcp::{Ending, Status, TcpDriver};
 use reseau_core::echo::{self, EchoSession};
 use reseau_core::frame;
@@ -258,10 +260,37 @@ fn adder_exchange(
     })
 }
 
+/// A session that answers several pickle requests per connection
+/// (`--keep-alive`), as the pipelining tests below need.
+fn keep_alive() -> AdderSession {
+    AdderSession::new(AdderConfig {
+        keep_alive: true,
+        ..AdderConfig::default()
+    })
+}
+
+#[test]
+fn the_server_closes_first_after_a_course_request() {
+    // The course's client: one request, read the reply, close. The server
+    // replies and closes first, so it, not the client, holds TIME_WAIT.
+    let mut net = Net::new();
+    let mut server = Server::new(&mut net, 1, 1024, 1024, AdderSession::default);
+    let mut out = request(Format::Pickle, [1, 2, 3]);
+    // A second request on the same connection is not answered.
+    out.extend(request(Format::Pickle, [4]));
+    let mut clients = [Client::new(&mut net, 50_000, 1024, 1024, out)];
+    adder_exchange(&mut net, &mut server, &mut clients, 10_000);
+    assert_eq!(
+        replies(Format::Pickle, &clients[0].received),
+        [Reply::Sum(6)]
+    );
+    assert_eq!(server.endings, [Ending::ClosedByServer]);
+}
+
 #[test]
 fn pickle_of_every_protocol_and_native_requests() {
     let mut net = Net::new();
-    let mut server = Server::new(&mut net, 2, 1024, 1024, AdderSession::default);
+    let mut server = Server::new(&mut net, 2, 1024, 1024, keep_alive);
     let mut out = Vec::new();
     for pickle in PICKLES {
         out.extend(framed(pickle));
@@ -361,7 +390,7 @@ fn a_client_reset_mid_request_is_an_end_of_stream() {
 fn a_million_ints_through_64_byte_buffers() {
     const N: i128 = 1_000_000;
     let mut net = Net::new();
-    let mut server = Server::new(&mut net, 1, 64, 64, AdderSession::default);
+    let mut server = Server::new(&mut net, 1, 64, 64, keep_alive);
     // Values below 4000 keep the sum inside the pickle reply's u32.
     let ints = (0..N).map(|i| i % 4000);
     let sum: i128 = ints.clone().sum();

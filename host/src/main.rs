@@ -89,6 +89,12 @@ enum AdderCommand {
         /// Largest request payload, in bytes.
         #[arg(long, default_value_t = DEFAULT_MAX_FRAME)]
         max_frame: u32,
+        /// Answer several pickle requests per connection. Without it, as in
+        /// the course, a pickle request is its connection's last: the server
+        /// replies and closes first. Native requests always share a
+        /// connection.
+        #[arg(long)]
+        keep_alive: bool,
         #[command(flatten)]
         limits: LimitArgs,
     },
@@ -272,11 +278,15 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Adder(AdderCommand::Serve {
             bind,
             max_frame,
+            keep_alive,
             limits,
         }) => serve(
             &bind,
             AdderService {
-                config: AdderConfig { max_frame },
+                config: AdderConfig {
+                    max_frame,
+                    keep_alive,
+                },
             },
             limits.limits(),
         ),

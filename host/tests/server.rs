@@ -6,7 +6,7 @@ use std::net::TcpStream;
 use std::thread;
 use std::time::Duration;
 
-use reseau_core::adder::{Format, RequestEncoder};
+use reseau_core::adder::{AdderConfig, Format, RequestEncoder};
 use reseau_core::frame::encode_header;
 use reseau_host::adder::AdderService;
 use reseau_host::net::{Limits, Server};
@@ -24,8 +24,15 @@ fn request(ints: &[i128]) -> Vec<u8> {
 
 #[test]
 fn serves_then_stops_when_asked() {
-    let server = Server::bind("127.0.0.1:0", AdderService::default(), Limits::default())
-        .expect("bind an ephemeral port");
+    // Several requests on the connection it holds open: keep-alive.
+    let service = AdderService {
+        config: AdderConfig {
+            keep_alive: true,
+            ..AdderConfig::default()
+        },
+    };
+    let server =
+        Server::bind("127.0.0.1:0", service, Limits::default()).expect("bind an ephemeral port");
     let addr = server.local_addr();
     assert_ne!(addr.port(), 0);
     let stopper = server.stopper();

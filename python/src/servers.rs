@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
+use reseau_core::adder::AdderConfig;
 use reseau_host::adder::AdderService;
 use reseau_host::echo::EchoService;
 use reseau_host::net::{Limits, Server, Stopper};
@@ -227,7 +228,9 @@ macro_rules! server_methods {
 
 /// The course's integer adder server: answers each frame of ints with
 /// their sum (pickle requests with struct.pack('I', sum), native requests
-/// with a native reply). Binds host:port at construction.
+/// with a native reply). As in the course, a pickle request is its
+/// connection's last (the server replies, then closes first), unless
+/// keep_alive=True. Binds host:port at construction.
 #[pyclass(frozen, module = "reseau")]
 pub struct AdderServer {
     served: Served,
@@ -236,10 +239,14 @@ pub struct AdderServer {
 server_methods!(
     AdderServer,
     "AdderServer",
-    (host = "127.0.0.1", port = 6001),
-    fn new(py, host: &str, port: u16) {
+    (host = "127.0.0.1", port = 6001, keep_alive = false),
+    fn new(py, host: &str, port: u16, keep_alive: bool) {
         let addr = join_host_port(host, port);
-        py.detach(|| bind_service("adder", &addr, AdderService::default()))
+        let config = AdderConfig {
+            keep_alive,
+            ..AdderConfig::default()
+        };
+        py.detach(|| bind_service("adder", &addr, AdderService { config }))
             .map_err(PyErr::from)
     }
 );

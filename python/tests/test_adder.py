@@ -89,6 +89,7 @@ def test_default_address_is_the_course_one():
     params = inspect.signature(reseau.AdderServer).parameters
     assert params["host"].default == "127.0.0.1"
     assert params["port"].default == 6001
+    assert params["keep_alive"].default is False
 
 
 @pytest.mark.parametrize("bad", [-1, 65536, 2**40])
@@ -113,7 +114,7 @@ def test_adder_server_answers_the_course_client(data):
 
 def test_adder_server_answers_every_pickle_protocol_and_batch():
     """tests/peers/adder_lists.py: one connection, many lists."""
-    with reseau.AdderServer(port=0) as server:
+    with reseau.AdderServer(port=0, keep_alive=True) as server:
         host, port = server.address
         result = subprocess.run(
             [sys.executable, str(PEERS / "adder_lists.py"), "--host", host, "--port", str(port)],
@@ -122,8 +123,22 @@ def test_adder_server_answers_every_pickle_protocol_and_batch():
     assert result.stdout.count("\n") == (pickle.HIGHEST_PROTOCOL + 1) * 8
 
 
-def test_adder_server_answers_many_requests_on_one_connection():
+def test_adder_server_replies_then_closes_first_as_the_course_server():
     with reseau.AdderServer(port=0) as server:
+        with socket.create_connection(server.address, timeout=WAIT) as s:
+            # Two requests at once: only the first is answered.
+            s.sendall(reseau.encode_sum_request([1, 2]) + reseau.encode_sum_request([3]))
+            received = b''
+            while True:
+                chunk = s.recv(64)
+                if not chunk:
+                    break
+                received += chunk
+    assert received == struct.pack('I', 3)
+
+
+def test_adder_server_answers_many_requests_on_one_connection_with_keep_alive():
+    with reseau.AdderServer(port=0, keep_alive=True) as server:
         with socket.create_connection(server.address, timeout=WAIT) as s:
             for n in range(1, 20):
                 s.sendall(reseau.encode_sum_request(range(n)))
@@ -157,10 +172,10 @@ def test_course_client_program_against_adder_server():
         host, port = server.address
         result = subprocess.run(
             [sys.executable, str(PEERS / "adder_client.py"), "--host", host, "--port", str(port),
-             "--requests", "3", "1", "2", "3"],
+             "1", "2", "3"],
             capture_output=True, text=True, timeout=WAIT * 2)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["6", "6", "6"]
+    assert result.stdout.split() == ["6"]
 
 
 # --- reseau.sum -------------------------------------------------------------

@@ -316,9 +316,20 @@ def test_sum_request_carries_ints_and_sums_beyond_64_bits():
     assert reseau.sum_request(pickle.dumps(ints)) == 2**101 - 1
 
 
-def test_sum_request_overflow_of_the_128_bit_sum_is_an_overflow_error():
+def test_sum_request_total_beyond_128_bits_is_an_overflow_error():
     with pytest.raises(OverflowError):
         reseau.sum_request(pickle.dumps([2**126, 2**126]))
+
+
+@pytest.mark.parametrize("ints", [
+    [2**127 - 1, 2**127 - 1, -(2**127 - 1), -(2**127 - 1), 5],
+    [-(2**127), -(2**127), 2**127 - 1, 2**127 - 1, 9],
+    [2**127 - 1] * 1000 + [-(2**127 - 1)] * 1000,
+])
+def test_sum_request_is_exact_whatever_the_partial_sums(ints):
+    # Python's sum decides; partial sums leave 128 bits, the total does not.
+    for protocol in range(pickle.HIGHEST_PROTOCOL + 1):
+        assert reseau.sum_request(pickle.dumps(ints, protocol=protocol)) == sum(ints)
 
 
 def test_an_int_beyond_128_bits_is_refused():

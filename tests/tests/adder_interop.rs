@@ -55,9 +55,13 @@ fn request(stream: &mut std::net::TcpStream, ints: &[u16]) -> u32 {
 #[test]
 fn course_client_every_pickle_protocol() {
     let server = Server::start(&[]);
-    let cases: [(&[&str], &str); 5] = [
+    // 2**127 - 1: partial sums leave 128 bits, the total is 5, as Python's.
+    let max = "170141183460469231731687303715884105727";
+    let minus_max = "-170141183460469231731687303715884105727";
+    let cases: [(&[&str], &str); 6] = [
         (&["1", "2", "3"], "6"),
         (&[BIG, MINUS_BIG, "5"], "5"),
+        (&[max, max, minus_max, minus_max, "5"], "5"),
         (&["-3", "10"], "7"),
         (&[], "0"),
         (&["4294967295"], "4294967295"),
@@ -71,16 +75,21 @@ fn course_client_every_pickle_protocol() {
             assert_sums(&out, &[sum]);
         }
     }
-    // One log line per connection, each with its one request.
-    wait_log_count(&server, &[": 1 request answered (", "; closed by peer"], 30);
+    // One log line per connection, each with its one request; the server
+    // replied and closed first, as the course's server does.
     wait_log_count(
         &server,
-        &[": 1 request answered (3 ints); closed by peer"],
+        &[": 1 request answered (", "; closed by server"],
+        36,
+    );
+    wait_log_count(
+        &server,
+        &[": 1 request answered (3 ints); closed by server"],
         12,
     );
     wait_log_count(
         &server,
-        &[": 1 request answered (0 ints); closed by peer"],
+        &[": 1 request answered (0 ints); closed by server"],
         6,
     );
     let log = server.log();
@@ -91,8 +100,22 @@ fn course_client_every_pickle_protocol() {
 }
 
 #[test]
-fn course_client_several_requests_on_one_connection() {
+fn a_second_request_on_a_course_connection_finds_it_closed() {
+    // The course's protocol: the server answers one request, then closes.
     let server = Server::start(&[]);
+    let out = course_client(server.addr, &["--requests", "2", "--", "1", "2", "3"]);
+    assert_eq!(out.code(), Some(3), "{out:?}");
+    assert_eq!(out.stdout, ["6", "closed"], "{out:?}");
+    wait_log_count(
+        &server,
+        &[": 1 request answered (3 ints); closed by server"],
+        1,
+    );
+}
+
+#[test]
+fn course_client_several_requests_on_one_connection_with_keep_alive() {
+    let server = Server::start(&["--keep-alive"]);
     for protocol in ["0", "2", "5"] {
         let out = course_client(
             server.addr,
@@ -121,7 +144,7 @@ fn course_client_several_requests_on_one_connection() {
 /// for every protocol, on one connection.
 #[test]
 fn course_lists_of_every_shape_and_protocol() {
-    let server = Server::start(&[]);
+    let server = Server::start(&["--keep-alive"]);
     let out = Proc::spawn(
         python_peer(
             "adder_lists.py",
@@ -149,7 +172,7 @@ fn course_lists_of_every_shape_and_protocol() {
 
 #[test]
 fn course_client_over_ipv6() {
-    let server = Server::start_on("[::1]:0", &[], None);
+    let server = Server::start_on("[::1]:0", &["--keep-alive"], None);
     assert!(server.addr.is_ipv6(), "bound {}", server.addr);
     assert!(
         server.log()[0].starts_with("adder: listening on [::1]:"),
@@ -387,7 +410,7 @@ fn hostile_payloads_are_refused_and_server_survives() {
     server.assert_running();
     wait_log_count(
         &server,
-        &[": 1 request answered (3 ints); closed by peer"],
+        &[": 1 request answered (3 ints); closed by server"],
         cases.len(),
     );
 }
@@ -483,7 +506,7 @@ fn sum_cli_errors_against_server() {
 
 #[test]
 fn max_connections_refuses_extra_connections() {
-    let server = Server::start(&["--max-connections", "2"]);
+    let server = Server::start(&["--max-connections", "2", "--keep-alive"]);
     let mut held1 = connect(server.addr);
     assert_eq!(request(&mut held1, &[1, 2, 3]), 6);
     let held2 = connect(server.addr);
@@ -518,7 +541,7 @@ fn max_connections_refuses_extra_connections() {
 
 #[test]
 fn idle_connections_are_closed() {
-    let server = Server::start(&["--idle-timeout", "1"]);
+    let server = Server::start(&["--idle-timeout", "1", "--keep-alive"]);
     let mut idle = connect(server.addr);
     let idle_addr = idle.local_addr().expect("local addr");
     let mut active = connect(server.addr);
@@ -588,8 +611,9 @@ fn sigint_stops_the_server() {
 
 // 7. The load generator.
 
-fn bench(extra: &[&str]) {
-    let server = Server::start(&[]);
+/// `reseau bench adder <extra>` against `reseau adder serve <server_args>`.
+fn bench(server_args: &[&str], extra: &[&str]) {
+    let server = Server::start(server_args);
     let to = server.addr_arg();
     let mut args = vec![
         "bench",
@@ -623,17 +647,17 @@ fn bench(extra: &[&str]) {
 
 #[test]
 fn bench_persistent_connections() {
-    bench(&["--ints", "10"]);
+    bench(&["--keep-alive"], &["--ints", "10"]);
 }
 
 #[test]
 fn bench_connection_per_request() {
-    bench(&["--ints", "10", "--connect-per-request"]);
+    bench(&[], &["--ints", "10", "--connect-per-request"]);
 }
 
 #[test]
 fn bench_native_encoding() {
-    bench(&["--encoding", "native", "--ints", "1000"]);
+    bench(&[], &["--encoding", "native", "--ints", "1000"]);
 }
 
 // 8. Pipelining.
@@ -642,7 +666,7 @@ fn bench_native_encoding() {
 /// finish before reading if `read_after_write`), reads the replies and
 /// checks them, in order; then closes.
 fn pipeline(count: u16, read_after_write: bool) {
-    let server = Server::start(&[]);
+    let server = Server::start(&["--keep-alive"]);
     let mut stream = connect(server.addr);
     let local = stream.local_addr().expect("local addr");
     let mut all = Vec::new();
@@ -716,7 +740,7 @@ fn send_and_half_close(server: &Server, bytes: &[u8]) -> (SocketAddr, Vec<u8>) {
 
 #[test]
 fn half_close_after_requests_is_answered_then_closed() {
-    let server = Server::start(&[]);
+    let server = Server::start(&["--keep-alive"]);
     let mut bytes = framed(&pickle_p2(&[1, 2, 3]));
     bytes.extend_from_slice(&framed(&pickle_p2(&[4, 5])));
     let (local, got) = send_and_half_close(&server, &bytes);

@@ -124,12 +124,29 @@ pub enum Event {
 pub struct AdderConfig {
     /// Largest payload accepted; see [`frame::DEFAULT_MAX_FRAME`].
     pub max_frame: u32,
+    /// Whether a connection goes on after a pickle request is answered.
+    ///
+    /// `false` (the default) is the course's protocol: one pickle request
+    /// per connection, and **the server closes first**, right after the
+    /// reply. The side that closes first is the one left in TIME_WAIT; a
+    /// server keeps its TIME_WAITs on its own port, whereas a client that
+    /// has to close first spends one of its ephemeral ports on each, and
+    /// runs out of them after about 28,000 connections in a minute. The
+    /// course's client reads the 4-byte reply and closes; with `false` it
+    /// finds the server's FIN already there.
+    ///
+    /// `true` answers pickle requests one after another on the same
+    /// connection until the client closes (for clients written for it).
+    /// Native requests are always answered one after another: the native
+    /// format is reseau's own, and its clients keep their connection.
+    pub keep_alive: bool,
 }
 
 impl Default for AdderConfig {
     fn default() -> Self {
         AdderConfig {
             max_frame: frame::DEFAULT_MAX_FRAME,
+            keep_alive: false,
         }
     }
 }
@@ -169,8 +186,12 @@ const EVENT_CAP: usize = 4;
 /// 4. When the peer closes its side, [`handle_eof`](StreamSession::handle_eof)
 ///    once, then steps 2 and 3.
 /// 5. Close the connection when [`is_finished`](StreamSession::is_finished).
+///    The session finishes by itself (the server closes first) after a
+///    fatal error and, unless [`AdderConfig::keep_alive`], after answering a
+///    pickle request: bytes the peer sent after that request are not taken,
+///    and the driver drops them.
 ///
-/// The session sums while it parses: its memory is constant (416 bytes on
+/// The session sums while it parses: its memory is constant (432 bytes on
 /// x86-64, with its 64-byte output buffer) whatever the request's size.
 ///
 /// ```
@@ -188,6 +209,8 @@ const EVENT_CAP: usize = 4;
 /// let mut out = [0u8; 8];
 /// assert_eq!(session.poll_transmit(&mut out), 4);
 /// assert_eq!(&out[..4], &3u32.to_le_bytes());
+/// // One pickle request per connection, as in the course: the server closes.
+/// assert!(session.is_finished());
 /// ```
 #[derive(Debug, Clone)]
 pub struct AdderSession {
@@ -197,8 +220,10 @@ pub struct AdderSession {
     out_start: usize,
     out_end: usize,
     events: heapless::Deque<Event, EVENT_CAP>,
-    /// No more input will be taken: the peer closed or a fatal error.
+    /// No more input will be taken: the peer closed, a fatal error, or a
+    /// pickle request was answered without [`AdderConfig::keep_alive`].
     closing: bool,
+    keep_alive: bool,
 }
 
 impl Default for AdderSession {
@@ -218,6 +243,7 @@ impl AdderSession {
             out_end: 0,
             events: heapless::Deque::new(),
             closing: false,
+            keep_alive: config.keep_alive,
         }
     }
 
@@ -229,10 +255,13 @@ impl AdderSession {
     fn event(&mut self, event: Event) {
         // Room was checked before the request started.
         let _ = self.events.push_back(event);
-        if let Event::Rejected(error) = event
-            && error.is_fatal()
-        {
-            self.closing = true;
+        match event {
+            Event::Rejected(error) if error.is_fatal() => self.closing = true,
+            Event::Answered {
+                format: Format::Pickle,
+                ..
+            } if !self.keep_alive => self.closing = true,
+            _ => {}
         }
     }
 

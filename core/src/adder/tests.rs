@@ -62,6 +62,12 @@ fn drive(
     (output, events)
 }
 
+/// Several pickle requests per connection (`--keep-alive`).
+const KEEP_ALIVE: AdderConfig = AdderConfig {
+    max_frame: frame::DEFAULT_MAX_FRAME,
+    keep_alive: true,
+};
+
 fn pickle_reply(sum: u32) -> [u8; 4] {
     sum.to_le_bytes()
 }
@@ -89,7 +95,7 @@ fn pipelined_requests_in_both_formats_any_chunking() {
     expected.extend(native_reply(Reply::Sum(7)));
     for step in [1, 2, 3, 5, 7, 64, stream.len()] {
         for out_step in [1, 3, 64] {
-            let mut session = AdderSession::default();
+            let mut session = AdderSession::new(KEEP_ALIVE);
             let (output, events) = drive(&mut session, &stream, step, out_step);
             assert_eq!(output, expected, "step {step} out {out_step}");
             assert_eq!(events.len(), 5);
@@ -106,7 +112,7 @@ fn out_of_range_pickle_sum_closes_after_earlier_replies() {
     let mut stream = request(&[4], Format::Pickle);
     stream.extend(request(&[-1], Format::Pickle));
     stream.extend(request(&[1], Format::Pickle));
-    let mut session = AdderSession::default();
+    let mut session = AdderSession::new(KEEP_ALIVE);
     let (output, events) = drive(&mut session, &stream, 1, 1);
     assert_eq!(output, pickle_reply(4));
     assert_eq!(
@@ -124,6 +130,61 @@ fn out_of_range_pickle_sum_closes_after_earlier_replies() {
 }
 
 #[test]
+fn the_server_closes_first_after_one_pickle_request() {
+    // The course's protocol: one request, its reply, and the server is
+    // done; what the client sent after its request is not taken.
+    let mut stream = request(&[1, 2, 3], Format::Pickle);
+    let first = stream.len();
+    stream.extend(request(&[4], Format::Pickle));
+    for step in [1, 5, stream.len()] {
+        let mut session = AdderSession::default();
+        let mut taken = 0;
+        let mut out = std::vec![0u8; 16];
+        let mut sent = Vec::new();
+        for chunk in stream.chunks(step) {
+            if session.is_finished() {
+                break;
+            }
+            taken += session.handle_input(chunk);
+            let n = session.poll_transmit(&mut out);
+            sent.extend_from_slice(&out[..n]);
+        }
+        assert!(session.is_finished(), "step {step}");
+        assert_eq!(taken, first, "step {step}");
+        assert_eq!(sent, pickle_reply(6), "step {step}");
+        assert_eq!(
+            session.poll_event(),
+            Some(Event::Answered {
+                format: Format::Pickle,
+                ints: 3,
+                sum: 6
+            })
+        );
+        assert_eq!(session.poll_event(), None);
+    }
+}
+
+#[test]
+fn native_requests_keep_the_connection_without_keep_alive() {
+    let mut stream = request(&[1, 2], Format::Native);
+    stream.extend(request(&[3], Format::Native));
+    let mut session = AdderSession::default();
+    assert_eq!(session.handle_input(&stream), stream.len());
+    assert!(!session.is_finished());
+    let mut out = [0u8; 64];
+    let n = session.poll_transmit(&mut out);
+    let mut expected = native_reply(Reply::Sum(3));
+    expected.extend(native_reply(Reply::Sum(3)));
+    assert_eq!(&out[..n], &expected[..]);
+    assert!(!session.is_finished());
+    // A pickle request after them is the connection's last.
+    let pickle = request(&[5], Format::Pickle);
+    assert_eq!(session.handle_input(&pickle), pickle.len());
+    assert_eq!(session.poll_transmit(&mut out), 4);
+    assert!(session.is_finished());
+}
+
+#[test]
 fn u32_max_is_the_largest_pickle_sum() {
     let mut session = AdderSession::default();
     let (output, _) = drive(
@@ -137,7 +198,10 @@ fn u32_max_is_the_largest_pickle_sum() {
 
 #[test]
 fn oversized_frame_is_refused_from_its_header() {
-    let mut session = AdderSession::new(AdderConfig { max_frame: 16 });
+    let mut session = AdderSession::new(AdderConfig {
+        max_frame: 16,
+        keep_alive: false,
+    });
     session.handle_input(&encode_header(17));
     assert_eq!(
         session.poll_event(),
@@ -255,7 +319,7 @@ fn ten_million_ints_in_constant_memory() {
         })
     );
     // What the documentation of AdderSession promises.
-    assert!(core::mem::size_of::<AdderSession>() <= 416);
+    assert!(core::mem::size_of::<AdderSession>() <= 432);
 }
 
 #[test]
@@ -336,6 +400,7 @@ proptest! {
         requests in requests_strategy(),
         step in 1usize..50,
         out_step in 1usize..20,
+        keep_alive in any::<bool>(),
     ) {
         let mut requests = requests;
         for (ints, format) in &mut requests {
@@ -353,9 +418,11 @@ proptest! {
                     Some(reply) => expected.extend(reply),
                     None => closed = true,
                 }
+                // Without keep-alive a pickle request is the last one.
+                closed |= *format == Format::Pickle && !keep_alive;
             }
         }
-        let mut session = AdderSession::default();
+        let mut session = AdderSession::new(AdderConfig { keep_alive, ..AdderConfig::default() });
         let (output, _) = drive(&mut session, &stream, step, out_step);
         prop_assert_eq!(output, expected);
     }
@@ -394,7 +461,7 @@ proptest! {
             let i = index.index(stream.len());
             stream[i] = byte;
         }
-        let mut session = AdderSession::new(AdderConfig { max_frame: 4096 });
+        let mut session = AdderSession::new(AdderConfig { max_frame: 4096, keep_alive: true });
         drive(&mut session, &stream, step, 16);
     }
 
@@ -452,7 +519,7 @@ proptest! {
 
     #[test]
     fn random_bytes(bytes in prop::collection::vec(any::<u8>(), 0..512), step in 1usize..64) {
-        let mut session = AdderSession::new(AdderConfig { max_frame: 4096 });
+        let mut session = AdderSession::new(AdderConfig { max_frame: 4096, keep_alive: true });
         drive(&mut session, &bytes, step, 16);
         let mut summer = pickle::PickleSummer::new();
         let _ = summer.feed(&bytes);

@@ -65,7 +65,7 @@
 //! make progress with any sizes (the tests run the adder through 64-byte
 //! buffers); one or two MSS (1460 bytes on Ethernet) on each side is a good
 //! start on a microcontroller, more for throughput. Memory is the session
-//! (416 bytes for the adder, under 700 for echo) plus the two buffers,
+//! (432 bytes for the adder, under 700 for echo) plus the two buffers,
 //! per socket. Consider `socket.set_timeout` and `socket.set_keep_alive`
 //! so that a peer that vanishes does not hold a socket forever: smoltcp
 //! itself waits without limit in `FIN-WAIT-2` for a peer that never closes.

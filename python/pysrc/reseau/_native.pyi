@@ -161,9 +161,16 @@ class _Server:
 
 @final
 class AdderServer(_Server):
-    """The course's integer adder server."""
+    """The course's integer adder server.
 
-    def __new__(cls, host: str = "127.0.0.1", port: int = 6001) -> Self: ...
+    As in the course, a pickle request is its connection's last: the server
+    replies, then closes first. keep_alive=True answers several per
+    connection. Native requests always share a connection.
+    """
+
+    def __new__(
+        cls, host: str = "127.0.0.1", port: int = 6001, keep_alive: bool = False
+    ) -> Self: ...
 
 @final
 class EchoServer(_Server):

@@ -7,7 +7,7 @@ use core::hint::black_box;
 
 use embedded_io::{ErrorKind, ErrorType, Read, Write};
 use reseau_core::adder::native::Reply;
-use reseau_core::adder::{AdderSession, Event, Format, ReplyDecoder};
+use reseau_core::adder::{AdderConfig, AdderSession, Event, Format, ReplyDecoder};
 use reseau_core::drive::embedded_io::{Outcome, run};
 
 /// An in-memory stream: reads hand out the request 3 bytes at a time,
@@ -60,7 +60,12 @@ pub fn check(requests: &[u8], pickle_sum: i64, native_sum: i64) -> Result<(), &'
         output: [0; 32],
         written: 0,
     };
-    let mut session = AdderSession::default();
+    // Both requests go on one connection: `keep_alive`, since by default
+    // a pickle request is its connection's last.
+    let mut session = AdderSession::new(AdderConfig {
+        keep_alive: true,
+        ..AdderConfig::default()
+    });
     let (mut read_buf, mut write_buf) = ([0u8; 8], [0u8; 5]);
     let mut sums = [None; 2];
     let mut seen = 0;

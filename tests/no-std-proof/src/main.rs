@@ -28,7 +28,7 @@ use core::hint::black_box;
 use core::panic::PanicInfo;
 
 use reseau_core::adder::native::Reply;
-use reseau_core::adder::{AdderSession, Event, Format, ReplyDecoder, RequestEncoder};
+use reseau_core::adder::{AdderConfig, AdderSession, Event, Format, ReplyDecoder, RequestEncoder};
 use reseau_core::frame;
 use reseau_core::session::StreamSession;
 use reseau_core::writer::Writer;
@@ -196,7 +196,12 @@ fn run() -> Result<(), &'static str> {
         .ok_or("request lengths out of bounds")?;
 
     // Server side: the session, driven in the documented call order.
-    let mut session = AdderSession::default();
+    // Both requests go on one connection: `keep_alive`, since by default
+    // a pickle request is its connection's last.
+    let mut session = AdderSession::new(AdderConfig {
+        keep_alive: true,
+        ..AdderConfig::default()
+    });
     let mut replies = [0u8; 64];
     let mut reply_len = 0;
     let mut events = [None; 2];
