@@ -271,7 +271,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             server
                 .stop_on_signals()
                 .map_err(|e| (2, format!("cannot handle signals: {e}")))?;
-            eprintln!("web: listening on {}", server.local_addr());
+            server.announce();
             server.run().map_err(|e| (1, e.to_string()))
         }
         Command::Serve { web, echo, adder } => serve_all(&web, &echo, &adder),
@@ -454,7 +454,7 @@ fn serve_all(web_args: &WebArgs, echo_addr: &str, adder_addr: &str) -> Result<()
         .map_err(|e| (2, format!("cannot handle signals: {e}")))?;
     let echo = listen(echo_addr, EchoService, Limits::default())?;
     let adder = listen(adder_addr, AdderService::default(), Limits::default())?;
-    eprintln!("web: listening on {}", site.local_addr());
+    site.announce();
     eprintln!(
         "reseau: serving the course: http://{}/, echo on {}, adder on {}; Ctrl-C stops",
         site.local_addr(),

@@ -54,6 +54,12 @@ pub trait Service {
         log: &mut dyn Write,
     );
 
+    /// Whether the server's own lines (connection ends, signals) go to
+    /// stderr: the web site's `log.screen: False` turns them off.
+    fn logs_to_screen(&self) -> bool {
+        true
+    }
+
     /// Whether the session is in the middle of receiving a request (for
     /// [`Limits::request_timeout`]). Sessions that have no such notion
     /// never are.
@@ -474,6 +480,9 @@ impl<S: Service> Server<S> {
     }
 
     fn say(&mut self, line: fmt::Arguments<'_>) {
+        if !self.service.logs_to_screen() {
+            return;
+        }
         let _ = writeln!(self.log, "{}: {line}", self.service.name());
     }
 
@@ -598,6 +607,9 @@ impl<S: Service> Server<S> {
         if let Some(conn) = entry.take() {
             self.live -= 1;
             self.free.push(slot);
+            if !self.service.logs_to_screen() {
+                return;
+            }
             let _ = writeln!(
                 self.log,
                 "{}: {}: {}; {end}",

@@ -293,6 +293,7 @@ fn start_error(error: StartError) -> PyErr {
         StartError::Bind { error: io, .. } => {
             PyErr::from(io::Error::new(io.kind(), error.to_string()))
         }
+        StartError::Log(log) => PyErr::from(io::Error::new(log.source.kind(), error.to_string())),
         StartError::Site(_) => PyOSError::new_err(error.to_string()),
     }
 }

@@ -390,8 +390,87 @@ fn expected_reply(ints: &[i128], format: Format) -> Option<Vec<u8>> {
     }
 }
 
+/// The exact sum of `ints` if it fits in an `i128`, computed apart from
+/// the code under test: each int split into a high and a low 64 bits,
+/// summed in two `i128`s that cannot overflow for these list lengths.
+fn exact_model(ints: &[i128]) -> Option<i128> {
+    let (mut high, mut low) = (0i128, 0i128);
+    for v in ints {
+        high += v >> 64;
+        low += v & i128::from(u64::MAX);
+    }
+    high += low >> 64;
+    let low = low & i128::from(u64::MAX);
+    let high = i64::try_from(high).ok()?;
+    Some((i128::from(high) << 64) | low)
+}
+
+/// Lists of mostly small ints (CPython's BININT runs) with pairs `x, -x`
+/// of wide ints slipped in: the totals mostly fit while partial sums leave
+/// 128 bits; and now and then one more wide int, so that some do not fit.
+fn exact_sum_lists() -> impl Strategy<Value = Vec<i128>> {
+    let wide = prop_oneof![Just(i128::MAX), Just(-i128::MAX), (1i128 << 100)..i128::MAX];
+    (
+        prop::collection::vec(int_strategy(), 0..2500),
+        prop::collection::vec(
+            (
+                wide,
+                any::<prop::sample::Index>(),
+                any::<prop::sample::Index>(),
+            ),
+            0..6,
+        ),
+        prop::option::weighted(0.2, any::<i128>()),
+    )
+        .prop_map(|(mut ints, pairs, extra)| {
+            for (x, at, minus_at) in pairs {
+                ints.insert(at.index(ints.len() + 1), x);
+                ints.insert(minus_at.index(ints.len() + 1), -x);
+            }
+            ints.extend(extra);
+            ints
+        })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// The summer (with its run loop that sums in an i64) and the decoder
+    /// that visits each int agree with a model of the exact sum, for any
+    /// list, any protocol-2 payload cut anywhere: partial sums may leave
+    /// 128 bits, only the total must fit.
+    #[test]
+    fn summer_decoder_and_model_agree(
+        ints in exact_sum_lists(),
+        cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..4),
+    ) {
+        let mut payload = Vec::new();
+        RequestEncoder::encode_all(Format::Pickle, ints.iter().copied(), |b| {
+            payload.extend_from_slice(b)
+        })
+        .unwrap();
+        let mut cuts: Vec<usize> = cuts.iter().map(|c| c.index(payload.len() + 1)).collect();
+        cuts.sort_unstable();
+        let mut summer = pickle::PickleSummer::new();
+        let mut decoder = pickle::PickleDecoder::new();
+        let mut seen = Vec::new();
+        let mut from = 0;
+        for to in cuts.into_iter().chain([payload.len()]) {
+            summer.feed(&payload[from..to]).unwrap();
+            decoder
+                .feed(&payload[from..to], |v| {
+                    seen.push(v);
+                    Ok(())
+                })
+                .unwrap();
+            from = to;
+        }
+        let expected = exact_model(&ints).ok_or(PickleError::Overflow);
+        prop_assert_eq!(summer.finish(), expected);
+        prop_assert_eq!(summer.count(), ints.len() as u64);
+        prop_assert_eq!(decoder.finish(), Ok(()));
+        prop_assert_eq!(seen, ints);
+    }
 
     /// Any chunking of any valid stream gives the replies a model predicts;
     /// the first request the course format cannot answer ends the stream.

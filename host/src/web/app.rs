@@ -8,9 +8,16 @@
 //! | `/listusers` | GET | `{"users": [names]}` |
 //! | `/adduser` | POST | `{"OK": true}` |
 //! | `/app` | GET | the front-end page |
-//! | `/static/...` | GET | files of the static folder ([`super::static_files`]) |
 //! | `/api/...` | | the REST API ([`super::api`]) |
 //! | anything else | any | the 404 page |
+//!
+//! Before the routes, as CherryPy's handler tools run before its handler:
+//! the config's `tools.staticdir` and `tools.staticfile` for the request's
+//! path ([`super::tree`], [`super::static_files`]; `/static/...` in the
+//! default config), for GET and HEAD. A file they find is the answer; else
+//! the routes answer, so a static section over a route's path serves its
+//! files there and leaves the route its other paths. After the routes,
+//! `tools.gzip` ([`super::gzip`]).
 //!
 //! The HTTP front end turns HEAD into GET before calling [`App::handle`];
 //! a HEAD that arrives anyway is answered as a GET. `handle` never panics
@@ -19,13 +26,16 @@
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use rouille::{Request, Response};
 
 use super::api;
-use super::config::Settings;
+use super::config::{ConfigTree, Settings};
 use super::db::{Db, DbError};
+use super::gzip;
 use super::html;
+use super::log::SiteLog;
 use super::static_files;
 
 /// Why the site could not start.
@@ -73,36 +83,42 @@ impl From<DbError> for WebError {
 #[derive(Debug)]
 pub struct App {
     db: Db,
-    /// The canonical static folder, `None` when static files are off.
-    static_root: Option<PathBuf>,
+    /// The tool settings of the config's sections.
+    tree: ConfigTree,
+    log: Arc<SiteLog>,
     max_body: usize,
 }
 
 impl App {
-    /// Opens the database (creating or migrating it) and checks the static
-    /// folder, so that a wrong setting stops the start, not a request.
+    /// Opens the database (creating or migrating it) and checks that each
+    /// static folder in force where a section sets one exists, so that a
+    /// wrong setting stops the start, not a request. Logs go to stderr
+    /// until [`App::with_log`].
     pub fn open(settings: &Settings) -> Result<App, WebError> {
-        let static_root = match &settings.static_dir {
-            Some(dir) => {
-                let canonical = dir.canonicalize().map_err(|source| WebError::StaticDir {
-                    path: dir.clone(),
-                    source,
-                })?;
-                if !canonical.is_dir() {
-                    return Err(WebError::StaticDir {
-                        path: dir.clone(),
-                        source: std::io::Error::other("not a directory"),
-                    });
-                }
-                Some(canonical)
+        for path in settings.tree.section_paths() {
+            let Some(dir) = settings.tree.tools(path).staticdir else {
+                continue;
+            };
+            let bad = |source| WebError::StaticDir {
+                path: dir.folder.clone(),
+                source,
+            };
+            let canonical = dir.folder.canonicalize().map_err(bad)?;
+            if !canonical.is_dir() {
+                return Err(bad(std::io::Error::other("not a directory")));
             }
-            None => None,
-        };
+        }
         Ok(App {
             db: Db::open(&settings.db)?,
-            static_root,
+            tree: settings.tree.clone(),
+            log: Arc::new(SiteLog::default()),
             max_body: settings.limits.max_body,
         })
+    }
+
+    /// The site with its error lines going to `log`.
+    pub fn with_log(self, log: Arc<SiteLog>) -> App {
+        App { log, ..self }
     }
 
     /// The database, for callers that want to log where it is.
@@ -114,11 +130,11 @@ impl App {
     pub fn handle(&self, request: &Request) -> Response {
         let response =
             catch_unwind(AssertUnwindSafe(|| self.route(request))).unwrap_or_else(|_| {
-                eprintln!(
-                    "web: internal error on {} {}",
-                    request.method(),
+                self.log.error(format_args!(
+                    "internal error on {} {}",
+                    request.method().escape_debug(),
                     request.raw_url().escape_debug()
-                );
+                ));
                 error_page(500, "An internal error stopped this request.")
             });
         with_safety_headers(response)
@@ -130,8 +146,35 @@ impl App {
             other => other,
         };
         let raw_path = request.raw_url().split('?').next().unwrap_or_default();
-        if let Some(rest) = raw_path.strip_prefix("/static/") {
-            return self.static_file(request, method, rest);
+        let tools = self.tree.tools(raw_path);
+        let response = self.tools_then_routes(request, method, raw_path, &tools);
+        if tools.gzip {
+            gzip::apply(response, request.header("Accept-Encoding"))
+        } else {
+            response
+        }
+    }
+
+    /// CherryPy's handler tools (`staticdir` first, then `staticfile`),
+    /// then the routes if neither answered.
+    fn tools_then_routes(
+        &self,
+        request: &Request,
+        method: &str,
+        raw_path: &str,
+        tools: &super::tree::PathTools,
+    ) -> Response {
+        if method == "GET" {
+            if let Some(dir) = &tools.staticdir
+                && let Some(response) = static_files::staticdir(request, dir, raw_path)
+            {
+                return response;
+            }
+            if let Some(file) = &tools.staticfile
+                && let Some(response) = static_files::staticfile(request, file)
+            {
+                return response;
+            }
         }
         let path = request.url();
         match path.as_str() {
@@ -171,16 +214,6 @@ impl App {
                 None => not_found(&path),
             },
         }
-    }
-
-    fn static_file(&self, request: &Request, method: &str, raw_rest: &str) -> Response {
-        let Some(root) = &self.static_root else {
-            return not_found(&request.url());
-        };
-        if method != "GET" {
-            return page_method_not_allowed(method, "GET, HEAD");
-        }
-        static_files::serve(request, root, raw_rest).unwrap_or_else(|| not_found(&request.url()))
     }
 
     /// `POST /login`: the form's `name` (also taken from the query string,
@@ -251,7 +284,7 @@ fn not_found(url: &str) -> Response {
 }
 
 /// An HTML error page.
-fn error_page(status: u16, message: &str) -> Response {
+pub(super) fn error_page(status: u16, message: &str) -> Response {
     let reason = super::http::reason(status);
     let status_text = status.to_string();
     Response::html(html::render(

@@ -1,4 +1,4 @@
-//! The web site's settings and the CherryPy-style config file that sets them.
+//! The web site's settings and the CherryPy config file that sets them.
 //!
 //! The course starts its site with `cherrypy.quickstart(WebApp(), '/', 'server.conf')`
 //! and a file like
@@ -13,40 +13,86 @@
 //! tools.staticdir.dir: './public'
 //! ```
 //!
-//! [`Settings::load`] reads that file unchanged. CherryPy evaluates each value
-//! as Python; we accept the literals that its config files use (quoted
-//! strings, ints, `True`, `False`) and the one expression the handout writes,
-//! `os.path.abspath(os.getcwd())`, the working directory. Anything else, an
-//! unknown key or an unknown section is an error that names the file and the
-//! line, so a typo is caught at start-up instead of being silently ignored.
+//! [`Settings::load`] reads that file unchanged, and any file of CherryPy's
+//! config tree: `[global]` for the server (`server.*`, `log.*`, reseau's
+//! own `reseau.*`), and any URL path section (`[/]`, `[/static/css]`,
+//! `[/favicon.ico]`) for the tools (`tools.staticdir.*`,
+//! `tools.staticfile.*`, `tools.gzip.on`, `tools.encode.*`; in `[global]`
+//! too, as CherryPy allows).
 //!
-//! The static folder is resolved as CherryPy's `staticdir` tool does: an
-//! absolute `tools.staticdir.dir` is used as is, a relative one is joined to
-//! `tools.staticdir.root`. CherryPy refuses a relative `dir` without a
-//! `root`; we resolve it against the config file's own folder instead, so
-//! that `web/server.conf` can say `dir: 'public'` and work from any working
-//! directory. A file without a `[/static]` section keeps the default static
-//! folder (the site's own styles and scripts); a `[/static]` section serves
-//! files only if it says `tools.staticdir.on: True`, as in CherryPy.
+//! # How settings resolve for a path
+//!
+//! Reading the file only stores each section's keys ([`ConfigTree`]).
+//! Each request then asks the tree for its path
+//! ([`ConfigTree::tools`]): `[global]`, then `[/]`, then the section of
+//! every longer prefix of the path, each laid over the previous one key by
+//! key, as CherryPy's dispatcher merges `request.config`. So a value set in
+//! `[/]` (a shared `tools.staticdir.root`, the tutorial's way) holds in
+//! every section that does not set it again, and a child section overrides
+//! its parent. The site then runs, in CherryPy's order, the static tools,
+//! the routes if they found nothing, and gzip ([`super::app`]).
+//!
+//! # Values and errors
+//!
+//! CherryPy evaluates each value as Python; we accept the literals that its
+//! config files use (quoted strings, ints, `True`, `False`) and the one
+//! expression the handout writes, `os.path.abspath(os.getcwd())`, the
+//! working directory. Anything else stops the start with the file and the
+//! line, so that nothing is silently ignored: a bad value, a server key
+//! outside `[global]`, a key CherryPy has and reseau does not implement
+//! (said as such: `tools.sessions.on is a CherryPy setting that reseau
+//! does not support`), or an unknown key (a typo).
+//!
+//! Static paths are resolved as CherryPy's tools do: an absolute `dir` or
+//! `filename` is used as is, a relative one is joined to its `root`.
+//! CherryPy answers 500 to a relative one without a `root`; we resolve it
+//! against the config file's own folder instead, so that `web/server.conf`
+//! can say `dir: 'public'` and work from any working directory. A file in
+//! which no section sets `tools.staticdir.dir` keeps the site's own static
+//! folder at `/static` (the course's first file has only a port).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// Where the site listens, what it serves, and its limits.
+pub use super::tree::ConfigTree;
+
+/// Where the site listens, what it serves, its logs and its limits.
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// `server.socket_host` (default `127.0.0.1`).
     pub host: String,
     /// `server.socket_port` (default 8080).
     pub port: u16,
-    /// `[/static]` `tools.staticdir.root` joined with `tools.staticdir.dir`;
-    /// `None` when `tools.staticdir.on` is `False`.
-    pub static_dir: Option<PathBuf>,
+    /// The tool settings of `[global]` and of every path section.
+    pub tree: ConfigTree,
+    /// `log.access_file`, `log.error_file`, `log.screen`.
+    pub log: LogSettings,
     /// The SQLite file (`reseau.db`).
     pub db: PathBuf,
     /// Limits of the HTTP front end.
     pub limits: HttpLimits,
+}
+
+/// Where the site's log lines go (CherryPy's `log.*` keys).
+#[derive(Debug, Clone)]
+pub struct LogSettings {
+    /// `log.access_file`: a line per request, appended.
+    pub access_file: Option<PathBuf>,
+    /// `log.error_file`: start-up, errors, connection ends, appended.
+    pub error_file: Option<PathBuf>,
+    /// `log.screen`: both kinds of lines on stderr too (default `True`).
+    pub screen: bool,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        LogSettings {
+            access_file: None,
+            error_file: None,
+            screen: true,
+        }
+    }
 }
 
 /// The limits of the HTTP front end.
@@ -94,12 +140,14 @@ pub fn default_static_dir() -> PathBuf {
 
 impl Default for Settings {
     /// CherryPy's defaults (`127.0.0.1:8080`), the default static folder
-    /// ([`default_static_dir`]) and `reseau.db` in the working directory.
+    /// ([`default_static_dir`]) under `/static`, and `reseau.db` in the
+    /// working directory.
     fn default() -> Self {
         Settings {
             host: "127.0.0.1".to_owned(),
             port: 8080,
-            static_dir: Some(default_static_dir()),
+            tree: ConfigTree::static_folder(default_static_dir()),
+            log: LogSettings::default(),
             db: PathBuf::from("reseau.db"),
             limits: HttpLimits::default(),
         }
@@ -163,29 +211,14 @@ enum Literal {
     Bool(bool),
 }
 
-/// The sections we know.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Section {
-    Global,
-    Static,
-}
+/// A section of the file: `[global]` (`None`) or a path (`Some("/static")`).
+type Section = Option<String>;
 
-impl Section {
-    fn name(self) -> &'static str {
-        match self {
-            Section::Global => "[global]",
-            Section::Static => "[/static]",
-        }
+fn section_name(section: &Section) -> String {
+    match section {
+        None => "[global]".to_owned(),
+        Some(path) => format!("[{path}]"),
     }
-}
-
-/// What `[/static]` said, resolved once the whole file is read.
-#[derive(Debug, Default)]
-struct StaticSection {
-    on: Option<bool>,
-    root: Option<PathBuf>,
-    dir: Option<(PathBuf, usize)>,
-    line: usize,
 }
 
 impl Settings {
@@ -235,7 +268,7 @@ impl Settings {
     }
 
     /// Parses config text; `file` names it in errors, `folder` is where a
-    /// relative static `dir` without a `root` is resolved.
+    /// relative static `dir` or `filename` without a `root` is resolved.
     fn parse(text: &str, file: &Path, folder: &Path) -> Result<Settings, ConfigError> {
         let error = |line: usize, message: String| ConfigError::Line {
             file: file.to_owned(),
@@ -243,10 +276,12 @@ impl Settings {
             message,
         };
         let mut settings = Settings::default();
+        let mut tree = ConfigTree::new(folder.to_owned());
         let mut section: Option<Section> = None;
         let mut seen_sections: Vec<Section> = Vec::new();
         let mut seen_keys: Vec<(Section, String)> = Vec::new();
-        let mut statics: Option<StaticSection> = None;
+        // Where a tool is turned on: it must find its folder or file there.
+        let mut turned_on: Vec<(&'static str, Section, usize)> = Vec::new();
 
         for (index, raw) in text.lines().enumerate() {
             let line = index + 1;
@@ -262,13 +297,24 @@ impl Settings {
                     ));
                 };
                 let found = match name.trim() {
-                    "global" => Section::Global,
-                    "/static" => Section::Static,
+                    "global" => None,
+                    path if path.len() > 1 && path.ends_with('/') => {
+                        return Err(error(
+                            line,
+                            format!(
+                                "section [{}] ends with '/': CherryPy compares paths without it and would never apply this section; write [{}]",
+                                path.escape_debug(),
+                                path.trim_end_matches('/').escape_debug()
+                            ),
+                        ));
+                    }
+                    path if path.starts_with('/') => Some(path.to_owned()),
                     other => {
                         return Err(error(
                             line,
                             format!(
-                                "unknown section [{other}]: only [global] and [/static] are known"
+                                "unknown section [{}]: sections are [global] and URL paths such as [/] or [/static]",
+                                other.escape_debug()
                             ),
                         ));
                     }
@@ -276,16 +322,10 @@ impl Settings {
                 if seen_sections.contains(&found) {
                     return Err(error(
                         line,
-                        format!("section {} appears twice", found.name()),
+                        format!("section {} appears twice", section_name(&found)),
                     ));
                 }
-                seen_sections.push(found);
-                if found == Section::Static {
-                    statics = Some(StaticSection {
-                        line,
-                        ..StaticSection::default()
-                    });
-                }
+                seen_sections.push(found.clone());
                 section = Some(found);
                 continue;
             }
@@ -298,19 +338,19 @@ impl Settings {
             let (key, value) = trimmed.split_at(split);
             let key = key.trim();
             let value = value.get(1..).unwrap_or_default().trim();
-            let Some(current) = section else {
+            let Some(current) = &section else {
                 return Err(error(
                     line,
                     format!("{key} comes before any section: put it under [global]"),
                 ));
             };
-            if seen_keys.iter().any(|(s, k)| *s == current && k == key) {
+            if seen_keys.iter().any(|(s, k)| s == current && k == key) {
                 return Err(error(
                     line,
-                    format!("{key} is set twice in {}", current.name()),
+                    format!("{key} is set twice in {}", section_name(current)),
                 ));
             }
-            seen_keys.push((current, key.to_owned()));
+            seen_keys.push((current.clone(), key.to_owned()));
             let literal =
                 parse_literal(value).map_err(|message| error(line, format!("{key}: {message}")))?;
             let bad = |expected: &str| {
@@ -319,110 +359,297 @@ impl Settings {
                     format!("{key} must be {expected}, got {}", show(value)),
                 )
             };
-            match (current, key) {
-                (Section::Global, "server.socket_host") => {
+            let tools = tree.section_mut(current.as_deref());
+            let global = current.is_none();
+            match key {
+                "server.socket_host" if global => {
                     settings.host = string(&literal).ok_or_else(|| bad("a string"))?
                 }
-                (Section::Global, "server.socket_port") => {
+                "server.socket_port" if global => {
                     settings.port = int(&literal, 0, u16::MAX.into())
                         .and_then(|n| u16::try_from(n).ok())
                         .ok_or_else(|| bad("an int from 0 to 65535"))?
                 }
-                (Section::Global, "server.max_request_body_size") => {
+                "server.max_request_body_size" if global => {
                     settings.limits.max_body = size(&literal).ok_or_else(|| bad(SIZE))?
                 }
-                (Section::Global, "server.max_request_header_size") => {
+                "server.max_request_header_size" if global => {
                     settings.limits.max_header = size(&literal).ok_or_else(|| bad(SIZE))?
                 }
-                (Section::Global, "server.thread_pool") => {
+                "server.thread_pool" if global => {
                     settings.limits.workers =
                         count(&literal, 1024).ok_or_else(|| bad("an int from 1 to 1024"))?
                 }
-                (Section::Global, "server.socket_timeout") => {
+                "server.socket_timeout" if global => {
                     settings.limits.idle_timeout = seconds(&literal).ok_or_else(|| bad(SECONDS))?
                 }
-                (Section::Global, "reseau.request_timeout") => {
+                "reseau.request_timeout" if global => {
                     settings.limits.request_timeout =
                         seconds(&literal).ok_or_else(|| bad(SECONDS))?
                 }
-                (Section::Global, "reseau.max_connections") => {
+                "reseau.max_connections" if global => {
                     settings.limits.max_connections =
                         count(&literal, 1 << 20).ok_or_else(|| bad("an int from 1 to 1048576"))?
                 }
-                (Section::Global, "reseau.db") => {
-                    settings.db = string(&literal)
-                        .filter(|s| !s.is_empty())
-                        .map(PathBuf::from)
-                        .ok_or_else(|| bad("a non-empty string"))?
+                "reseau.db" if global => {
+                    settings.db = path(&literal).ok_or_else(|| bad("a non-empty string"))?
                 }
-                (Section::Static, "tools.staticdir.on") => {
-                    let on = match literal {
-                        Literal::Bool(b) => b,
-                        _ => return Err(bad("True or False")),
-                    };
-                    if let Some(s) = statics.as_mut() {
-                        s.on = Some(on);
+                "log.screen" if global => {
+                    settings.log.screen = boolean(&literal).ok_or_else(|| bad("True or False"))?
+                }
+                "log.access_file" if global => {
+                    settings.log.access_file = log_file(&literal).ok_or_else(|| bad("a string"))?
+                }
+                "log.error_file" if global => {
+                    settings.log.error_file = log_file(&literal).ok_or_else(|| bad("a string"))?
+                }
+                _ if global_only(key) && !global => {
+                    return Err(error(
+                        line,
+                        format!(
+                            "{key} is a [global] setting: it cannot be set in {}",
+                            section_name(current)
+                        ),
+                    ));
+                }
+                "tools.staticdir.on" => {
+                    let on = boolean(&literal).ok_or_else(|| bad("True or False"))?;
+                    tools.staticdir_on = Some(on);
+                    if on {
+                        turned_on.push(("tools.staticdir", current.clone(), line));
                     }
                 }
-                (Section::Static, "tools.staticdir.root") => {
-                    let root = string(&literal)
-                        .filter(|s| !s.is_empty())
-                        .map(PathBuf::from)
-                        .ok_or_else(|| bad("a non-empty string"))?;
-                    if !root.is_absolute() {
+                "tools.staticdir.root" => {
+                    tools.staticdir_root = Some(absolute(&literal).ok_or_else(|| bad(ABSOLUTE))?)
+                }
+                "tools.staticdir.dir" => {
+                    tools.staticdir_dir =
+                        Some(path(&literal).ok_or_else(|| bad("a non-empty string"))?)
+                }
+                "tools.staticdir.index" => {
+                    tools.staticdir_index = Some(
+                        string(&literal)
+                            .filter(|s| !s.is_empty() && !s.contains(['/', '\\', '\0']))
+                            .ok_or_else(|| bad("a file name (no '/')"))?,
+                    )
+                }
+                "tools.staticfile.on" => {
+                    let on = boolean(&literal).ok_or_else(|| bad("True or False"))?;
+                    tools.staticfile_on = Some(on);
+                    if on {
+                        turned_on.push(("tools.staticfile", current.clone(), line));
+                    }
+                }
+                "tools.staticfile.filename" => {
+                    tools.staticfile_filename =
+                        Some(path(&literal).ok_or_else(|| bad("a non-empty string"))?)
+                }
+                "tools.staticfile.root" => {
+                    tools.staticfile_root = Some(absolute(&literal).ok_or_else(|| bad(ABSOLUTE))?)
+                }
+                "tools.gzip.on" => {
+                    tools.gzip_on = Some(boolean(&literal).ok_or_else(|| bad("True or False"))?)
+                }
+                // reseau's pages are UTF-8 bytes: the encode tool (on by
+                // default in CherryPy) is what makes CherryPy's the same.
+                "tools.encode.on" => match boolean(&literal) {
+                    Some(true) => {}
+                    Some(false) => {
+                        return Err(error(
+                            line,
+                            "tools.encode.on: False is not supported: reseau's pages are always encoded as UTF-8 (CherryPy without the encode tool answers 500 to a page that returns text)".to_owned(),
+                        ));
+                    }
+                    None => return Err(bad("True or False")),
+                },
+                "tools.encode.encoding" => match string(&literal) {
+                    Some(name) if is_utf8(&name) => {}
+                    Some(_) => {
                         return Err(error(
                             line,
                             format!(
-                                "tools.staticdir.root must be an absolute path, got {}",
+                                "tools.encode.encoding {} is not supported: reseau's pages are UTF-8, so only 'utf-8' is",
                                 show(value)
                             ),
                         ));
                     }
-                    if let Some(s) = statics.as_mut() {
-                        s.root = Some(root);
-                    }
-                }
-                (Section::Static, "tools.staticdir.dir") => {
-                    let dir = string(&literal)
-                        .filter(|s| !s.is_empty())
-                        .map(PathBuf::from)
-                        .ok_or_else(|| bad("a non-empty string"))?;
-                    if let Some(s) = statics.as_mut() {
-                        s.dir = Some((dir, line));
-                    }
-                }
-                (current, key) => {
+                    None => return Err(bad("a string")),
+                },
+                _ if is_cherrypy_key(key) => {
                     return Err(error(
                         line,
-                        format!("unknown key {key} in {}", current.name()),
+                        format!(
+                            "{} is a CherryPy setting that reseau does not support",
+                            key.escape_debug()
+                        ),
+                    ));
+                }
+                _ => {
+                    return Err(error(
+                        line,
+                        format!(
+                            "unknown key {} in {}",
+                            key.escape_debug(),
+                            section_name(current)
+                        ),
                     ));
                 }
             }
         }
 
-        if let Some(statics) = statics {
-            settings.static_dir = match (statics.on, statics.dir) {
-                (Some(true), None) => {
-                    return Err(error(
-                        statics.line,
-                        "[/static] has tools.staticdir.on: True but no tools.staticdir.dir"
-                            .to_owned(),
-                    ));
-                }
-                (Some(true), Some((dir, _))) if dir.is_absolute() => Some(dir),
-                (Some(true), Some((dir, _))) => {
-                    let base = statics.root.unwrap_or_else(|| folder.to_owned());
-                    Some(base.join(dir))
-                }
-                _ => None,
+        // CherryPy would answer 500 to every request there (the tool's
+        // argument is missing); we say so at start instead.
+        for (tool, section, line) in turned_on {
+            let (merged, _) = tree.merged(section.as_deref().unwrap_or("/"));
+            let (missing, needs) = match tool {
+                "tools.staticdir" => (
+                    merged.staticdir_on == Some(true) && merged.staticdir_dir.is_none(),
+                    "tools.staticdir.dir",
+                ),
+                _ => (
+                    merged.staticfile_on == Some(true) && merged.staticfile_filename.is_none(),
+                    "tools.staticfile.filename",
+                ),
             };
+            if missing {
+                return Err(error(
+                    line,
+                    format!(
+                        "{} has {tool}.on: True but no {needs}, in it or a parent section",
+                        section_name(&section)
+                    ),
+                ));
+            }
         }
+
+        // A file that names no static folder keeps the site's own at
+        // /static, as before path sections existed (the course's first
+        // server.conf has only a port).
+        if !tree.has_staticdir() {
+            let own = tree.section_mut(Some("/static"));
+            if own.staticdir_on.is_none() {
+                own.staticdir_on = Some(true);
+                own.staticdir_dir = Some(default_static_dir());
+            }
+        }
+        settings.tree = tree;
         Ok(settings)
     }
 }
 
 const SIZE: &str = "an int from 1 to 4294967295 (bytes)";
 const SECONDS: &str = "an int from 1 to 86400 (seconds)";
+const ABSOLUTE: &str = "an absolute path";
+
+/// Keys that only mean something for the whole server.
+fn global_only(key: &str) -> bool {
+    ["server.", "log.", "reseau.", "engine.", "checker."]
+        .iter()
+        .any(|prefix| key.starts_with(prefix))
+}
+
+/// CherryPy's tools (`dir(cherrypy.tools)` in CherryPy 18).
+const CHERRYPY_TOOLS: &[&str] = &[
+    "accept",
+    "allow",
+    "auth_basic",
+    "auth_digest",
+    "autovary",
+    "caching",
+    "decode",
+    "encode",
+    "err_redirect",
+    "etags",
+    "expires",
+    "flatten",
+    "gzip",
+    "ignore_headers",
+    "json_in",
+    "json_out",
+    "log_headers",
+    "log_hooks",
+    "log_tracebacks",
+    "params",
+    "proxy",
+    "redirect",
+    "referer",
+    "response_headers",
+    "session_auth",
+    "sessions",
+    "staticdir",
+    "staticfile",
+    "trailing_slash",
+    "xmlrpc",
+];
+
+/// CherryPy's `server.*` keys (the attributes of `cherrypy._cpserver.Server`).
+const CHERRYPY_SERVER_KEYS: &[&str] = &[
+    "accepted_queue_size",
+    "accepted_queue_timeout",
+    "bind_addr",
+    "instance",
+    "max_request_body_size",
+    "max_request_header_size",
+    "nodelay",
+    "peercreds",
+    "peercreds_resolve",
+    "protocol_version",
+    "shutdown_timeout",
+    "socket_file",
+    "socket_host",
+    "socket_port",
+    "socket_queue_size",
+    "socket_timeout",
+    "ssl_certificate",
+    "ssl_certificate_chain",
+    "ssl_ciphers",
+    "ssl_context",
+    "ssl_module",
+    "ssl_private_key",
+    "statistics",
+    "thread_pool",
+    "thread_pool_max",
+    "wsgi_version",
+];
+
+/// Whether CherryPy knows `key`: a tool's argument, a server attribute, or
+/// a key of the namespaces that are CherryPy's alone. A typo in a tool's
+/// or a server key's name is still "unknown", not "not supported".
+fn is_cherrypy_key(key: &str) -> bool {
+    if let Some(rest) = key.strip_prefix("tools.") {
+        let tool = rest.split('.').next().unwrap_or_default();
+        return CHERRYPY_TOOLS.contains(&tool) && rest.len() > tool.len() + 1;
+    }
+    if let Some(rest) = key.strip_prefix("server.") {
+        return CHERRYPY_SERVER_KEYS.contains(&rest);
+    }
+    if let Some(rest) = key.strip_prefix("log.") {
+        return matches!(rest, "access_file" | "error_file" | "screen");
+    }
+    key == "environment"
+        || [
+            "engine.",
+            "checker.",
+            "request.",
+            "response.",
+            "hooks.",
+            "error_page.",
+            "wsgi.",
+            "tree.",
+        ]
+        .iter()
+        .any(|prefix| key.starts_with(prefix) && key.len() > prefix.len())
+}
+
+/// The names Python gives UTF-8 (`codecs.lookup`): case and `-`/`_` aside.
+fn is_utf8(name: &str) -> bool {
+    let folded: String = name
+        .chars()
+        .filter(|c| *c != '-' && *c != '_')
+        .flat_map(char::to_lowercase)
+        .collect();
+    matches!(folded.as_str(), "utf8" | "u8" | "utf" | "cp65001")
+}
 
 /// A value for an error message: as written if it is quoted already,
 /// else in quotes; control characters escaped.
@@ -447,6 +674,26 @@ fn string(literal: &Literal) -> Option<String> {
         Literal::Str(s) => Some(s.clone()),
         _ => None,
     }
+}
+
+fn boolean(literal: &Literal) -> Option<bool> {
+    match literal {
+        Literal::Bool(b) => Some(*b),
+        _ => None,
+    }
+}
+
+fn path(literal: &Literal) -> Option<PathBuf> {
+    string(literal).filter(|s| !s.is_empty()).map(PathBuf::from)
+}
+
+fn absolute(literal: &Literal) -> Option<PathBuf> {
+    path(literal).filter(|p| p.is_absolute())
+}
+
+/// A log file: `''` is CherryPy's "no file".
+fn log_file(literal: &Literal) -> Option<Option<PathBuf>> {
+    string(literal).map(|s| (!s.is_empty()).then(|| PathBuf::from(s)))
 }
 
 fn int(literal: &Literal, min: i128, max: i128) -> Option<i128> {
@@ -574,13 +821,21 @@ mod tests {
         }
     }
 
+    /// The static folder in force at `path`.
+    fn folder(settings: &Settings, path: &str) -> Option<PathBuf> {
+        settings.tree.tools(path).staticdir.map(|d| d.folder)
+    }
+
     #[test]
     fn the_course_file() {
         let settings = parse(COURSE).unwrap();
         assert_eq!(settings.port, 9090);
         assert_eq!(settings.host, "127.0.0.1");
         let cwd = std::env::current_dir().unwrap();
-        assert_eq!(settings.static_dir, Some(cwd.join("./public")));
+        assert_eq!(
+            folder(&settings, "/static/a.css"),
+            Some(cwd.join("./public"))
+        );
     }
 
     #[test]
@@ -588,16 +843,21 @@ mod tests {
         let settings = Settings::load(None).unwrap();
         assert_eq!(settings.port, 8080);
         assert_eq!(settings.db, PathBuf::from("reseau.db"));
-        assert!(settings.static_dir.unwrap().ends_with("web/public"));
+        assert!(settings.log.screen);
+        assert!(
+            folder(&settings, "/static/x")
+                .unwrap()
+                .ends_with("web/public")
+        );
         // The course's first file: only a port. The default static folder stays.
         let settings = parse("[global]\nserver.socket_port: 9090\n").unwrap();
         assert_eq!(settings.port, 9090);
-        assert!(settings.static_dir.is_some());
+        assert!(folder(&settings, "/static/x").is_some());
     }
 
     #[test]
     fn every_key() {
-        let text = "# a comment\n; another\n[global]\nserver.socket_host = \"0.0.0.0\"\nserver.socket_port: 0\nserver.max_request_body_size: 1_048_576\nserver.max_request_header_size: 8192\nserver.thread_pool: 4\nserver.socket_timeout: 5\nreseau.db: 'data/users.db'\nreseau.max_connections: 100\nreseau.request_timeout: 3\n[/static]\ntools.staticdir.on: True\ntools.staticdir.dir: 'public'\n";
+        let text = "# a comment\n; another\n[global]\nserver.socket_host = \"0.0.0.0\"\nserver.socket_port: 0\nserver.max_request_body_size: 1_048_576\nserver.max_request_header_size: 8192\nserver.thread_pool: 4\nserver.socket_timeout: 5\nreseau.db: 'data/users.db'\nreseau.max_connections: 100\nreseau.request_timeout: 3\nlog.screen: False\nlog.access_file: 'access.log'\nlog.error_file: ''\ntools.encode.on: True\ntools.encode.encoding: 'UTF-8'\n[/static]\ntools.staticdir.on: True\ntools.staticdir.dir: 'public'\ntools.staticdir.index: 'index.html'\ntools.gzip.on: True\n[/favicon.ico]\ntools.staticfile.on: True\ntools.staticfile.root: '/srv'\ntools.staticfile.filename: 'f.ico'\n";
         let s = parse(text).unwrap();
         assert_eq!(s.host, "0.0.0.0");
         assert_eq!(s.port, 0);
@@ -608,21 +868,42 @@ mod tests {
         assert_eq!(s.limits.request_timeout, Duration::from_secs(3));
         assert_eq!(s.limits.max_connections, 100);
         assert_eq!(s.db, PathBuf::from("data/users.db"));
+        assert!(!s.log.screen);
+        assert_eq!(s.log.access_file, Some(PathBuf::from("access.log")));
+        assert_eq!(s.log.error_file, None);
+        let tools = s.tree.tools("/static/a.txt");
         // Relative dir, no root: the config file's folder.
-        assert_eq!(s.static_dir, Some(PathBuf::from("/etc/site/public")));
+        let dir = tools.staticdir.unwrap();
+        assert_eq!(dir.folder, PathBuf::from("/etc/site/public"));
+        assert_eq!(dir.index.as_deref(), Some("index.html"));
+        assert!(tools.gzip);
+        assert_eq!(
+            s.tree.tools("/favicon.ico").staticfile,
+            Some(PathBuf::from("/srv/f.ico"))
+        );
     }
 
     #[test]
     fn static_dir_resolution() {
         let abs = parse("[/static]\ntools.staticdir.on: True\ntools.staticdir.root: '/srv'\ntools.staticdir.dir: '/var/www'\n").unwrap();
-        assert_eq!(abs.static_dir, Some(PathBuf::from("/var/www")));
+        assert_eq!(folder(&abs, "/static/x"), Some(PathBuf::from("/var/www")));
         let rooted = parse("[/static]\ntools.staticdir.on: True\ntools.staticdir.root: '/srv'\ntools.staticdir.dir: 'files'\n").unwrap();
-        assert_eq!(rooted.static_dir, Some(PathBuf::from("/srv/files")));
+        assert_eq!(
+            folder(&rooted, "/static/x"),
+            Some(PathBuf::from("/srv/files"))
+        );
         let off =
             parse("[/static]\ntools.staticdir.on: False\ntools.staticdir.dir: 'x'\n").unwrap();
-        assert_eq!(off.static_dir, None);
+        assert_eq!(folder(&off, "/static/x"), None);
         let unset = parse("[/static]\ntools.staticdir.dir: 'x'\n").unwrap();
-        assert_eq!(unset.static_dir, None);
+        assert_eq!(folder(&unset, "/static/x"), None);
+        // CherryPy's static-content tutorial: the root in [/], shared.
+        let shared = parse("[/]\ntools.staticdir.root: '/srv'\n[/static]\ntools.staticdir.on: True\ntools.staticdir.dir: 'public'\n").unwrap();
+        assert_eq!(
+            folder(&shared, "/static/x"),
+            Some(PathBuf::from("/srv/public"))
+        );
+        assert_eq!(folder(&shared, "/x"), None);
     }
 
     #[test]
@@ -644,8 +925,8 @@ mod tests {
             "server.conf:2: unknown key server.sockt_port in [global]"
         );
         assert_eq!(
-            error("[/]\n"),
-            "server.conf:1: unknown section [/]: only [global] and [/static] are known"
+            error("[static]\n"),
+            "server.conf:1: unknown section [static]: sections are [global] and URL paths such as [/] or [/static]"
         );
         assert_eq!(
             error("server.socket_port: 1\n"),
@@ -664,9 +945,70 @@ mod tests {
         assert!(error("[/static]\ntools.staticdir.root: 'rel'\n").starts_with("server.conf:2:"));
         assert_eq!(
             error("[global]\n[/static]\ntools.staticdir.on: True\n"),
-            "server.conf:2: [/static] has tools.staticdir.on: True but no tools.staticdir.dir"
+            "server.conf:3: [/static] has tools.staticdir.on: True but no tools.staticdir.dir, in it or a parent section"
+        );
+        assert_eq!(
+            error("[/f]\ntools.staticfile.on: True\n"),
+            "server.conf:2: [/f] has tools.staticfile.on: True but no tools.staticfile.filename, in it or a parent section"
         );
         assert!(error("[global]\n[global]\n").contains(":2: section [global] appears twice"));
+        assert!(error("[/a]\n[/a]\n").contains(":2: section [/a] appears twice"));
+        assert_eq!(
+            error("[/a/]\n"),
+            "server.conf:1: section [/a/] ends with '/': CherryPy compares paths without it and would never apply this section; write [/a]"
+        );
+    }
+
+    #[test]
+    fn cherrypy_keys_reseau_lacks_are_named_as_such() {
+        for key in [
+            "tools.sessions.on: True",
+            "tools.staticdir.match: 'x'",
+            "tools.gzip.mime_types: 'x'",
+            "server.ssl_module: 'builtin'",
+            "engine.autoreload.on: False",
+            "request.show_tracebacks: False",
+            "response.headers.server: 'x'",
+        ] {
+            assert_eq!(
+                error(&format!("[global]\n{key}\n")),
+                format!(
+                    "server.conf:2: {} is a CherryPy setting that reseau does not support",
+                    key.split(':').next().unwrap()
+                ),
+                "{key}"
+            );
+        }
+        // A typo in a tool's name is not CherryPy's.
+        assert_eq!(
+            error("[/]\ntools.staticdri.on: True\n"),
+            "server.conf:2: unknown key tools.staticdri.on in [/]"
+        );
+    }
+
+    #[test]
+    fn server_keys_belong_in_global() {
+        assert_eq!(
+            error("[/]\nserver.socket_port: 1\n"),
+            "server.conf:2: server.socket_port is a [global] setting: it cannot be set in [/]"
+        );
+        assert_eq!(
+            error("[/static]\nlog.screen: False\n"),
+            "server.conf:2: log.screen is a [global] setting: it cannot be set in [/static]"
+        );
+    }
+
+    #[test]
+    fn encode_is_utf_8_only() {
+        assert!(parse("[global]\ntools.encode.on: True\ntools.encode.encoding: 'utf8'\n").is_ok());
+        assert_eq!(
+            error("[global]\ntools.encode.encoding: 'latin-1'\n"),
+            "server.conf:2: tools.encode.encoding 'latin-1' is not supported: reseau's pages are UTF-8, so only 'utf-8' is"
+        );
+        assert!(
+            error("[/]\ntools.encode.on: False\n")
+                .starts_with("server.conf:2: tools.encode.on: False is not supported")
+        );
     }
 
     #[test]
@@ -705,7 +1047,12 @@ mod tests {
             settings.limits.max_connections,
             defaults.limits.max_connections
         );
-        assert!(settings.static_dir.unwrap().join("style.css").is_file());
+        assert!(
+            folder(&settings, "/static/style.css")
+                .unwrap()
+                .join("style.css")
+                .is_file()
+        );
     }
 
     #[test]

@@ -2,12 +2,16 @@
 //! rouille, with its data in SQLite and a REST API.
 //!
 //! - [`config`]: the CherryPy-style config file (`server.conf`) and the
-//!   settings it gives.
+//!   settings it gives; [`tree`]: its path sections, which tools are on
+//!   for a URL path.
 //! - [`db`]: the SQLite database of users.
 //! - [`app`]: the routes, as one rouille handler ([`app::App::handle`]).
 //! - [`api`]: the JSON routes: `/listusers`, `/adduser` and the REST API.
 //! - [`html`]: the page templates and the one HTML-escaping function.
-//! - [`static_files`]: `/static/...`, confined to the static folder.
+//! - [`static_files`]: CherryPy's `staticdir` and `staticfile` tools,
+//!   confined to their folder.
+//! - [`gzip`]: CherryPy's `gzip` tool.
+//! - [`log`]: the access and error logs (`log.*`).
 //! - [`http`]: a sans-IO HTTP/1.1 connection: request heads and bodies in,
 //!   responses out, with the limits of an open network.
 //! - [`serve`]: the front end that runs [`http`] connections on the shared
@@ -18,16 +22,20 @@ pub mod api;
 pub mod app;
 pub mod config;
 pub mod db;
+pub mod gzip;
 pub mod html;
 pub mod http;
+pub mod log;
 pub mod serve;
 pub mod static_files;
+pub mod tree;
 
 use std::fmt;
 use std::sync::Arc;
 
 use app::{App, WebError};
 use config::Settings;
+use log::{LogError, SiteLog};
 use serve::WebServer;
 
 /// Why the site did not start.
@@ -35,6 +43,8 @@ use serve::WebServer;
 pub enum StartError {
     /// The database or the static folder.
     Site(WebError),
+    /// A log file.
+    Log(LogError),
     /// The address could not be bound.
     Bind { addr: String, error: std::io::Error },
 }
@@ -43,6 +53,7 @@ impl fmt::Display for StartError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             StartError::Site(error) => error.fmt(f),
+            StartError::Log(error) => error.fmt(f),
             StartError::Bind { addr, error } => write!(f, "cannot listen on {addr}: {error}"),
         }
     }
@@ -54,12 +65,18 @@ impl std::error::Error for StartError {}
 /// binds its address: what `reseau web`, `reseau serve` and the Python
 /// binding run.
 pub fn bind(settings: &Settings) -> Result<WebServer, StartError> {
-    let app = Arc::new(App::open(settings).map_err(StartError::Site)?);
+    let log = Arc::new(SiteLog::open(&settings.log).map_err(StartError::Log)?);
+    let app = Arc::new(
+        App::open(settings)
+            .map_err(StartError::Site)?
+            .with_log(log.clone()),
+    );
     let addr = settings.address();
     WebServer::bind(
         &addr,
         Arc::new(move |request| app.handle(request)),
         settings.limits,
+        log,
     )
     .map_err(|error| StartError::Bind { addr, error })
 }

@@ -35,6 +35,7 @@ use reseau_core::session::StreamSession;
 
 use super::config::HttpLimits;
 use super::http::{self, Connection, Version};
+use super::log::SiteLog;
 use crate::net::{Limits, Notify, Server, Service, Stopper};
 
 /// What answers requests: rouille's handler shape.
@@ -44,15 +45,26 @@ pub type Handler = Arc<dyn Fn(&rouille::Request) -> rouille::Response + Send + S
 pub struct WebServer {
     server: Server<WebService>,
     workers: Vec<JoinHandle<()>>,
+    log: Arc<SiteLog>,
 }
 
 impl WebServer {
     /// Binds `addr` and starts the worker threads.
-    pub fn bind(addr: &str, handler: Handler, limits: HttpLimits) -> io::Result<WebServer> {
+    /// Access lines go to `log`.
+    pub fn bind(
+        addr: &str,
+        handler: Handler,
+        limits: HttpLimits,
+        log: Arc<SiteLog>,
+    ) -> io::Result<WebServer> {
         // Unbounded in type, bounded in fact: a connection has at most
         // one request at a worker, and connections are capped.
         let (jobs, queue) = crossbeam_channel::unbounded::<Job>();
-        let service = WebService { jobs, limits };
+        let service = WebService {
+            jobs,
+            limits,
+            log: log.clone(),
+        };
         let server = Server::bind(
             addr,
             service,
@@ -73,7 +85,11 @@ impl WebServer {
                 .spawn(move || work(&queue, &handler))?;
             workers.push(worker);
         }
-        Ok(WebServer { server, workers })
+        Ok(WebServer {
+            server,
+            workers,
+            log,
+        })
     }
 
     /// The address the server listens on.
@@ -84,6 +100,13 @@ impl WebServer {
     /// A handle that stops the server from another thread.
     pub fn stopper(&self) -> Stopper {
         self.server.stopper()
+    }
+
+    /// Writes `web: listening on ADDR` to the error log (CherryPy's
+    /// "Serving on" line goes there too): the line scripts wait for.
+    pub fn announce(&self) {
+        self.log
+            .error(format_args!("listening on {}", self.local_addr()));
     }
 
     /// Makes SIGINT and SIGTERM stop the server.
@@ -190,6 +213,7 @@ impl DateCache {
 struct WebService {
     jobs: Sender<Job>,
     limits: HttpLimits,
+    log: Arc<SiteLog>,
 }
 
 impl Service for WebService {
@@ -213,7 +237,11 @@ impl Service for WebService {
 
     fn record(&self, summary: &mut Summary, peer: SocketAddr, access: Access, log: &mut dyn Write) {
         summary.requests += 1;
-        let _ = writeln!(log, "web: {peer} {access}");
+        self.log.access(format_args!("{peer} {access}"), log);
+    }
+
+    fn logs_to_screen(&self) -> bool {
+        self.log.screen()
     }
 
     fn receiving_request(&self, session: &WebSession) -> bool {

@@ -1,14 +1,30 @@
-//! `/static/...`: the files of the static folder (CherryPy's `staticdir`
-//! tool), with content types, validators and 304 answers, and no way out of
-//! the folder.
+//! CherryPy's `staticdir` and `staticfile` tools: the files of a folder
+//! under a URL prefix, or one file at one path, with content types,
+//! validators and 304 answers, and no way out of the folder.
 //!
-//! A request path is taken apart from the raw URL, segment by segment, and
-//! each segment is percent-decoded on its own: a decoded segment that holds
-//! `/`, `\` or NUL, or that is empty, `.` or `..`, is refused, so `%2e%2e`
-//! and `%2f` get no further than a literal `..`. The file found is then
-//! canonicalized (which resolves symlinks) and must still be under the
-//! canonical static folder, so a symlink pointing out is refused too.
-//! Directories are not listed and get no implicit `index.html`: 404.
+//! `staticdir` takes the request path after its section (the config
+//! section that set `tools.staticdir.dir`, see [`super::tree`]) as the
+//! file's path in the folder, as CherryPy's `cherrypy.lib.static.staticdir`
+//! does. That path is taken apart from the raw URL, segment by segment,
+//! and each segment is percent-decoded on its own: a decoded segment that
+//! holds `/`, `\`, `:` or NUL, or that is empty (but for a last one, a
+//! folder's trailing `/`), `.` or `..`, is refused, so `%2e%2e` and `%2f`
+//! get no further than a literal `..`. CherryPy answers 403 to a `..` that
+//! would step out and decodes `%2f` into a separator; we answer neither
+//! (the request goes on to the site's routes, which have no such page:
+//! 404). The file found is then canonicalized (which resolves symlinks)
+//! and must still be under the canonical folder, so a symlink pointing out
+//! is refused too. A folder is never listed: it is answered with its
+//! `tools.staticdir.index` file if one is set and exists, and the
+//! section's own path without its trailing `/` is redirected (301) to the
+//! path with it, as CherryPy's `trailing_slash` tool does after
+//! `staticdir`.
+//!
+//! Content types are those of Python's `mimetypes` that CherryPy uses
+//! (`text/css`, not `text/css; charset=utf-8`: CherryPy's encode tool
+//! never sees a static file), except that a file of unknown type is
+//! `application/octet-stream`, where CherryPy sends its default
+//! `text/html` (which would let a browser run an uploaded file as a page).
 //!
 //! Validators: a strong ETag made of the file's size and modification time,
 //! and `Last-Modified`. `If-None-Match` is checked first (RFC 9110 13.2.2);
@@ -19,6 +35,8 @@ use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
 use rouille::{Request, Response};
+
+use super::tree::StaticDir;
 
 /// What a static request came to.
 #[derive(Debug)]
@@ -38,16 +56,13 @@ pub enum Lookup {
     NotFound,
 }
 
-/// Finds `raw_path` (the URL path after `/static/`, still percent-encoded)
-/// under `root`, which must be canonical.
-pub fn lookup(root: &Path, raw_path: &str) -> Lookup {
-    let Some(relative) = safe_relative_path(raw_path) else {
+/// Opens `path` if it is a file under `root` (canonical both, or `root`
+/// `None` for a file named by the config itself).
+fn lookup(root: Option<&Path>, path: &Path) -> Lookup {
+    let Ok(found) = path.canonicalize() else {
         return Lookup::NotFound;
     };
-    let Ok(found) = root.join(&relative).canonicalize() else {
-        return Lookup::NotFound;
-    };
-    if !found.starts_with(root) {
+    if root.is_some_and(|root| !found.starts_with(root)) {
         return Lookup::NotFound;
     }
     let Ok(file) = File::open(&found) else {
@@ -77,15 +92,59 @@ pub fn lookup(root: &Path, raw_path: &str) -> Lookup {
     }
 }
 
-/// Answers a GET for a static file: the file, or 304 when the client's copy
+/// `tools.staticdir` for a GET of `raw_path` (the whole URL path, still
+/// percent-encoded): the file's answer, or `None` to let the site's
+/// routes answer, as CherryPy's tool does when it finds nothing.
+pub fn staticdir(request: &Request, dir: &StaticDir, raw_path: &str) -> Option<Response> {
+    let branch = after_segments(raw_path, dir.section_segments);
+    let (relative, folder_request) = safe_relative_path(branch)?;
+    let root = dir.folder.canonicalize().ok()?;
+    let path = root.join(&relative);
+    if !folder_request && let Some(response) = answer(request, lookup(Some(&root), &path)) {
+        return Some(response);
+    }
+    let index = dir.index.as_deref()?;
+    let response = answer(request, lookup(Some(&root), &path.join(index)))?;
+    if branch.is_empty() && !raw_path.ends_with('/') {
+        let query = request.raw_query_string();
+        let target = if query.is_empty() {
+            format!("{raw_path}/")
+        } else {
+            format!("{raw_path}/?{query}")
+        };
+        return Some(Response::redirect_301(target));
+    }
+    Some(response)
+}
+
+/// `tools.staticfile`: the configured file, or `None` (no such file) to
+/// let the site's routes answer.
+pub fn staticfile(request: &Request, file: &Path) -> Option<Response> {
+    answer(request, lookup(None, file))
+}
+
+/// The part of `raw_path` after its first `count` segments, without
+/// leading slashes (CherryPy's `branch`).
+fn after_segments(raw_path: &str, count: usize) -> &str {
+    let mut rest = raw_path;
+    for _ in 0..count {
+        rest = rest.trim_start_matches('/');
+        rest = rest
+            .find('/')
+            .map_or("", |slash| rest.get(slash..).unwrap_or(""));
+    }
+    rest.trim_start_matches('/')
+}
+
+/// Answers a GET for a file found: the file, or 304 when the client's copy
 /// is current.
-pub fn serve(request: &Request, root: &Path, raw_path: &str) -> Option<Response> {
+fn answer(request: &Request, found: Lookup) -> Option<Response> {
     let Lookup::File {
         file,
         content_type,
         etag,
         modified,
-    } = lookup(root, raw_path)
+    } = found
     else {
         return None;
     };
@@ -115,11 +174,19 @@ pub fn serve(request: &Request, root: &Path, raw_path: &str) -> Option<Response>
     )
 }
 
-/// The decoded path below the static folder, or `None` if any segment
-/// could step out of it or means something to the file system.
-fn safe_relative_path(raw_path: &str) -> Option<PathBuf> {
+/// The decoded path below the static folder, and whether it names a
+/// folder (it is empty or ends with `/`); `None` if any segment could step
+/// out of the folder or means something to the file system.
+fn safe_relative_path(raw_path: &str) -> Option<(PathBuf, bool)> {
     let mut path = PathBuf::new();
-    for segment in raw_path.split('/') {
+    if raw_path.is_empty() {
+        return Some((path, true));
+    }
+    let (segments, folder) = match raw_path.strip_suffix('/') {
+        Some(inner) => (inner, true),
+        None => (raw_path, false),
+    };
+    for segment in segments.split('/') {
         let decoded = rouille::percent_encoding::percent_decode_str(segment)
             .decode_utf8()
             .ok()?;
@@ -132,10 +199,10 @@ fn safe_relative_path(raw_path: &str) -> Option<PathBuf> {
         }
         path.push(decoded.as_ref());
     }
-    if path.as_os_str().is_empty() || path.is_absolute() {
+    if path.is_absolute() {
         return None;
     }
-    Some(path)
+    Some((path, folder))
 }
 
 /// Weak comparison of `If-None-Match` (a list, or `*`) with our ETag.
@@ -154,13 +221,13 @@ pub fn content_type(path: &Path) -> &'static str {
         .map(str::to_ascii_lowercase)
         .unwrap_or_default();
     match extension.as_str() {
-        "html" | "htm" => "text/html; charset=utf-8",
-        "css" => "text/css; charset=utf-8",
-        "js" | "mjs" => "text/javascript; charset=utf-8",
+        "html" | "htm" => "text/html",
+        "css" => "text/css",
+        "js" | "mjs" => "text/javascript",
         "json" | "map" => "application/json",
-        "txt" | "text" => "text/plain; charset=utf-8",
-        "csv" => "text/csv; charset=utf-8",
-        "md" => "text/markdown; charset=utf-8",
+        "txt" | "text" => "text/plain",
+        "csv" => "text/csv",
+        "md" => "text/markdown",
         "xml" => "application/xml",
         "svg" => "image/svg+xml",
         "png" => "image/png",
@@ -289,7 +356,6 @@ mod tests {
     #[test]
     fn paths_that_step_out_are_refused() {
         for bad in [
-            "",
             "..",
             "../etc/passwd",
             "a/../../b",
@@ -300,6 +366,8 @@ mod tests {
             "a\\b",
             "a%00b",
             "a//b",
+            "a//",
+            "/",
             "./a",
             "c:x",
             "%ff",
@@ -308,8 +376,24 @@ mod tests {
         }
         assert_eq!(
             safe_relative_path("img/a%20b.png"),
-            Some(PathBuf::from("img/a b.png"))
+            Some((PathBuf::from("img/a b.png"), false))
         );
+        assert_eq!(
+            safe_relative_path("img/"),
+            Some((PathBuf::from("img"), true))
+        );
+        assert_eq!(safe_relative_path(""), Some((PathBuf::new(), true)));
+    }
+
+    #[test]
+    fn the_branch_is_the_path_after_the_section() {
+        assert_eq!(after_segments("/static/css/x.css", 1), "css/x.css");
+        assert_eq!(after_segments("/x.css", 0), "x.css");
+        assert_eq!(after_segments("/static", 1), "");
+        assert_eq!(after_segments("/static/", 1), "");
+        assert_eq!(after_segments("/static//a", 1), "a");
+        assert_eq!(after_segments("/a/b/c/", 2), "c/");
+        assert_eq!(after_segments("/a", 3), "");
     }
 
     #[test]
@@ -322,7 +406,7 @@ mod tests {
 
     #[test]
     fn types() {
-        assert_eq!(content_type(Path::new("a.CSS")), "text/css; charset=utf-8");
+        assert_eq!(content_type(Path::new("a.CSS")), "text/css");
         assert_eq!(content_type(Path::new("a.wasm")), "application/wasm");
         assert_eq!(content_type(Path::new("a")), "application/octet-stream");
     }

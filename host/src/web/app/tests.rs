@@ -34,7 +34,9 @@ fn site() -> Site {
 /// Settings with the database in `dir`.
 fn settings_in(dir: &TempDir, static_dir: Option<PathBuf>) -> Settings {
     Settings {
-        static_dir,
+        tree: static_dir
+            .map(ConfigTree::static_folder)
+            .unwrap_or_default(),
         db: dir.0.join("site.db"),
         ..Settings::default()
     }
@@ -86,7 +88,7 @@ impl Site {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
-            body: String::from_utf8(bytes).unwrap(),
+            body: String::from_utf8_lossy(&bytes).into_owned(),
         }
     }
 
@@ -484,7 +486,7 @@ fn static_files_with_validators() {
     let css = site.get("/static/style.css");
     assert_eq!(css.status, 200);
     assert_eq!(css.body, "body{}");
-    assert_eq!(css.header("Content-Type"), Some("text/css; charset=utf-8"));
+    assert_eq!(css.header("Content-Type"), Some("text/css"));
     let etag = css.header("ETag").unwrap().to_owned();
     let modified = css.header("Last-Modified").unwrap().to_owned();
     assert!(modified.ends_with(" GMT"));
@@ -525,9 +527,10 @@ fn static_files_with_validators() {
     assert_eq!(svg.status, 200);
     assert_eq!(svg.header("Content-Type"), Some("image/svg+xml"));
 
+    // The static tool only answers GET and HEAD; the routes have no
+    // such page (CherryPy: the same 404).
     let post = site.call("POST", "/static/style.css", &[], b"");
-    assert_eq!(post.status, 405);
-    assert_eq!(post.header("Allow"), Some("GET, HEAD"));
+    assert_eq!(post.status, 404);
 }
 
 #[test]
@@ -592,8 +595,8 @@ fn the_default_site_serves_its_own_files() {
     };
     let app = App::open(&settings).unwrap();
     for (path, content_type) in [
-        ("/static/style.css", "text/css; charset=utf-8"),
-        ("/static/app.js", "text/javascript; charset=utf-8"),
+        ("/static/style.css", "text/css"),
+        ("/static/app.js", "text/javascript"),
         ("/static/favicon.svg", "image/svg+xml"),
     ] {
         let response = app.handle(&Request::fake_http("GET", path, vec![], vec![]));
@@ -605,4 +608,96 @@ fn the_default_site_serves_its_own_files() {
             .map(|(_, v)| v.to_string());
         assert_eq!(found.as_deref(), Some(content_type));
     }
+}
+
+/// A site whose config is `conf` (`{public}` stands for its static
+/// folder, which holds `index.html`, `style.css`, `docs/index.html` and
+/// `notes.txt`).
+fn site_with(conf: &str) -> Site {
+    let dir = TempDir::new("web");
+    let public = dir.0.join("public");
+    std::fs::create_dir_all(public.join("docs")).unwrap();
+    std::fs::write(public.join("index.html"), "<p>home</p>").unwrap();
+    std::fs::write(public.join("style.css"), "body{}").unwrap();
+    std::fs::write(public.join("docs/index.html"), "<p>docs</p>").unwrap();
+    std::fs::write(public.join("notes.txt"), "note ".repeat(200)).unwrap();
+    let path = dir.0.join("server.conf");
+    std::fs::write(&path, conf.replace("{public}", public.to_str().unwrap())).unwrap();
+    let mut settings = Settings::load(Some(&path)).unwrap();
+    settings.db = dir.0.join("site.db");
+    Site {
+        app: App::open(&settings).unwrap(),
+        dir,
+    }
+}
+
+#[test]
+fn a_root_section_shares_the_root_with_its_children() {
+    let site = site_with(
+        "[/]\ntools.staticdir.root: '{public}'\n[/static]\ntools.staticdir.on: True\ntools.staticdir.dir: '.'\n",
+    );
+    assert_eq!(site.get("/static/style.css").body, "body{}");
+    // The site's own routes are still there.
+    assert!(site.get("/").body.contains("Hello"));
+}
+
+#[test]
+fn index_files_answer_folders_and_the_bare_section_is_redirected() {
+    let site = site_with(
+        "[/site]\ntools.staticdir.on: True\ntools.staticdir.dir: '{public}'\ntools.staticdir.index: 'index.html'\n",
+    );
+    assert_eq!(site.get("/site/").body, "<p>home</p>");
+    assert_eq!(site.get("/site/docs/").body, "<p>docs</p>");
+    assert_eq!(site.get("/site/docs").body, "<p>docs</p>");
+    let bare = site.get("/site");
+    assert_eq!(bare.status, 301);
+    assert_eq!(bare.header("Location"), Some("/site/"));
+}
+
+#[test]
+fn a_static_section_over_a_route_serves_its_files_first() {
+    let site = site_with(
+        "[/]\ntools.staticdir.on: True\ntools.staticdir.dir: '{public}'\ntools.staticdir.index: 'index.html'\n",
+    );
+    assert_eq!(site.get("/").body, "<p>home</p>");
+    assert_eq!(site.get("/style.css").body, "body{}");
+    // No such file: the route answers.
+    assert_eq!(site.get("/listusers").status, 200);
+}
+
+#[test]
+fn staticfile_serves_one_file_at_one_path() {
+    let site = site_with(
+        "[/favicon.ico]\ntools.staticfile.on: True\ntools.staticfile.filename: 'style.css'\ntools.staticfile.root: '{public}'\n",
+    );
+    let icon = site.get("/favicon.ico");
+    assert_eq!(icon.body, "body{}");
+    assert_eq!(icon.header("Content-Type"), Some("text/css"));
+}
+
+#[test]
+fn gzip_compresses_text_for_clients_that_accept_it() {
+    let site = site_with(
+        "[/]\ntools.gzip.on: True\n[/static]\ntools.staticdir.on: True\ntools.staticdir.dir: '{public}'\n",
+    );
+    let zipped = site.call(
+        "GET",
+        "/static/notes.txt",
+        &[("Accept-Encoding", "gzip")],
+        b"",
+    );
+    assert_eq!(zipped.header("Content-Encoding"), Some("gzip"));
+    assert_eq!(zipped.header("Vary"), Some("Accept-Encoding"));
+    let plain = site.call("GET", "/static/notes.txt", &[], b"");
+    assert_eq!(plain.header("Content-Encoding"), None);
+    assert_eq!(plain.body, "note ".repeat(200));
+    let css = site.call(
+        "GET",
+        "/static/style.css",
+        &[("Accept-Encoding", "gzip")],
+        b"",
+    );
+    assert_eq!(css.header("Content-Encoding"), None);
+    let refused = site.call("GET", "/", &[("Accept-Encoding", "gzip;q=0")], b"");
+    assert_eq!(refused.header("Content-Encoding"), None);
 }
