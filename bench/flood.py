@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A client that sends as fast as the kernel accepts and never reads.
 
-Used by bench/compare_echo.sh against an echo server: the echo comes back
+Used by bench/run against an echo server: the echo comes back
 into this client's receive buffer, which nobody reads, so once the socket
 buffers on both sides are full a well-behaved server stops reading and TCP
 holds the sender back. This measures how many bytes got through before

@@ -9,7 +9,7 @@ thread count and memory in /proc/PID/status):
     python3 bench/web_limits.py --addr 127.0.0.1:8080 --pid PID [--name reseau]
         [--md REPORT.md] [--expect-cut-after 10] [--idle 1000] [--slow 50]
 
-(bench/web_limits.sh runs it against reseau, axum-web and CherryPy.)
+(bench/run runs it against reseau.)
 
 (a) burst: ROUNDS times, 32 threads wait at a barrier, then each connects,
     sends `GET / HTTP/1.1` (keep-alive) and reads the full answer; the time

@@ -1,6 +1,10 @@
 //! How fast the adder sums a request, in both formats, next to what a Rust
 //! user would write with serde-pickle (build the `Vec<i64>`, then sum).
 //!
+//! Next to them, `memcpy_*` copies a buffer of the same size as each
+//! payload (`copy_from_slice`): the machine's memory bandwidth in the same
+//! run, the physical limit for loops that read every byte once.
+//!
 //! `cargo bench -p reseau-core --bench adder`
 
 use std::hint::black_box;
@@ -53,6 +57,16 @@ fn sum_request(c: &mut Criterion) {
                 })
             },
         );
+        for (name, src) in [("memcpy_pickle", &pickle), ("memcpy_native", &framed)] {
+            group.throughput(Throughput::Bytes(src.len() as u64));
+            let mut dst = vec![0u8; src.len()];
+            group.bench_with_input(BenchmarkId::new(name, n), src, |b, s| {
+                b.iter(|| {
+                    dst.copy_from_slice(black_box(s));
+                    black_box(&mut dst);
+                })
+            });
+        }
     }
     group.finish();
 }

@@ -30,8 +30,32 @@ pub struct Config {
     pub duration: Duration,
     /// A new connection for every request, as the course's client does.
     pub connect_per_request: bool,
+    /// How a client closes its connection after each request, with
+    /// `connect_per_request`.
+    pub close: Close,
     /// What each request is.
     pub workload: Workload,
+}
+
+/// How a connection-per-request client closes each connection once it has
+/// read its reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Close {
+    /// `close()` as the course's client does: a FIN (whichever side
+    /// closes first keeps the connection in TIME_WAIT).
+    Fin,
+    /// A reset (`SO_LINGER` 0): no TIME_WAIT on either side, which no
+    /// course client does.
+    Reset,
+}
+
+impl fmt::Display for Close {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Close::Fin => "closed with a FIN",
+            Close::Reset => "closed with a reset",
+        })
+    }
 }
 
 /// What each request is, and how its reply is checked.
@@ -66,8 +90,11 @@ pub struct Report {
     config: Config,
     /// Replies received and checked.
     pub requests: u64,
-    /// Requests that failed (no reply, wrong sum, connection error).
+    /// Requests that failed (no reply, wrong sum, connection error),
+    /// connection attempts that failed included.
     pub errors: u64,
+    /// Of `errors`, the connection attempts that failed.
+    pub connect_errors: u64,
     /// The first error, for the report.
     pub first_error: Option<String>,
     elapsed: Duration,
@@ -85,9 +112,9 @@ impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let c = &self.config;
         let mode = if c.connect_per_request {
-            "one connection per request"
+            format!("one connection per request, {}", c.close)
         } else {
-            "persistent connections"
+            "persistent connections".to_string()
         };
         let us = |q: f64| self.latency.value_at_quantile(q);
         writeln!(
@@ -116,7 +143,11 @@ impl fmt::Display for Report {
         )?;
         write!(f, "errors: {}", self.errors)?;
         if let Some(error) = &self.first_error {
-            write!(f, " (first: {error})")?;
+            write!(
+                f,
+                " ({} of them connecting; first: {error})",
+                self.connect_errors
+            )?;
         }
         Ok(())
     }
@@ -236,12 +267,16 @@ pub fn run(config: Config) -> io::Result<Report> {
         config: config.clone(),
         requests: 0,
         errors: 0,
+        connect_errors: 0,
         first_error: None,
         elapsed: Duration::ZERO,
         latency: Histogram::new(3).map_err(|e| io::Error::other(e.to_string()))?,
     };
     let mut fail = |report: &mut Report, why: String| {
         report.errors += 1;
+        if why.starts_with("connect") {
+            report.connect_errors += 1;
+        }
         report.first_error.get_or_insert(why);
     };
 
@@ -253,7 +288,29 @@ pub fn run(config: Config) -> io::Result<Report> {
     let deadline = start + config.duration;
     let mut buf = vec![0u8; 64 * 1024];
     while Instant::now() < deadline {
-        let timeout = deadline.saturating_duration_since(Instant::now());
+        // A client whose new connection could not be made (the machine out
+        // of ports, the server's backlog full) tries again every
+        // millisecond; each failure counts as an error.
+        let mut retrying = false;
+        for i in 0..clients.len() {
+            if let Some(None) = clients.get(i) {
+                replace(
+                    &poll,
+                    &mut clients,
+                    i,
+                    addr,
+                    config.close,
+                    workload,
+                    &mut report,
+                    &mut fail,
+                );
+                retrying |= matches!(clients.get(i), Some(None));
+            }
+        }
+        let mut timeout = deadline.saturating_duration_since(Instant::now());
+        if retrying {
+            timeout = timeout.min(Duration::from_millis(1));
+        }
         if let Err(error) = poll.poll(&mut events, Some(timeout)) {
             if error.kind() == ErrorKind::Interrupted {
                 continue;
@@ -287,6 +344,7 @@ pub fn run(config: Config) -> io::Result<Report> {
                         &mut clients,
                         i,
                         addr,
+                        config.close,
                         workload,
                         &mut report,
                         &mut fail,
@@ -303,22 +361,25 @@ pub fn run(config: Config) -> io::Result<Report> {
     Ok(report)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn replace(
     poll: &Poll,
     clients: &mut [Option<Client>],
     i: usize,
     addr: SocketAddr,
+    close: Close,
     workload: Workload,
     report: &mut Report,
     fail: &mut impl FnMut(&mut Report, String),
 ) {
     if let Some(slot) = clients.get_mut(i) {
-        // Closed with a reset, not a FIN: the side that closes first keeps
-        // the connection in TIME_WAIT, and on one machine those would use
-        // up the ephemeral ports (about 28,000, reusable after a second)
-        // and cap every server alike near 14,000 connections/s. Closing
-        // also takes the socket out of the poller.
-        if let Some(old) = slot.take() {
+        // Closed at once, as the course's client does once it has its
+        // reply (it does not wait for the server's FIN): with a FIN, or with
+        // a reset when asked (no TIME_WAIT on either side). Closing also
+        // takes the socket out of the poller.
+        if let Some(old) = slot.take()
+            && close == Close::Reset
+        {
             let _ = socket2::SockRef::from(&old.stream).set_linger(Some(Duration::ZERO));
         }
         match connect(poll, addr, i, workload) {

@@ -194,6 +194,17 @@ struct LoadArgs {
     /// A new connection per request, as the course's client does.
     #[arg(long)]
     connect_per_request: bool,
+    /// How each connection is closed with --connect-per-request: fin, as
+    /// the course's client does (`close()` once it has read the reply), or
+    /// reset (SO_LINGER 0, no TIME_WAIT).
+    #[arg(long, value_enum, default_value_t = CloseArg::Fin)]
+    close: CloseArg,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum CloseArg {
+    Fin,
+    Reset,
 }
 
 #[derive(Subcommand)]
@@ -371,6 +382,10 @@ fn load_test(to: String, load: LoadArgs, workload: Workload) -> Result<(), Failu
         clients: load.clients,
         duration: Duration::from_secs_f64(duration),
         connect_per_request: load.connect_per_request,
+        close: match load.close {
+            CloseArg::Fin => bench::Close::Fin,
+            CloseArg::Reset => bench::Close::Reset,
+        },
         workload,
     };
     let report = bench::run(config).map_err(|e| (2, e.to_string()))?;

@@ -334,7 +334,7 @@ fn echo_send_refused_connection() {
 /// A client that writes 64 MiB and never reads: TCP holds it back (the
 /// server keeps at most its 512-byte buffer), and other clients are served
 /// meanwhile. (The server's memory under such a flood is measured by the
-/// benchmark, `bench/compare_echo.sh`, not here.)
+/// benchmarks, `bench/run`, not here.)
 #[test]
 fn echo_back_pressure_on_a_client_that_never_reads() {
     const TOTAL: u64 = 64 << 20;
