@@ -1,10 +1,11 @@
 # The course's web application on CherryPy, as the handout writes it (a
 # WebApp class, @cherrypy.expose routes, a server.conf), for the web
-# benchmark (bench/compare_web.sh): it is the peer that `reseau web` is
+# benchmark (bench/run): it is the peer that `reseau web` is
 # measured against. Routes: / (also /index, /home, /accueil) with
 # name='World', /listusers (JSON from a SQLite database through the sqlite3
-# module; a new database gets the course's users CBF, LUR, VRL), and the
-# static folder under /static from server.conf.
+# module; a new database gets the course's users CBF, LUR, VRL), POST
+# /api/users (a JSON route that inserts a user), and the static folder under
+# /static from server.conf.
 #
 # Run (CherryPy from PyPI, e.g. in target/bench-venv; --config is read
 # before chdir to this folder, its relative paths after it):
@@ -51,6 +52,37 @@ class WebApp():
         return {'users': [row[0] for row in rows]}
 
 
+class UsersApi():
+    """POST /api/users, as the course writes a JSON route (json_in,
+    json_out) over its database: 201 with Location and the user, 409 for a
+    taken name, 400 for an empty or over-64-character one (the rules of
+    reseau web)."""
+    exposed = True
+
+    def __init__(self, db):
+        self.db = db
+
+    @cherrypy.tools.json_in()
+    @cherrypy.tools.json_out()
+    def POST(self):
+        name = str(cherrypy.request.json.get('name', '')).strip()
+        if not name or len(name) > 64:
+            cherrypy.response.status = 400
+            return {'error': 'name must be 1 to 64 characters'}
+        conn = sqlite3.connect(self.db)
+        try:
+            with conn:
+                user_id = conn.execute('INSERT INTO users (name) VALUES (?)', (name,)).lastrowid
+        except sqlite3.IntegrityError:
+            cherrypy.response.status = 409
+            return {'error': 'a user with this name exists'}
+        finally:
+            conn.close()
+        cherrypy.response.status = 201
+        cherrypy.response.headers['Location'] = '/api/users/{}'.format(user_id)
+        return {'id': user_id, 'name': name}
+
+
 if __name__ == '__main__':
     parser = argparse.ArgumentParser(description="The course's CherryPy web app")
     parser.add_argument('--host', default='127.0.0.1')
@@ -80,4 +112,8 @@ if __name__ == '__main__':
     cherrypy.engine.subscribe(
         'start', lambda: print('listening on {}:{}'.format(*cherrypy.server.bound_addr),
                                flush=True), priority=90)
+    # The REST route, on CherryPy's MethodDispatcher (a handler per HTTP
+    # method), as its REST tutorial mounts one.
+    cherrypy.tree.mount(UsersApi(db), '/api/users',
+                        {'/': {'request.dispatch': cherrypy.dispatch.MethodDispatcher()}})
     cherrypy.quickstart(WebApp(db), '/', conf)

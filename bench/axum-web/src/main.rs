@@ -10,6 +10,11 @@
 //! - `GET /listusers`: `{"users": [...]}`, the names of the `users` table of
 //!   a SQLite database (created with the course's sample users CBF, LUR and
 //!   VRL when empty), `application/json`;
+//! - `POST /api/users` with `{"name": "..."}`: inserts the user, `201
+//!   Created` with `Location: /api/users/ID` and `{"id": ID, "name": ...}`;
+//!   409 if the name is taken, 400 for an empty or over-64-character name
+//!   (the rules of `reseau web`); the database is in WAL mode with
+//!   `synchronous=FULL`, as reseau's, so an answered insert is on disk;
 //! - `GET /static/...`: the files of a folder, by `tower_http`'s `ServeDir`
 //!   (content type from the extension, `Last-Modified` and 304 answers,
 //!   no way out of the folder).
@@ -31,8 +36,9 @@ use std::sync::{Arc, Mutex};
 
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
+use axum::http::header::LOCATION;
 use axum::response::{Html, IntoResponse, Json, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::serve::ListenerExt;
 use axum::{Router, serve};
 use rusqlite::Connection;
@@ -104,6 +110,7 @@ impl Db {
     fn open(path: &PathBuf, n: usize) -> rusqlite::Result<Db> {
         let first = Connection::open(path)?;
         first.pragma_update(None, "journal_mode", "WAL")?;
+        first.pragma_update(None, "synchronous", "FULL")?;
         first.execute_batch(
             "CREATE TABLE IF NOT EXISTS users (
                  id INTEGER PRIMARY KEY,
@@ -118,12 +125,30 @@ impl Db {
         }
         let mut conns = vec![Mutex::new(first)];
         for _ in 1..n {
-            conns.push(Mutex::new(Connection::open(path)?));
+            let conn = Connection::open(path)?;
+            conn.pragma_update(None, "synchronous", "FULL")?;
+            conns.push(Mutex::new(conn));
         }
         Ok(Db {
             conns,
             next: AtomicUsize::new(0),
         })
+    }
+
+    /// Inserts `name`; its id, or `None` if the name is taken.
+    fn insert(&self, name: &str) -> rusqlite::Result<Option<i64>> {
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.conns.len();
+        let conn = self.conns[i].lock().unwrap_or_else(|e| e.into_inner());
+        let mut stmt = conn.prepare_cached("INSERT INTO users (name) VALUES (?1)")?;
+        match stmt.insert([name]) {
+            Ok(id) => Ok(Some(id)),
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     fn names(&self) -> rusqlite::Result<Vec<String>> {
@@ -191,6 +216,46 @@ async fn listusers(State(state): State<Arc<AppState>>) -> Response {
     }
 }
 
+#[derive(Deserialize)]
+struct NewUser {
+    name: String,
+}
+
+async fn create_user(State(state): State<Arc<AppState>>, Json(user): Json<NewUser>) -> Response {
+    let name = user.name.trim().to_owned();
+    if name.is_empty() || name.chars().count() > 64 {
+        let error = "name must be 1 to 64 characters";
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(serde_json::json!({ "error": error })),
+        )
+            .into_response();
+    }
+    let inserted = if state.db_inline {
+        state.db.insert(&name)
+    } else {
+        let (st, n) = (Arc::clone(&state), name.clone());
+        match tokio::task::spawn_blocking(move || st.db.insert(&n)).await {
+            Ok(r) => r,
+            Err(e) => return internal_error(e),
+        }
+    };
+    match inserted {
+        Ok(Some(id)) => (
+            StatusCode::CREATED,
+            [(LOCATION, format!("/api/users/{id}"))],
+            Json(serde_json::json!({ "id": id, "name": name })),
+        )
+            .into_response(),
+        Ok(None) => (
+            StatusCode::CONFLICT,
+            Json(serde_json::json!({ "error": "a user with this name exists" })),
+        )
+            .into_response(),
+        Err(e) => internal_error(e),
+    }
+}
+
 fn internal_error(e: impl std::fmt::Display) -> Response {
     eprintln!("axum-web: {e}");
     (
@@ -230,6 +295,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .route("/home", get(index))
         .route("/accueil", get(index))
         .route("/listusers", get(listusers))
+        .route("/api/users", post(create_user))
         .nest_service("/static", ServeDir::new(&args.static_dir))
         .with_state(state);
     let listener = tokio::net::TcpListener::bind(&args.bind).await?;
