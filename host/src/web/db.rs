@@ -127,6 +127,13 @@ impl From<rusqlite::Error> for DbError {
 pub struct Db {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
+    /// Held by each write of this process. SQLite lets one writer at a time
+    /// in, and makes the others wait in its busy handler, which sleeps and
+    /// retries (1 ms, then longer, up to 100 ms a try): under load some
+    /// writers lose every retry, and a request waited over a second. This
+    /// lock queues the writers of this process instead; another process on
+    /// the same file still meets the busy timeout.
+    writer: Mutex<()>,
 }
 
 impl Db {
@@ -154,6 +161,7 @@ impl Db {
         Ok(Db {
             path,
             idle: Mutex::new(vec![conn]),
+            writer: Mutex::new(()),
         })
     }
 
@@ -219,7 +227,7 @@ impl Db {
 
     /// Adds a user; [`DbError::Duplicate`] if the name is taken.
     pub fn insert(&self, name: &str) -> Result<User, DbError> {
-        self.with(|conn| {
+        self.write(|conn| {
             let id = conn
                 .prepare_cached("INSERT INTO users (name) VALUES (?1) RETURNING id")?
                 .query_row(params![name], |row| row.get(0))
@@ -233,7 +241,7 @@ impl Db {
 
     /// Renames a user; [`DbError::NotFound`] or [`DbError::Duplicate`].
     pub fn rename(&self, id: i64, name: &str) -> Result<User, DbError> {
-        self.with(|conn| {
+        self.write(|conn| {
             let changed = conn
                 .prepare_cached("UPDATE users SET name = ?1 WHERE id = ?2")?
                 .execute(params![name, id])
@@ -250,7 +258,7 @@ impl Db {
 
     /// Deletes a user; [`DbError::NotFound`] if there is none.
     pub fn delete(&self, id: i64) -> Result<(), DbError> {
-        self.with(|conn| {
+        self.write(|conn| {
             let changed = conn
                 .prepare_cached("DELETE FROM users WHERE id = ?1")?
                 .execute(params![id])?;
@@ -259,6 +267,20 @@ impl Db {
             }
             Ok(())
         })
+    }
+
+    /// [`with`](Self::with) for a write, one writer of this process at a
+    /// time (see `writer`). A poisoned lock guards nothing (`()`), so it is
+    /// taken over.
+    fn write<T>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, DbError>,
+    ) -> Result<T, DbError> {
+        let _writing = self
+            .writer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.with(f)
     }
 
     /// Runs `f` on a connection of its own: an idle one, or a new one.
