@@ -128,11 +128,13 @@ impl Default for HttpLimits {
 
 /// The static folder when no config file names one: `web/public` under the
 /// working directory if there is one (an installed site), else the
-/// repository's own `web/public` (`cargo run` from anywhere).
+/// repository's own `web/public` (`cargo run` from anywhere). Absolute
+/// either way: a config file's relative folders are resolved against the
+/// file's own folder, and this one is not the file's.
 pub fn default_static_dir() -> PathBuf {
     let local = Path::new("web").join("public");
     if local.is_dir() {
-        local
+        std::path::absolute(&local).unwrap_or(local)
     } else {
         PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../web/public"))
     }
@@ -850,9 +852,11 @@ mod tests {
                 .ends_with("web/public")
         );
         // The course's first file: only a port. The default static folder stays.
+        // It is the site's own folder, not one below the file's folder.
         let settings = parse("[global]\nserver.socket_port: 9090\n").unwrap();
         assert_eq!(settings.port, 9090);
-        assert!(folder(&settings, "/static/x").is_some());
+        assert_eq!(folder(&settings, "/static/x"), Some(default_static_dir()));
+        assert!(default_static_dir().is_absolute() && default_static_dir().is_dir());
     }
 
     #[test]
