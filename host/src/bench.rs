@@ -108,6 +108,15 @@ impl Report {
     }
 }
 
+impl Report {
+    /// Counts a failed request or connection attempt; keeps the first
+    /// reason for the report.
+    fn fail(&mut self, why: String) {
+        self.errors += 1;
+        self.first_error.get_or_insert(why);
+    }
+}
+
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let c = &self.config;
@@ -272,14 +281,6 @@ pub fn run(config: Config) -> io::Result<Report> {
         elapsed: Duration::ZERO,
         latency: Histogram::new(3).map_err(|e| io::Error::other(e.to_string()))?,
     };
-    let mut fail = |report: &mut Report, why: String| {
-        report.errors += 1;
-        if why.starts_with("connect") {
-            report.connect_errors += 1;
-        }
-        report.first_error.get_or_insert(why);
-    };
-
     let mut clients: Vec<Option<Client>> = Vec::new();
     for i in 0..config.clients {
         clients.push(Some(connect(&poll, addr, i, workload)?));
@@ -302,7 +303,6 @@ pub fn run(config: Config) -> io::Result<Report> {
                     config.close,
                     workload,
                     &mut report,
-                    &mut fail,
                 );
                 retrying |= matches!(clients.get(i), Some(None));
             }
@@ -328,7 +328,7 @@ pub fn run(config: Config) -> io::Result<Report> {
                         false
                     }
                     Step::Failed(why) => {
-                        fail(&mut report, why);
+                        report.fail(why);
                         true
                     }
                 };
@@ -347,7 +347,6 @@ pub fn run(config: Config) -> io::Result<Report> {
                         config.close,
                         workload,
                         &mut report,
-                        &mut fail,
                     );
                 }
                 if failed {
@@ -361,7 +360,6 @@ pub fn run(config: Config) -> io::Result<Report> {
     Ok(report)
 }
 
-#[allow(clippy::too_many_arguments)]
 fn replace(
     poll: &Poll,
     clients: &mut [Option<Client>],
@@ -370,7 +368,6 @@ fn replace(
     close: Close,
     workload: Workload,
     report: &mut Report,
-    fail: &mut impl FnMut(&mut Report, String),
 ) {
     if let Some(slot) = clients.get_mut(i) {
         // Closed at once, as the course's client does once it has its
@@ -384,7 +381,10 @@ fn replace(
         }
         match connect(poll, addr, i, workload) {
             Ok(client) => *slot = Some(client),
-            Err(error) => fail(report, format!("connect: {error}")),
+            Err(error) => {
+                report.connect_errors += 1;
+                report.fail(format!("connect: {error}"));
+            }
         }
     }
 }
