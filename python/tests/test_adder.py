@@ -94,7 +94,7 @@ def test_default_address_is_the_course_one():
 
 @pytest.mark.parametrize("bad", [-1, 65536, 2**40])
 def test_port_out_of_range_is_refused(bad):
-    with pytest.raises((OverflowError, ValueError)):
+    with pytest.raises(OverflowError):
         reseau.AdderServer(port=bad)
 
 
@@ -159,10 +159,9 @@ def test_adder_server_closes_a_hostile_client_and_serves_the_next(tmp_path, monk
                 s.sendall(data)
                 if name in ("truncated", "over_1000"):
                     s.shutdown(socket.SHUT_WR)  # the server waits for the rest
-                try:
-                    assert s.recv(4) == b'', name  # closed, no sum
-                except ConnectionResetError:
-                    pass
+                # Closed without a sum; the server's lingering close ends
+                # with a FIN, never a reset that could hide the end.
+                assert s.recv(4) == b'', name
             assert course_sum([1, 2], server.address) == 3
     assert not (tmp_path / "PWNED-by-a-pickle").exists()
 

@@ -111,7 +111,7 @@ def test_frame_decoder_max_frame_must_be_an_int():
 @pytest.mark.parametrize("bad", [-1, 2**32, 2**64])
 def test_frame_decoder_max_frame_out_of_range(bad):
     # A 4-byte header cannot announce more than 2**32 - 1 bytes.
-    with pytest.raises((OverflowError, ValueError)):
+    with pytest.raises(OverflowError):
         reseau.FrameDecoder(max_frame=bad)
 
 
@@ -179,7 +179,7 @@ def test_encode_sum_request_refuses_what_is_not_iterable():
 
 def test_encode_sum_request_native_refuses_ints_beyond_64_bits():
     for bad in (2**63, -2**63 - 1, 2**100):
-        with pytest.raises((OverflowError, ValueError)):
+        with pytest.raises(OverflowError):
             reseau.encode_sum_request([1, bad], encoding="native")
 
 
