@@ -281,6 +281,11 @@ pub fn run(config: Config) -> io::Result<Report> {
         elapsed: Duration::ZERO,
         latency: Histogram::new(3).map_err(|e| io::Error::other(e.to_string()))?,
     };
+    let dial = Dial {
+        addr,
+        close: config.close,
+        workload,
+    };
     let mut clients: Vec<Option<Client>> = Vec::new();
     for i in 0..config.clients {
         clients.push(Some(connect(&poll, addr, i, workload)?));
@@ -295,15 +300,7 @@ pub fn run(config: Config) -> io::Result<Report> {
         let mut retrying = false;
         for i in 0..clients.len() {
             if let Some(None) = clients.get(i) {
-                replace(
-                    &poll,
-                    &mut clients,
-                    i,
-                    addr,
-                    config.close,
-                    workload,
-                    &mut report,
-                );
+                dial.replace(&poll, &mut clients, i, &mut report);
                 retrying |= matches!(clients.get(i), Some(None));
             }
         }
@@ -339,15 +336,7 @@ pub fn run(config: Config) -> io::Result<Report> {
                     // A new connection: after a success it is driven at
                     // once (on loopback it is usually connected before
                     // `connect` returns), after a failure on its event.
-                    replace(
-                        &poll,
-                        &mut clients,
-                        i,
-                        addr,
-                        config.close,
-                        workload,
-                        &mut report,
-                    );
+                    dial.replace(&poll, &mut clients, i, &mut report);
                 }
                 if failed {
                     break;
@@ -360,26 +349,30 @@ pub fn run(config: Config) -> io::Result<Report> {
     Ok(report)
 }
 
-fn replace(
-    poll: &Poll,
-    clients: &mut [Option<Client>],
-    i: usize,
+/// Where and how clients (re)connect.
+struct Dial {
     addr: SocketAddr,
     close: Close,
     workload: Workload,
-    report: &mut Report,
-) {
-    if let Some(slot) = clients.get_mut(i) {
+}
+
+impl Dial {
+    /// Closes client `i`'s connection, if any, and opens a new one; a
+    /// failed connect is counted and leaves the slot empty, to retry.
+    fn replace(&self, poll: &Poll, clients: &mut [Option<Client>], i: usize, report: &mut Report) {
+        let Some(slot) = clients.get_mut(i) else {
+            return;
+        };
         // Closed at once, as the course's client does once it has its
         // reply (it does not wait for the server's FIN): with a FIN, or with
         // a reset when asked (no TIME_WAIT on either side). Closing also
         // takes the socket out of the poller.
         if let Some(old) = slot.take()
-            && close == Close::Reset
+            && self.close == Close::Reset
         {
             let _ = socket2::SockRef::from(&old.stream).set_linger(Some(Duration::ZERO));
         }
-        match connect(poll, addr, i, workload) {
+        match connect(poll, self.addr, i, self.workload) {
             Ok(client) => *slot = Some(client),
             Err(error) => {
                 report.connect_errors += 1;
