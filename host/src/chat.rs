@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use reseau_core::chat::{Action, COURSE_RECV, ChatError, ChatState, HELP, join_port};
 
+use crate::escape::Escaped;
+
 /// The chat's default address, as in the course.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:5000";
 
@@ -167,14 +169,17 @@ impl From<ChatError<'_>> for SendError {
     }
 }
 
-/// Prints every datagram that reaches `socket` until `stop` is set.
+/// Prints every datagram that reaches `socket` until `stop` is set, one
+/// line each: `SENDER: TEXT`, the text escaped by [`crate::escape`]'s rule.
 fn receive(socket: UdpSocket, stop: Arc<AtomicBool>) {
     let _ = socket.set_read_timeout(Some(POLL));
     let mut buf = vec![0u8; 65_536];
     while !stop.load(Ordering::SeqCst) {
         match socket.recv_from(&mut buf) {
             Ok((n, from)) => {
-                let text = String::from_utf8_lossy(buf.get(..n).unwrap_or_default());
+                // Escaped: a datagram cannot drive the terminal nor print
+                // a line of its own (see `crate::escape`).
+                let text = Escaped(buf.get(..n).unwrap_or_default());
                 let mut out = io::stdout().lock();
                 let _ = writeln!(out, "{from}: {text}");
                 let _ = out.flush();
