@@ -218,7 +218,7 @@ def pipelined_requests_never_read(srv, ctx):
         got = []
 
         def read_replies():
-            buf = b''
+            buf = bytearray()
             while True:
                 try:
                     chunk = s.recv(65536)
@@ -227,7 +227,7 @@ def pipelined_requests_never_read(srv, ctx):
                 if not chunk:
                     break
                 buf += chunk
-            got.append(buf)
+            got.append(bytes(buf))
 
         reader = threading.Thread(target=read_replies)
         reader.start()
@@ -269,6 +269,22 @@ def pickle_of_a_string_with_escapes(srv, ctx):
         s.close()
     assert_eq((reply, how), (b'', 'eof'), 'reply and close')
 
+
+
+@case('adder')
+def native_malformed_gets_an_error_reply_and_the_connection_stays_open(srv, ctx):
+    """A malformed native request (a varint cut short) is answered Error(Malformed), and the next request Sum."""
+    bad = b'\xfe\x01\xff'                 # version 1, then a varint that never ends
+    good = b'\xfe\x01\x02\x03\xd8\x04'   # [1, -2, 300]
+    s = connect(srv.addr)
+    try:
+        s.sendall(struct.pack('I', len(bad)) + bad + struct.pack('I', len(good)) + good)
+        s.shutdown(socket.SHUT_WR)
+        replies, how = read_until_close(s)
+    finally:
+        s.close()
+    # Error(Malformed) then Sum(299), as PROTOCOL.md writes them.
+    assert_eq(replies, b'\x04\x00\x00\x00\xfe\x01\x01\x00' + b'\x05\x00\x00\x00\xfe\x01\x00\xd6\x04', 'replies')
 
 # ------------------------------------------------------------------- echo
 
@@ -409,6 +425,28 @@ def echo_send_to_a_terminal_escapes_a_hostile_server(srv, ctx):
     assert_eq(shown, b'\\x1b]0;pwned\\x07\\x1b[2Jline one\nline two\\r\\u{202e}\\xff', 'terminal output')
 
 
+
+@case('echo')
+def large_message_read_while_sent(srv, ctx):
+    """32 MiB of every byte value, read while it is sent, come back exactly."""
+    message = bytes(range(256)) * (32 * 4096)
+    s = connect(srv.addr, timeout=20)
+    got = []
+
+    def read_all():
+        got.append(read_until_close(s, 20))
+
+    reader = threading.Thread(target=read_all)
+    reader.start()
+    try:
+        s.sendall(message)
+        s.shutdown(socket.SHUT_WR)
+        reader.join(25)
+    finally:
+        s.close()
+    echoed, how = got[0] if got else (b'', 'no answer')
+    assert echoed == message, 'echoed %d of %d bytes (%s)' % (len(echoed), len(message), how)
+
 # ------------------------------------------------------------------- chat
 
 
@@ -440,6 +478,8 @@ CHAT_CASES = [
     ('line_separators', 'Unicode line and paragraph separators', '\u2028x\u2029'.encode(), r'\u{2028}x\u{2029}'),
     ('printable_unicode', 'printable Unicode is shown as it is, a backslash doubled',
      'café 日本語 👩\u200d💻 "q" \\n'.encode(), 'café 日本語 👩\u200d💻 "q" \\\\n'),
+    ('trailing_newline', 'a datagram ending in CR LF LF (netcat ends each with LF): the last LF ends the line, the rest',
+     b'hello\r\n\n', r'hello\r\n'),
     ('empty_datagram', 'a datagram of 0 bytes', b'', ''),
     ('largest_datagram', 'a datagram of 65,507 bytes, the most IPv4 carries', b'x' * 65507, 'x' * 65507),
     ('largest_datagram_of_escapes', 'a datagram of 65,507 ESC bytes', b'\x1b' * 65507, r'\x1b' * 65507),
@@ -480,6 +520,45 @@ def flood_of_datagrams(srv, ctx):
     assert not wrong and mine, 'lines %r' % (wrong[:3] or mine[:3])
     return '%d of 3000 printed (UDP may drop)' % len(mine)
 
+
+
+def chat_command(srv, line, expect, timeout=WAIT):
+    """Types `line` into the chat; the first stdout line after it for which
+    expect(line) holds, or None."""
+    start = len(srv.lines('out'))
+    srv.proc.stdin.write(line + b'\n')
+    srv.proc.stdin.flush()
+    return srv.wait_line('out', expect, start, timeout)
+
+
+def chat_join_self(srv):
+    port = srv.addr[1]
+    joined = ('joined 127.0.0.1:%d\n' % port).encode()
+    assert chat_command(srv, b'/join 127.0.0.1 %d' % port, lambda l: l == joined) is not None, 'no "joined" line'
+    return '127.0.0.1:%d: ' % port
+
+
+@case('chat')
+def send_text_at_the_limit(srv, ctx):
+    """/send of 65,507 bytes (the most a datagram carries) reaches the chat itself whole."""
+    prefix = chat_join_self(srv)
+    expected = (prefix + 'y' * 65507 + '\n').encode()
+    try:
+        line = chat_command(srv, b'/send ' + b'y' * 65507, lambda l: l.startswith(prefix.encode()))
+    finally:
+        chat_command(srv, b'/quit', lambda l: l == b'no peer joined now\n')
+    assert line == expected, 'printed %r' % (line[:80] if line else line)
+
+
+@case('chat')
+def send_text_over_the_limit(srv, ctx):
+    """/send of 65,508 bytes is refused with one error line, nothing sent."""
+    chat_join_self(srv)
+    try:
+        line = chat_command(srv, b'/send ' + b'y' * 65508, lambda l: l.startswith(b'error: '))
+    finally:
+        chat_command(srv, b'/quit', lambda l: l == b'no peer joined now\n')
+    assert_eq(line, b'error: a message of 65508 bytes does not fit in one datagram (at most 65507)\n', 'error line')
 
 # -------------------------------------------------------------------- web
 
@@ -734,3 +813,46 @@ def json_body_not_utf8(srv, ctx):
     """A JSON body with bytes that are not UTF-8 is answered 400."""
     response = web_post(srv.addr, b'/api/sum', b'[1, "\xff\xfe"]')
     assert_eq(status_of(response), 400, 'status')
+
+
+@case('web')
+def slow_body_gets_408(srv, ctx):
+    """A body sent a byte every 0.5 s is answered 408 after reseau.request_timeout (3 s)."""
+    s = connect(srv.addr)
+    started = time.monotonic()
+    response = b''
+    try:
+        s.sendall(b'POST /api/sum HTTP/1.1\r\nHost: hostile\r\nContent-Type: application/json\r\n'
+                  b'Content-Length: 100\r\n\r\n')
+        s.settimeout(0.5)
+        for _ in range(20):
+            try:
+                s.send(b' ')
+                chunk = s.recv(65536)
+            except socket.timeout:
+                continue
+            except OSError:
+                break
+            if not chunk:
+                break
+            response += chunk
+        rest, how = read_until_close(s)
+        response += rest
+    finally:
+        s.close()
+    assert_eq(status_of(response), 408, 'status after %.1fs' % (time.monotonic() - started))
+
+
+@case('web')
+def expect_100_continue_then_no_body_gets_408(srv, ctx):
+    """Expect: 100-continue, then no body: 100 Continue, then 408 after reseau.request_timeout."""
+    s = connect(srv.addr)
+    try:
+        s.sendall(b'POST /api/sum HTTP/1.1\r\nHost: hostile\r\nContent-Type: application/json\r\n'
+                  b'Content-Length: 10\r\nExpect: 100-continue\r\n\r\n')
+        response, how = read_until_close(s, REQUEST_TIMEOUT + 3)
+    finally:
+        s.close()
+    continued = b'HTTP/1.1 100 Continue\r\n\r\n'
+    assert response.startswith(continued), response[:80]
+    assert_eq(status_of(response[len(continued):]), 408, 'status after 100 Continue')

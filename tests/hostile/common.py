@@ -139,19 +139,18 @@ def reset(s):
 def read_until_close(s, timeout=WAIT):
     """Everything s receives until the peer closes: (bytes, how), how is
     'eof', 'reset' or 'timeout'."""
-    s.settimeout(timeout)
-    data = b''
+    data = bytearray()
     deadline = time.monotonic() + timeout
     while True:
         s.settimeout(max(0.01, deadline - time.monotonic()))
         try:
             chunk = s.recv(65536)
         except socket.timeout:
-            return data, 'timeout'
+            return bytes(data), 'timeout'
         except ConnectionResetError:
-            return data, 'reset'
+            return bytes(data), 'reset'
         if not chunk:
-            return data, 'eof'
+            return bytes(data), 'eof'
         data += chunk
 
 
