@@ -17,7 +17,7 @@ import subprocess
 import threading
 import time
 
-from common import (ADDER_MAX_FRAME, DEFAULT_MAX_FRAME, IDLE_TIMEOUT, MAX_CONNECTIONS,
+from common import (ADDER_MAX_FRAME, Server, Skip, DEFAULT_MAX_FRAME, IDLE_TIMEOUT, MAX_CONNECTIONS,
                     REQUEST_TIMEOUT, WAIT, WEB_MAX_BODY, WEB_MAX_HEADER, WEB_MAX_HEADERS,
                     adder_request, assert_eq, chat_datagram, connect, fill_without_reading,
                     http, read_exactly, read_until_close, reset, status_of, timed_close, web_post)
@@ -560,6 +560,33 @@ def send_text_over_the_limit(srv, ctx):
         chat_command(srv, b'/quit', lambda l: l == b'no peer joined now\n')
     assert_eq(line, b'error: a message of 65508 bytes does not fit in one datagram (at most 65507)\n', 'error line')
 
+
+# The course's loop through the Python binding (python/), printing to its
+# stdout as `reseau chat` does.
+PYTHON_CHAT = """
+import sys
+import reseau
+chat = reseau.Chat(host="127.0.0.1", port=0)
+print("python chat: listening on 127.0.0.1:%d" % chat.address[1], file=sys.stderr, flush=True)
+chat.run()
+"""
+
+
+@case('chat')
+def python_binding_run_prints_escaped(srv, ctx):
+    """reseau.Chat().run() (the Python binding) prints a datagram of terminal escapes escaped, as one line."""
+    python = os.path.join(ctx['root'], 'target', 'test-venv', 'bin', 'python')
+    if not os.access(python, os.X_OK):
+        raise Skip('no target/test-venv/bin/python (python/run_tests.sh makes it)')
+    if subprocess.run([python, '-c', 'import reseau'], capture_output=True).returncode != 0:
+        raise Skip('the reseau module is not installed in target/test-venv')
+    chat = Server('python chat', [python, '-c', PYTHON_CHAT], ctx['tmp'], stdin=True)
+    try:
+        prefix, lines = chat_datagram(chat, b'\x1b]0;pwned\x07\x1b[2Jhi\n127.0.0.1:1: fake\xff')
+    finally:
+        chat.stop()
+    assert_eq(lines, [prefix + r'\x1b]0;pwned\x07\x1b[2Jhi\n127.0.0.1:1: fake\xff' + '\n'], 'printed')
+
 # -------------------------------------------------------------------- web
 
 
@@ -778,12 +805,12 @@ def target_not_utf8(srv, ctx):
 
 @case('web')
 def escapes_in_the_target_are_escaped_in_the_log(srv, ctx):
-    """A target with a raw right-to-left override and an encoded ESC is logged escaped."""
+    """Raw bidi controls, a line separator and a C1 control in a target are escaped in the access log line."""
     start = len(srv.lines('err'))
     s = connect(srv.addr)
     port = s.getsockname()[1]
     try:
-        s.sendall(request_head('/\u202eevil%1b[2J'.encode()))
+        s.sendall(request_head('/\u202ea\u2028b\u061cc\u200ed\u009be\u2066f%1b'.encode()))
         read_until_close(s)
     finally:
         s.close()
@@ -791,7 +818,7 @@ def escapes_in_the_target_are_escaped_in_the_log(srv, ctx):
     line = srv.wait_line('err', lambda l: needle in l, start)
     assert line is not None, 'no access line'
     line = line.decode().rstrip('\n')
-    assert '"GET /\\u{202e}evil%1b[2J HTTP/1.1" 404 ' in line, line
+    assert '"GET /\\u{202e}a\\u{2028}b\\u{61c}c\\u{200e}d\\u{9b}e\\u{2066}f%1b HTTP/1.1" 404 ' in line, line
 
 
 @case('web')

@@ -37,6 +37,10 @@ class CaseTimeout(Exception):
     pass
 
 
+class Skip(Exception):
+    """A case that cannot run here (a tool missing); says why."""
+
+
 # ---------------------------------------------------------------- servers
 
 
