@@ -21,7 +21,7 @@ Prints one line per case: `ok`/`FAIL`, the case, its time, the resource
 figures, and why it failed. Exits 1 if any case failed.
 
 Usage:
-    python3 tests/hostile/run.py [--reseau target/release/reseau] [-k WORD] [--list]
+    python3 tests/hostile/run.py [--reseau target/release/reseau] [-k WORD] [--list] [--rounds N]
 Standard library only.
 """
 
@@ -131,6 +131,8 @@ def main(argv=None):
     parser.add_argument('--reseau', default=os.path.join(ROOT, 'target', 'release', 'reseau'))
     parser.add_argument('-k', dest='word', help='only the cases whose name contains WORD')
     parser.add_argument('--list', action='store_true', help='list the cases and exit')
+    parser.add_argument('--rounds', type=int, default=1,
+                        help='run every case this many times against the same servers (a longer campaign)')
     args = parser.parse_args(argv)
 
     cases = [c for c in CASES if not args.word or args.word in c.name]
@@ -155,7 +157,7 @@ def main(argv=None):
                 time.sleep(0.2)
                 srv.baseline = (srv.fds(), srv.rss())
                 check_lines(srv)
-            for case in cases:
+            for case in cases * max(1, args.rounds):
                 srv = servers[case.server]
                 t0 = time.monotonic()
                 error, figures = run_case(case, srv, ctx)
@@ -184,7 +186,8 @@ def main(argv=None):
             if code != 0:
                 failed += 1
                 print('FAIL %-40s exit status %s' % (name + '.exit', code))
-    print('%d cases, %d failed, %d skipped, %.0fs' % (len(cases), failed, skipped, time.monotonic() - started))
+    print('%d cases run, %d failed, %d skipped, %.0fs' % (len(cases) * max(1, args.rounds), failed, skipped,
+                                                          time.monotonic() - started))
     return 1 if failed else 0
 
 
