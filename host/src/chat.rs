@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use reseau_core::chat::{Action, COURSE_RECV, ChatError, ChatState, HELP, join_port};
 
+use crate::escape::Escaped;
+
 /// The chat's default address, as in the course.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:5000";
 
@@ -167,14 +169,18 @@ impl From<ChatError<'_>> for SendError {
     }
 }
 
-/// Prints every datagram that reaches `socket` until `stop` is set.
+/// Prints every datagram that reaches `socket` until `stop` is set, one
+/// line each: `SENDER: TEXT`, the text ([`message_text`]) escaped by
+/// [`crate::escape`]'s rule.
 fn receive(socket: UdpSocket, stop: Arc<AtomicBool>) {
     let _ = socket.set_read_timeout(Some(POLL));
     let mut buf = vec![0u8; 65_536];
     while !stop.load(Ordering::SeqCst) {
         match socket.recv_from(&mut buf) {
             Ok((n, from)) => {
-                let text = String::from_utf8_lossy(buf.get(..n).unwrap_or_default());
+                // Escaped: a datagram cannot drive the terminal nor print
+                // a line of its own (see `crate::escape`).
+                let text = Escaped(message_text(buf.get(..n).unwrap_or_default()));
                 let mut out = io::stdout().lock();
                 let _ = writeln!(out, "{from}: {text}");
                 let _ = out.flush();
@@ -185,6 +191,19 @@ fn receive(socket: UdpSocket, stop: Arc<AtomicBool>) {
                 return;
             }
         }
+    }
+}
+
+/// The text of a datagram as `reseau chat` shows it: one line ending
+/// (`\n` or `\r\n`) at its very end is the end of the sender's line, as
+/// netcat and other line-oriented peers send it, and is dropped; every
+/// other byte is shown (escaped).
+pub fn message_text(datagram: &[u8]) -> &[u8] {
+    let text = datagram.strip_suffix(b"\n").unwrap_or(datagram);
+    if text.len() < datagram.len() {
+        text.strip_suffix(b"\r").unwrap_or(text)
+    } else {
+        datagram
     }
 }
 
@@ -274,4 +293,21 @@ pub fn resolve_peer(local: SocketAddr, host: &str, port: u16) -> io::Result<Sock
                 ),
             )
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::message_text;
+
+    #[test]
+    fn one_line_ending_at_the_end_is_dropped() {
+        assert_eq!(message_text(b"hello\n"), b"hello");
+        assert_eq!(message_text(b"hello\r\n"), b"hello");
+        // Only one; a CR alone, or a newline inside, is text.
+        assert_eq!(message_text(b"hello\n\n"), b"hello\n");
+        assert_eq!(message_text(b"hello\r"), b"hello\r");
+        assert_eq!(message_text(b"a\nb"), b"a\nb");
+        assert_eq!(message_text(b"\n"), b"");
+        assert_eq!(message_text(b""), b"");
+    }
 }

@@ -2,12 +2,13 @@
 //! The protocol is `reseau_core::echo`.
 
 use std::fmt;
-use std::io::{self, ErrorKind, Read, Write};
+use std::io::{self, ErrorKind, IsTerminal, Read, Write};
 use std::net::{Shutdown, SocketAddr};
 use std::thread;
 
 use reseau_core::echo::{EchoSession, Event};
 
+use crate::escape::{Quoted, TerminalWriter};
 use crate::net::{self, Notify, Service};
 
 /// The echo server's default address, as in the course.
@@ -17,7 +18,8 @@ pub const DEFAULT_ADDR: &str = "127.0.0.1:6000";
 #[derive(Debug, Clone, Copy, Default)]
 pub struct EchoService;
 
-/// What the log line of an echo connection says: its message.
+/// What the log line of an echo connection says: its message, escaped
+/// ([`crate::escape::Quoted`]): a message cannot write a line of its own.
 #[derive(Debug, Default)]
 pub struct Summary {
     message: Option<(u64, Vec<u8>)>,
@@ -28,10 +30,10 @@ impl fmt::Display for Summary {
         match &self.message {
             None => f.write_str("no complete message"),
             Some((len, head)) => {
-                let text = String::from_utf8_lossy(head);
+                let text = Quoted(head);
                 let cut = if *len > head.len() as u64 { "..." } else { "" };
                 let plural = if *len == 1 { "" } else { "s" };
-                write!(f, "{text:?}{cut} ({len} byte{plural})")
+                write!(f, "{text}{cut} ({len} byte{plural})")
             }
         }
     }
@@ -153,4 +155,21 @@ pub fn send(addr: &str, message: Option<&[u8]>, out: &mut impl Write) -> Result<
         Err(error) => return Err(SendError::Io(error)),
     };
     Ok(Sent { sent, echoed })
+}
+
+/// [`send`] to this process's stdout, as `reseau echo send` does: the echo
+/// as it is when stdout is a file or a pipe (it is data, byte for byte),
+/// escaped by [`crate::escape`]'s rule when stdout is a terminal, where a
+/// hostile server's bytes would otherwise drive it (newlines still end
+/// lines).
+pub fn send_to_stdout(addr: &str, message: Option<&[u8]>) -> Result<Sent, SendError> {
+    let stdout = io::stdout();
+    if stdout.is_terminal() {
+        let mut out = TerminalWriter::new(stdout.lock());
+        let sent = send(addr, message, &mut out);
+        let _ = out.finish();
+        sent
+    } else {
+        send(addr, message, &mut stdout.lock())
+    }
 }

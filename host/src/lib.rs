@@ -8,6 +8,7 @@ pub mod adder;
 pub mod bench;
 pub mod chat;
 pub mod echo;
+pub mod escape;
 pub mod net;
 pub mod nic;
 pub mod resolve;

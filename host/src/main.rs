@@ -304,8 +304,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             serve(&bind, EchoService, limits.limits())
         }
         Command::Echo(EchoCommand::Send { to, message }) => {
-            let mut stdout = io::stdout().lock();
-            let sent = echo::send(&to, message.as_deref().map(str::as_bytes), &mut stdout);
+            let sent = echo::send_to_stdout(&to, message.as_deref().map(str::as_bytes));
             match sent {
                 Ok(sent) => {
                     if sent.echoed > 0 && sent.echoed < sent.sent {

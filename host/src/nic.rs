@@ -245,7 +245,7 @@ fn udp_socket() -> udp::Socket<'static> {
 /// Returns whether any was there.
 fn drain_chat(socket: &mut udp::Socket<'_>, out: &mut impl Write) -> bool {
     let received = chat_receive(socket, |from, payload| {
-        let text = String::from_utf8_lossy(payload);
+        let text = crate::escape::Escaped(payload);
         let _ = writeln!(out, "{}: {text}", SocketAddr::from(from));
     });
     if received > 0 {

@@ -6,6 +6,8 @@ use std::fmt;
 use std::io;
 use std::net::IpAddr;
 
+use crate::escape::Escaped;
+
 /// What the four look-ups found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lookups {
@@ -23,13 +25,20 @@ pub struct Lookups {
 
 impl fmt::Display for Lookups {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "fully qualified name: {}", self.fqdn)?;
-        writeln!(f, "host name:            {}", self.hostname)?;
+        // Names come from the resolver (DNS, /etc/hosts): escaped.
+        writeln!(f, "fully qualified name: {}", Escaped(self.fqdn.as_bytes()))?;
+        writeln!(
+            f,
+            "host name:            {}",
+            Escaped(self.hostname.as_bytes())
+        )?;
         let addresses: Vec<String> = self.addresses.iter().map(IpAddr::to_string).collect();
         write!(f, "addresses:            {}", addresses.join(", "))?;
         for (address, name) in &self.reverse {
-            let name = name.as_deref().unwrap_or("(no name)");
-            write!(f, "\nreverse of {address}: {name}")?;
+            match name {
+                Some(name) => write!(f, "\nreverse of {address}: {}", Escaped(name.as_bytes()))?,
+                None => write!(f, "\nreverse of {address}: (no name)")?,
+            }
         }
         Ok(())
     }
@@ -77,4 +86,29 @@ pub fn resolve(name: &str) -> Result<Lookups, ResolveError> {
         addresses,
         reverse,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_from_the_resolver_are_escaped() {
+        let lookups = Lookups {
+            fqdn: "evil\u{1b}]0;title\u{7}".to_string(),
+            hostname: "host\nfake: line".to_string(),
+            addresses: vec![IpAddr::from([127, 0, 0, 1])],
+            reverse: vec![(
+                IpAddr::from([127, 0, 0, 1]),
+                Some("\u{202e}moc.evil".to_string()),
+            )],
+        };
+        assert_eq!(
+            lookups.to_string(),
+            "fully qualified name: evil\\x1b]0;title\\x07\n\
+             host name:            host\\nfake: line\n\
+             addresses:            127.0.0.1\n\
+             reverse of 127.0.0.1: \\u{202e}moc.evil"
+        );
+    }
 }

@@ -185,7 +185,9 @@ impl Chat {
 
     /// Waits for one datagram: returns (text, (host, port)) of its sender,
     /// or None if timeout seconds pass first (None waits for ever; Ctrl-C
-    /// interrupts). The GIL is released while waiting.
+    /// interrupts). The GIL is released while waiting. The text is the
+    /// datagram as sent (invalid UTF-8 as U+FFFD), control characters and
+    /// all: it is data; escape it before printing it to a terminal.
     #[pyo3(signature = (timeout = None))]
     fn receive(
         &self,
@@ -239,8 +241,10 @@ impl Chat {
     /// The course's Chat.run(): reads commands from stdin ("/join HOST
     /// PORT", "/send TEXT", "/quit", "/help", "/exit") and prints the
     /// datagrams that arrive, until "/exit" or the end of input. Prints to
-    /// the process's stdout (the terminal, not a notebook cell). The GIL is
-    /// released throughout.
+    /// the process's stdout (the terminal, not a notebook cell), one line
+    /// per datagram with control characters, bidi controls and invalid
+    /// UTF-8 escaped ("\x1b", "\n", "\u{202e}", "\xff"), as reseau chat
+    /// does. The GIL is released throughout.
     fn run(&self, py: Python<'_>) -> PyResult<()> {
         let mut chat = self.take()?;
         let result = py.detach(|| reseau_host::chat::run_on(&mut chat));

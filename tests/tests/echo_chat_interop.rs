@@ -209,15 +209,15 @@ fn echo_round_trip_3_mb_of_binary_from_stdin() {
 }
 
 #[test]
-fn echo_invalid_utf8_is_logged_lossily_and_echoed_exactly() {
+fn echo_invalid_utf8_is_logged_escaped_and_echoed_exactly() {
     let server = echo_server("127.0.0.1:0", &[]);
     let data = b"caf\xe9 \xff\xfe ok\n\ttab\x01".to_vec();
     let out = echo_send(server.addr, None, Some(data.clone()));
     assert_echoed(&out, &data);
-    // U+FFFD for each bad byte, control characters escaped as Rust does.
+    // \xHH for each bad byte, control characters escaped (host/src/escape.rs).
     server.wait_log(
         0,
-        &[": \"caf\u{fffd} \u{fffd}\u{fffd} ok\\n\\ttab\\u{1}\" (16 bytes); closed by peer"],
+        &[": \"caf\\xe9 \\xff\\xfe ok\\n\\ttab\\x01\" (16 bytes); closed by peer"],
     );
 }
 
@@ -231,12 +231,13 @@ fn echo_long_message_log_is_shortened() {
     let (_, line) = server.wait_log(0, &[&expected]);
     assert!(line.ends_with(&expected), "{line}");
 
-    // The 96-byte cut falls inside a two-byte character: shown as U+FFFD.
+    // The 96-byte cut falls inside a two-byte character: its first byte
+    // is shown as \xc3.
     let message = format!("{}étail", "a".repeat(95));
     let out = echo_send(server.addr, Some(&message), None);
     assert_echoed(&out, message.as_bytes());
     let expected = format!(
-        ": \"{}\u{fffd}\"... (101 bytes); closed by peer",
+        ": \"{}\\xc3\"... (101 bytes); closed by peer",
         "a".repeat(95)
     );
     server.wait_log(0, &[&expected]);

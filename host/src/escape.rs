@@ -1,0 +1,290 @@
+//! Text from the network, made safe for a terminal or a log line.
+//!
+//! Whatever a peer sends (a chat datagram, an echoed message, a name a
+//! resolver returns) is shown through [`Escaped`] before it reaches a
+//! terminal or a log: the reader sees every byte, and no byte acts on the
+//! terminal. The rule, one for every program:
+//!
+//! - printable Unicode (letters, digits, punctuation, spaces, emoji, any
+//!   script) is shown as it is;
+//! - `\` is shown as `\\`, so that an escape in the output always means a
+//!   byte that was escaped, never text the peer typed;
+//! - tab, newline and carriage return are shown as `\t`, `\n` and `\r`;
+//!   the other C0 controls (U+0000 to U+001F) and DEL (U+007F) as `\xHH`
+//!   (`\x1b` for ESC, `\x08` for a backspace): no escape sequence (clear
+//!   screen, window title, colours, cursor moves) can run, and no line can
+//!   be split in two or overwritten;
+//! - the C1 controls (U+0080 to U+009F, `\u{9b}` is a one-character CSI
+//!   to some terminals), the bidirectional marks, embeddings, overrides and
+//!   isolates (U+061C, U+200E, U+200F, U+202A to U+202E, U+2066 to U+2069),
+//!   which reorder what the reader sees, and the Unicode line and paragraph
+//!   separators (U+2028, U+2029) are shown as `\u{hex}`;
+//! - a byte that is not part of valid UTF-8 is shown as `\xHH` (always 80
+//!   to FF, so it cannot be mistaken for an escaped ASCII control).
+//!
+//! Nothing else is changed, so the escaped text of printable UTF-8 is the
+//! text itself, and the original bytes can be read back from the output.
+
+use std::fmt::{self, Write};
+
+/// Displays `bytes` escaped by the rule of this module.
+///
+/// ```
+/// use reseau_host::escape::Escaped;
+///
+/// let shown = Escaped(b"\x1b[2Jhi\nfake\xff \xe2\x80\xaecaf\xc3\xa9").to_string();
+/// assert_eq!(shown, r"\x1b[2Jhi\nfake\xff \u{202e}café");
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct Escaped<'a>(pub &'a [u8]);
+
+impl fmt::Display for Escaped<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_escaped(f, self.0, false)
+    }
+}
+
+/// Displays `bytes` between double quotes, escaped by the rule of this
+/// module, with `"` shown as `\"` too: for a log line where the text is
+/// one field among others (`echo: PEER: "TEXT" (N bytes); ...`).
+#[derive(Debug, Clone, Copy)]
+pub struct Quoted<'a>(pub &'a [u8]);
+
+impl fmt::Display for Quoted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_char('"')?;
+        write_escaped(f, self.0, true)?;
+        f.write_char('"')
+    }
+}
+
+/// `bytes` escaped by the rule of this module, as a `String`.
+pub fn escape(bytes: &[u8]) -> String {
+    Escaped(bytes).to_string()
+}
+
+/// Whether `c` is shown as an escape rather than as itself.
+pub fn must_escape(c: char) -> bool {
+    matches!(
+        c,
+        '\u{0}'..='\u{1f}'
+            | '\u{7f}'..='\u{9f}'
+            | '\u{61c}'
+            | '\u{200e}'
+            | '\u{200f}'
+            | '\u{2028}'..='\u{202e}'
+            | '\u{2066}'..='\u{2069}'
+    )
+}
+
+fn write_escaped(out: &mut impl Write, bytes: &[u8], quote: bool) -> fmt::Result {
+    for chunk in bytes.utf8_chunks() {
+        let valid = chunk.valid();
+        // Runs of characters that need no escape are written at once.
+        let mut start = 0;
+        for (at, c) in valid.char_indices() {
+            let escaped = must_escape(c) || c == '\\' || (quote && c == '"');
+            if !escaped {
+                continue;
+            }
+            out.write_str(valid.get(start..at).unwrap_or_default())?;
+            start = at + c.len_utf8();
+            match c {
+                '\\' => out.write_str("\\\\")?,
+                '"' => out.write_str("\\\"")?,
+                '\t' => out.write_str("\\t")?,
+                '\n' => out.write_str("\\n")?,
+                '\r' => out.write_str("\\r")?,
+                c if c.is_ascii() => write!(out, "\\x{:02x}", c as u32)?,
+                c => write!(out, "\\u{{{:x}}}", c as u32)?,
+            }
+        }
+        out.write_str(valid.get(start..).unwrap_or_default())?;
+        for byte in chunk.invalid() {
+            write!(out, "\\x{byte:02x}")?;
+        }
+    }
+    Ok(())
+}
+
+/// A writer for a terminal: what goes through it is escaped by the rule of
+/// this module, except the newline, which still ends a line (a stream of
+/// lines stays lines). A UTF-8 character split between two writes is
+/// joined again; one left incomplete at the end is shown as `\xHH` by
+/// [`TerminalWriter::finish`].
+#[derive(Debug)]
+pub struct TerminalWriter<W: std::io::Write> {
+    inner: W,
+    /// The start of a UTF-8 character cut by the end of the last write
+    /// (at most 3 bytes).
+    pending: Vec<u8>,
+    text: String,
+}
+
+impl<W: std::io::Write> TerminalWriter<W> {
+    /// Escapes what is written before it reaches `inner`.
+    pub fn new(inner: W) -> Self {
+        TerminalWriter {
+            inner,
+            pending: Vec::new(),
+            text: String::new(),
+        }
+    }
+
+    /// Writes out a character left incomplete, escaped, and flushes.
+    pub fn finish(&mut self) -> std::io::Result<()> {
+        let rest = std::mem::take(&mut self.pending);
+        self.emit(&rest)?;
+        self.inner.flush()
+    }
+
+    fn emit(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.text.clear();
+        for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
+            if i > 0 {
+                self.text.push('\n');
+            }
+            // Writing to a String cannot fail.
+            let _ = write_escaped(&mut self.text, line, false);
+        }
+        self.inner.write_all(self.text.as_bytes())
+    }
+}
+
+impl<W: std::io::Write> std::io::Write for TerminalWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut bytes = std::mem::take(&mut self.pending);
+        bytes.extend_from_slice(buf);
+        // Keep back the start of a character the next write may complete.
+        let keep = incomplete_tail(&bytes);
+        let cut = bytes.len() - keep;
+        self.pending = bytes.split_off(cut);
+        self.emit(&bytes)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// How many bytes at the end of `bytes` start a UTF-8 character that is
+/// not complete yet (0 to 3).
+fn incomplete_tail(bytes: &[u8]) -> usize {
+    for back in 1..=3.min(bytes.len()) {
+        let Some(&byte) = bytes.get(bytes.len() - back) else {
+            return 0;
+        };
+        let needed = match byte {
+            0xc2..=0xdf => 2,
+            0xe0..=0xef => 3,
+            0xf0..=0xf4 => 4,
+            0x80..=0xbf => continue,
+            _ => return 0,
+        };
+        return if needed > back { back } else { 0 };
+    }
+    0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write as _;
+
+    fn shown(bytes: &[u8]) -> String {
+        escape(bytes)
+    }
+
+    #[test]
+    fn printable_text_is_unchanged() {
+        let text = "Hello, café, Ελληνικά, 日本語, emoji 👩‍💻, quotes \"'`";
+        assert_eq!(shown(text.as_bytes()), text);
+    }
+
+    #[test]
+    fn every_c0_control_and_del_is_escaped() {
+        for byte in (0u8..0x20).chain([0x7f]) {
+            let expected = match byte {
+                b'\t' => "\\t".to_string(),
+                b'\n' => "\\n".to_string(),
+                b'\r' => "\\r".to_string(),
+                _ => format!("\\x{byte:02x}"),
+            };
+            assert_eq!(shown(&[byte]), expected, "byte {byte:#x}");
+        }
+    }
+
+    #[test]
+    fn every_c1_control_is_escaped() {
+        for c in '\u{80}'..='\u{9f}' {
+            let mut buf = [0; 4];
+            let bytes = c.encode_utf8(&mut buf).as_bytes();
+            assert_eq!(shown(bytes), format!("\\u{{{:x}}}", c as u32));
+        }
+    }
+
+    #[test]
+    fn bidi_controls_and_separators_are_escaped() {
+        for c in [
+            '\u{61c}', '\u{200e}', '\u{200f}', '\u{2028}', '\u{2029}', '\u{202a}', '\u{202b}',
+            '\u{202c}', '\u{202d}', '\u{202e}', '\u{2066}', '\u{2067}', '\u{2068}', '\u{2069}',
+        ] {
+            let text = format!("a{c}b");
+            assert_eq!(shown(text.as_bytes()), format!("a\\u{{{:x}}}b", c as u32));
+        }
+        // Their neighbours are printable and stay.
+        for c in ['\u{200d}', '\u{202f}', '\u{2065}', '\u{206a}'] {
+            assert!(!must_escape(c), "{c:?}");
+        }
+    }
+
+    #[test]
+    fn invalid_utf8_is_escaped_byte_by_byte() {
+        assert_eq!(shown(b"caf\xe9 \xff\xfe ok"), "caf\\xe9 \\xff\\xfe ok");
+        // A character cut short: each of its bytes.
+        assert_eq!(shown(b"a\xe2\x80"), "a\\xe2\\x80");
+    }
+
+    #[test]
+    fn a_backslash_is_doubled_so_escapes_are_unambiguous() {
+        assert_eq!(shown(b"\\x1b"), "\\\\x1b");
+        assert_eq!(shown(b"\x1b"), "\\x1b");
+    }
+
+    #[test]
+    fn the_output_has_no_control_character() {
+        let all: Vec<u8> = (0..=255u8).collect();
+        let text = shown(&all);
+        assert!(text.chars().all(|c| !must_escape(c)), "{text:?}");
+    }
+
+    #[test]
+    fn quoted_escapes_the_quote_too() {
+        assert_eq!(Quoted(b"say \"hi\"\n").to_string(), "\"say \\\"hi\\\"\\n\"");
+        assert_eq!(Escaped(b"say \"hi\"").to_string(), "say \"hi\"");
+    }
+
+    #[test]
+    fn terminal_writer_keeps_lines_and_joins_split_characters() {
+        let mut out = TerminalWriter::new(Vec::new());
+        let bytes = "é\x1b[2J\nline two\r\u{202e}\n".as_bytes();
+        // Split at every byte: the same output.
+        for &byte in bytes {
+            out.write_all(&[byte]).unwrap();
+        }
+        out.finish().unwrap();
+        assert_eq!(
+            String::from_utf8(out.inner).unwrap(),
+            "é\\x1b[2J\nline two\\r\\u{202e}\n"
+        );
+    }
+
+    #[test]
+    fn terminal_writer_shows_a_cut_character_at_the_end() {
+        let mut out = TerminalWriter::new(Vec::new());
+        out.write_all(b"ok\xe2\x80").unwrap();
+        out.finish().unwrap();
+        assert_eq!(String::from_utf8(out.inner).unwrap(), "ok\\xe2\\x80");
+    }
+}
