@@ -157,7 +157,7 @@ fn rows() -> Vec<Row> {
         ),
         row(
             "9112 3.2: a target holds no byte outside visible ASCII",
-            b"GET /\xc3\xa9 HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(),
+            b"GET /\xc3\xa9 HTTP/1.1\r\nHost: x\r\n\r\n",
             400,
             Closes,
         ),
@@ -328,7 +328,7 @@ fn rows() -> Vec<Row> {
         ),
         row(
             "9110 5.5: NUL in a field value is rejected",
-            b"GET / HTTP/1.1\r\nHost: x\r\nX-A: a\x00b\r\n\r\n".to_vec(),
+            b"GET / HTTP/1.1\r\nHost: x\r\nX-A: a\x00b\r\n\r\n",
             400,
             Closes,
         ),
