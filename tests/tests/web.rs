@@ -1210,6 +1210,8 @@ fn api_sum_adds_64_bit_ints_and_reports_overflow_as_422() {
             json!({"sum": 9223372036854775807_i64}),
         ),
         ("[-9223372036854775807, -1]", json!({"sum": i64::MIN})),
+        // -0 is a JSON int (Python's json reads it as 0).
+        ("[-0, 7]", json!({"sum": 7})),
     ];
     for (body, expected) in cases {
         let response = web.post_json("/api/sum", body);
@@ -1226,6 +1228,10 @@ fn api_sum_adds_64_bit_ints_and_reports_overflow_as_422() {
         "[9223372036854775807,1]",
         "[-9223372036854775808,-1]",
         "[9223372036854775808]",
+        // Floats, as Python's json reads them: a fraction or an exponent.
+        "[1.0]",
+        "[1e2]",
+        "[-0.0]",
     ] {
         web.post_json("/api/sum", body).assert_json_error(422);
     }

@@ -321,6 +321,22 @@ row("POST /api/users name with CR LF", created, 422, is_json(created), ("no Set-
 got = request("GET", "/no-such-page%0D%0Aweb:%20forged%20line%1b[31m")
 row("GET a URL with encoded CR LF and ESC (logged)", got, 404)
 
+# 5. Names that spoof (UTS #39): refused with 422 on every route that
+# takes a name, and never listed.
+SPOOFS = ["\u202enimda", "ad\u200bmin", "admin\u2066", "\u3164", "\u200b\u200c\u200d",
+          "admin\u00a0", "CBF\ufe0f", "\u115f", "a\u0085b", "\U000e0041dmin"]
+for name in SPOOFS:
+    for method, path, body in [("POST", "/api/users", {"name": name}),
+                               ("PUT", "/api/users/1", {"name": name}),
+                               ("POST", "/adduser", {"name": name}),
+                               ("POST", "/adduser", json.dumps({"name": name}))]:
+        got = post_json(path, body, method=method)
+        row(f"{method} {path} name {name!r}", got, 422, is_json(got),
+            ("the message names the character", "U+" in got.json().get("error", "")))
+listed = request("GET", "/listusers").json()["users"]
+row("no spoofing name listed", Answer(b"HTTP/1.1 200 OK\r\n\r\n"), 200,
+    ("none of them stored", not set(SPOOFS) & set(listed)))
+
 # The log: every line is the server's, none split or forged.
 log = open(LOG_FILE, "rb").read().decode("utf-8", "replace").splitlines()
 bad = [line for line in log if not line.startswith("web: ") or "\x1b" in line or "\r" in line]

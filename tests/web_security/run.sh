@@ -12,7 +12,7 @@
 #
 # Builds the reseau binary (release). Without network access to PyPI the
 # schemathesis part is skipped with a note, except in CI (CI=true), where
-# it fails. RESEAU_BIN overrides the binary; ST_EXAMPLES (default 1000) and
+# it fails. RESEAU_BIN overrides the binary; ST_EXAMPLES (default 600) and
 # ST_SEED (default 20261207) the schemathesis run.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -89,7 +89,7 @@ start_site schemathesis
 # as a failure.
 (cd "$WORK" && "$OLDPWD/$VENV/bin/st" run "http://$ADDR/api/openapi.json" \
   --checks all --exclude-checks positive_data_acceptance \
-  --max-examples "${ST_EXAMPLES:-1000}" --seed "${ST_SEED:-20261207}" \
+  --max-examples "${ST_EXAMPLES:-600}" --seed "${ST_SEED:-20261207}" \
   --generation-database none --workers 2 --request-timeout 10 \
   --no-color)
 if grep -q '" 5[0-9][0-9] ' "$LOG"; then
