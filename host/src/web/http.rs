@@ -627,10 +627,12 @@ impl Connection {
         if let Some(n) = length
             && n > self.limits.max_body
         {
+            // usize::MAX stands for a length too large to parse.
+            let at_least = if n == usize::MAX { "at least " } else { "" };
             return Err((
                 413,
                 format!(
-                    "a body of {n} bytes is over the {}-byte limit",
+                    "a body of {at_least}{n} bytes is over the {}-byte limit",
                     self.limits.max_body
                 ),
             ));
