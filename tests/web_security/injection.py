@@ -3,7 +3,7 @@
     python3 injection.py HOST:PORT SITE_DIR LOG_FILE
 
 SITE_DIR is the site's folder: `public/` (the static folder, holding
-`style.css` and `sub/nested.txt`) and `secret` outside it; LOG_FILE is the
+`style.css`, `sub/nested.txt` and `index.html`, its index file) and `secret` outside it; LOG_FILE is the
 server's stderr. Each row sends raw bytes (a socket, no HTTP library that
 would clean them) and expects one status, then checks what the row is about:
 
@@ -304,8 +304,12 @@ row("POST /api/users malformed JSON holding a <script>", got, 400, is_json(got))
 
 # 4. Header injection: CR/LF in what reaches a header or the log.
 got = request("GET", "/static?a=%0D%0ASet-Cookie:%20evil=1")
-row("GET /static?a=%0D%0ASet-Cookie (echoed in a redirect's Location)", got, 404,
-    ("no Set-Cookie", got.header("Set-Cookie") is None))
+row("GET /static?a=%0D%0ASet-Cookie (echoed in the redirect's Location)", got, 301,
+    ("Location keeps it encoded, no Set-Cookie",
+     got.header("Location") == "/static/?a=%0D%0ASet-Cookie:%20evil=1" and got.header("Set-Cookie") is None))
+got = request("GET", "/static?a=%E2%80%A8%C2%85b")
+row("GET /static?a=<U+2028, U+0085 encoded> (echoed in the redirect's Location)", got, 301,
+    ("Location keeps it encoded", got.header("Location") == "/static/?a=%E2%80%A8%C2%85b"))
 for target in [b"/static\r\nSet-Cookie: evil=1", b"/?name=a\rSet-Cookie: evil=1", b"/?name=a\nSet-Cookie: evil=1"]:
     got = request("GET", target)
     row(f"GET {target!r} (a raw CR or LF in the target)", got, 400, ("no Set-Cookie", got.header("Set-Cookie") is None))

@@ -34,6 +34,7 @@ start_site() {
   mkdir -p "$dir/public/sub"
   printf 'body { color: #123456; }\n' > "$dir/public/style.css"
   printf 'nested file\n' > "$dir/public/sub/nested.txt"
+  printf '<!doctype html><title>index</title>\n' > "$dir/public/index.html"
   printf 'TOP-SECRET-web-security-never-served\n' > "$dir/secret"
   cat > "$dir/server.conf" <<CONF
 [global]
@@ -42,6 +43,7 @@ server.socket_port: 0
 tools.staticdir.on: True
 tools.staticdir.root: '$dir'
 tools.staticdir.dir: './public'
+tools.staticdir.index: 'index.html'
 CONF
   LOG="$dir/stderr.log"
   "$BIN" web --bind 127.0.0.1:0 --config "$dir/server.conf" --db "$dir/site.db" 2> "$LOG" &
