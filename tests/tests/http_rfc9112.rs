@@ -537,6 +537,12 @@ fn rows() -> Vec<Row> {
             Stays,
         ),
         row(
+            "9110 15.3.5: 204 has no body (user 1 of the course's three is deleted)",
+            "DELETE /api/users/1 HTTP/1.1\r\nHost: x\r\n\r\n",
+            204,
+            Stays,
+        ),
+        row(
             "9110 15.4.5: 304 has no body",
             "GET /static/a.txt HTTP/1.1\r\nHost: x\r\nIf-None-Match: *\r\n\r\n",
             304,
