@@ -92,7 +92,7 @@ start_site schemathesis
 (cd "$WORK" && "$OLDPWD/$VENV/bin/st" run "http://$ADDR/api/openapi.json" \
   --checks all --exclude-checks positive_data_acceptance \
   --max-examples "${ST_EXAMPLES:-600}" --seed "${ST_SEED:-20261207}" \
-  --generation-database none --workers 2 --request-timeout 10 \
+  --generation-database none --workers 2 --request-timeout 30 \
   --no-color)
 if grep -q '" 5[0-9][0-9] ' "$LOG"; then
   echo "the server answered 5xx during the schemathesis run:" >&2
