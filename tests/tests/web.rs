@@ -159,6 +159,23 @@ impl Conn {
         self.response(method)
     }
 
+    /// Sends one request (with `Connection: close`) and reads its response
+    /// within `timeout`.
+    fn try_response_to(
+        &mut self,
+        method: &str,
+        target: &str,
+        timeout: Duration,
+    ) -> Result<Response, String> {
+        self.send(&request_bytes(
+            method,
+            target,
+            &[("Connection", "close")],
+            b"",
+        ));
+        self.try_response(method, timeout)
+    }
+
     /// Reads one response to a `method` request (within [`WAIT`]).
     fn response(&mut self, method: &str) -> Response {
         self.try_response(method, WAIT)
@@ -776,6 +793,58 @@ fn static_symlinks_out_of_the_folder_are_not_served() {
     }
 }
 
+/// Only regular files are served: a FIFO (which would block the worker
+/// that opens it until a writer comes), a Unix socket and a folder in the
+/// static folder are 404, at once, however many ask at the same time, and
+/// the site keeps answering.
+#[test]
+fn static_special_files_are_404_at_once_and_block_nobody() {
+    let web = Web::start("static-special");
+    let public = web.dir.path().join("public");
+    let made = std::process::Command::new("mkfifo")
+        .arg(public.join("pipe.txt"))
+        .status()
+        .expect("run mkfifo");
+    assert!(made.success(), "mkfifo failed");
+    let _socket =
+        std::os::unix::net::UnixListener::bind(public.join("socket.txt")).expect("bind a socket");
+    std::fs::create_dir(public.join("folder.txt")).expect("mkdir folder.txt");
+    // More at once than the server has workers (8).
+    let started = Instant::now();
+    let askers: Vec<_> = (0..24)
+        .map(|i| {
+            let addr = web.addr();
+            let target = [
+                "/static/pipe.txt",
+                "/static/socket.txt",
+                "/static/folder.txt",
+            ][i % 3];
+            thread::spawn(move || {
+                let mut conn = Conn::open(addr);
+                let response = conn
+                    .try_response_to("GET", target, Duration::from_secs(5))
+                    .unwrap_or_else(|e| panic!("{target}: no answer: {e}"));
+                (target, response.status)
+            })
+        })
+        .collect();
+    for asker in askers {
+        let (target, status) = asker.join().expect("an asking thread");
+        assert_eq!(status, 404, "{target}");
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the special files took {:?}",
+        started.elapsed()
+    );
+    // Nothing is stuck: pages and files are served.
+    web.get("/").assert_status(200);
+    assert_eq!(
+        web.get("/static/style.css").text(),
+        "body { color: #123456; }\n"
+    );
+}
+
 #[test]
 fn unknown_path_is_a_404_page_with_the_url_escaped() {
     let web = Web::start("not-found");
@@ -1141,6 +1210,8 @@ fn api_sum_adds_64_bit_ints_and_reports_overflow_as_422() {
             json!({"sum": 9223372036854775807_i64}),
         ),
         ("[-9223372036854775807, -1]", json!({"sum": i64::MIN})),
+        // -0 is a JSON int (Python's json reads it as 0).
+        ("[-0, 7]", json!({"sum": 7})),
     ];
     for (body, expected) in cases {
         let response = web.post_json("/api/sum", body);
@@ -1157,6 +1228,10 @@ fn api_sum_adds_64_bit_ints_and_reports_overflow_as_422() {
         "[9223372036854775807,1]",
         "[-9223372036854775808,-1]",
         "[9223372036854775808]",
+        // Floats, as Python's json reads them: a fraction or an exponent.
+        "[1.0]",
+        "[1e2]",
+        "[-0.0]",
     ] {
         web.post_json("/api/sum", body).assert_json_error(422);
     }
@@ -1233,7 +1308,7 @@ fn api_openapi_describes_exactly_the_routes() {
 // 3. The HTTP front end.
 
 #[test]
-fn http_head_over_the_limit_is_431() {
+fn http_head_over_the_limit_is_431_and_a_url_over_it_414() {
     let web = Web::start("http-431");
     let big = "a".repeat(20 * 1024);
     let mut conn = Conn::open(web.addr());
@@ -1254,8 +1329,9 @@ fn http_head_over_the_limit_is_431() {
     let mut conn = Conn::open(web.addr());
     conn.send(format!("GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").as_bytes());
     let response = conn.response("GET");
-    // The request line is part of the 16 KiB head: 431.
-    assert_eq!(response.status, 431, "a 20 KiB URL: {response:?}");
+    // A request line over the 16 KiB head limit: 414 URI Too Long (RFC
+    // 9112 section 3).
+    assert_eq!(response.status, 414, "a 20 KiB URL: {response:?}");
     web.get("/").assert_status(200);
 }
 

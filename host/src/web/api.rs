@@ -101,6 +101,17 @@ pub fn is_json_content_type(value: &str) -> bool {
 
 /// The JSON body of a request: 415, 413 or 400 if there is none.
 pub fn json_body(request: &Request, max: usize) -> Result<Value, Response> {
+    let bytes = json_bytes(request, max)?;
+    parse_json(&bytes)
+}
+
+/// A JSON document (RFC 8259), or 400.
+fn parse_json(bytes: &[u8]) -> Result<Value, Response> {
+    serde_json::from_slice(bytes).map_err(|e| error(400, format!("malformed JSON: {e}")))
+}
+
+/// The bytes of a request's body sent as JSON: 415 or 413 otherwise.
+fn json_bytes(request: &Request, max: usize) -> Result<Vec<u8>, Response> {
     match request.header("Content-Type") {
         Some(ct) if is_json_content_type(ct) => {}
         Some(ct) => {
@@ -116,11 +127,10 @@ pub fn json_body(request: &Request, max: usize) -> Result<Value, Response> {
             ));
         }
     }
-    let bytes = read_body(request, max).map_err(|e| {
+    read_body(request, max).map_err(|e| {
         let (status, message) = e.status_and_message();
         error(status, message)
-    })?;
-    serde_json::from_slice(&bytes).map_err(|e| error(400, format!("malformed JSON: {e}")))
+    })
 }
 
 /// What a JSON value is, for error messages.
@@ -136,7 +146,10 @@ fn kind(value: &Value) -> &'static str {
 }
 
 /// Checks a user name: not empty or blank, at most [`MAX_NAME_CHARS`]
-/// characters, no control characters. The name is stored as given.
+/// characters, and none of the characters that let a name pass for
+/// another or hide (Unicode's UTS #39 advice for identifiers): see
+/// [`spoofing_char`]. The name is stored as given: refusing is explicit
+/// where normalizing would store something the client did not send.
 pub fn check_name(name: &str) -> Result<(), String> {
     if name.trim().is_empty() {
         return Err("field \"name\" must not be empty".to_owned());
@@ -147,10 +160,85 @@ pub fn check_name(name: &str) -> Result<(), String> {
             "field \"name\" is {chars} characters long, over the {MAX_NAME_CHARS}-character limit"
         ));
     }
-    if name.chars().any(char::is_control) {
-        return Err("field \"name\" must not contain control characters".to_owned());
+    if let Some((at, c, what)) = name
+        .chars()
+        .enumerate()
+        .find_map(|(at, c)| spoofing_char(c).map(|what| (at, c, what)))
+    {
+        return Err(format!(
+            "field \"name\" must not contain {what}: U+{:04X} at character {}",
+            u32::from(c),
+            at + 1
+        ));
     }
     Ok(())
+}
+
+/// Why `c` may not be in a user name, if it may not: what makes a name
+/// look like another, or hides text.
+///
+/// - control characters (Cc: C0, DEL, C1);
+/// - format characters (Cf) and every Default_Ignorable_Code_Point of
+///   Unicode 16 (DerivedCoreProperties.txt): bidi overrides, embeddings,
+///   isolates and marks, zero-width spaces and joiners, the word joiner
+///   and invisible operators, the soft hyphen, the BOM, variation
+///   selectors, tags, Hangul fillers, Mongolian vowel separators...;
+/// - line and paragraph separators (Zl, Zp) and whitespace other than
+///   the ASCII space (no-break, ideographic, en, em... spaces), so that
+///   two names differ in what one sees;
+/// - the invisible Braille blank (U+2800), private-use characters and
+///   noncharacters.
+pub fn spoofing_char(c: char) -> Option<&'static str> {
+    let u = u32::from(c);
+    if c.is_control() {
+        return Some("control characters");
+    }
+    let bidi = matches!(u, 0x061C | 0x200E | 0x200F | 0x202A..=0x202E | 0x2066..=0x2069);
+    if bidi {
+        return Some("bidirectional controls (overrides, isolates, marks)");
+    }
+    let invisible = matches!(
+        u,
+        0x00AD
+            | 0x034F
+            | 0x0600..=0x0605
+            | 0x06DD
+            | 0x070F
+            | 0x0890..=0x0891
+            | 0x08E2
+            | 0x115F..=0x1160
+            | 0x17B4..=0x17B5
+            | 0x180B..=0x180F
+            | 0x200B..=0x200D
+            | 0x2060..=0x2065
+            | 0x206A..=0x206F
+            | 0x2800
+            | 0x3164
+            | 0xFE00..=0xFE0F
+            | 0xFEFF
+            | 0xFFA0
+            | 0xFFF0..=0xFFFB
+            | 0x110BD
+            | 0x110CD
+            | 0x13430..=0x1345F
+            | 0x1BCA0..=0x1BCA3
+            | 0x1D173..=0x1D17A
+            | 0xE0000..=0xE0FFF
+    );
+    if invisible {
+        return Some(
+            "invisible or format characters (zero-width, joiners, fillers, selectors, tags)",
+        );
+    }
+    if c.is_whitespace() && c != ' ' {
+        return Some("whitespace other than the space (U+0020)");
+    }
+    let private = matches!(u, 0xE000..=0xF8FF | 0xF0000..=0xFFFFD | 0x100000..=0x10FFFD);
+    let nonchar = matches!(u, 0xFDD0..=0xFDEF) || (u & 0xFFFE) == 0xFFFE;
+    if private || nonchar {
+        return Some("private-use characters or noncharacters");
+    }
+    None
 }
 
 /// The `name` of a `{"name": ...}` body, checked; 422 otherwise.
@@ -307,7 +395,10 @@ fn create_user(request: &Request, db: &Db, max_body: usize) -> Response {
 
 /// `GET|PUT|DELETE /api/users/{id}`.
 fn one_user(request: &Request, method: &str, id: &str, db: &Db, max_body: usize) -> Response {
-    let Some(id) = id.parse::<i64>().ok().filter(|id| *id > 0) else {
+    // Canonical decimal only: `+1`, `01` and ` 1` name no user, so each
+    // user has one URL.
+    let canonical = id.bytes().all(|b| b.is_ascii_digit()) && !id.starts_with('0');
+    let Some(id) = id.parse::<i64>().ok().filter(|id| *id > 0 && canonical) else {
         return error(
             404,
             format!("no user with id {id:?}: ids are positive ints"),
@@ -337,8 +428,18 @@ fn one_user(request: &Request, method: &str, id: &str, db: &Db, max_body: usize)
 }
 
 /// `POST /api/sum`: `[ints...]` → `{"sum": n}`, summed by the core adder.
+///
+/// What is an int is Python `json`'s rule, read from the number's text: a
+/// JSON number without a fraction or an exponent, `-?(0|[1-9][0-9]*)`, is
+/// an int (so `-0` is 0); with one (`1.0`, `1e2`, `-0.0`) it is a float,
+/// refused (422). An int outside the adder's 64 bits (Python has no limit)
+/// is refused too (422).
 fn sum(request: &Request, max_body: usize) -> Response {
-    let body = match json_body(request, max_body) {
+    let bytes = match json_bytes(request, max_body) {
+        Ok(bytes) => bytes,
+        Err(response) => return response,
+    };
+    let body = match parse_json(&bytes) {
         Ok(body) => body,
         Err(response) => return response,
     };
@@ -348,23 +449,77 @@ fn sum(request: &Request, max_body: usize) -> Response {
             format!("the body must be a JSON list of ints, got {}", kind(&body)),
         );
     };
+    // The texts of the list's numbers, in order: a number's kind is in
+    // its text (serde_json reads `-0` as the float -0.0).
+    let mut texts = top_level_numbers(&bytes).into_iter();
     let mut ints = Vec::with_capacity(items.len());
     for (index, item) in items.iter().enumerate() {
-        match item.as_i64() {
-            Some(n) => ints.push(n),
-            None => {
-                let why = match item {
-                    Value::Number(n) => format!("{n}, not an int from -2^63 to 2^63-1"),
-                    other => format!("{}, not an int", kind(other)),
-                };
-                return error(422, format!("element {index} of the list is {why}"));
+        let why = match item {
+            Value::Number(_) => {
+                let text = texts.next().unwrap_or_default();
+                if text.contains(['.', 'e', 'E']) {
+                    format!(
+                        "{text}, not an int: a number with a fraction or an exponent is a float"
+                    )
+                } else if let Ok(n) = text.parse::<i64>() {
+                    ints.push(n);
+                    continue;
+                } else {
+                    format!("{text}, not an int from -2^63 to 2^63-1")
+                }
             }
-        }
+            other => format!("{}, not an int", kind(other)),
+        };
+        return error(422, format!("element {index} of the list is {why}"));
     }
     match core_sum(&ints) {
         Ok(total) => json_response(200, &json!({ "sum": total })),
         Err(code) => error(422, code.to_string()),
     }
+}
+
+/// The texts of the numbers directly inside the top-level array of a
+/// valid JSON document, in order.
+fn top_level_numbers(json: &[u8]) -> Vec<&str> {
+    let mut numbers = Vec::new();
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut at = 0;
+    while let Some(&b) = json.get(at) {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            at += 1;
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => depth += 1,
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            b'-' | b'0'..=b'9' => {
+                let len = json
+                    .get(at..)
+                    .unwrap_or_default()
+                    .iter()
+                    .take_while(|b| b"+-.eE0123456789".contains(b))
+                    .count();
+                if depth == 1 {
+                    let text = json.get(at..at + len).unwrap_or_default();
+                    numbers.push(std::str::from_utf8(text).unwrap_or_default());
+                }
+                at += len;
+                continue;
+            }
+            _ => {}
+        }
+        at += 1;
+    }
+    numbers
 }
 
 /// Sums with the core adder's rule ([`Sum`]: a sum outside `i64` is
@@ -398,6 +553,20 @@ mod tests {
         assert!(check_name(&"é".repeat(65)).is_err());
         assert!(check_name(" \t").is_err());
         assert!(check_name("a\u{7}b").is_err());
+        assert!(check_name("Ada Lovelace").is_ok());
+        assert!(check_name("Zoë 🌍 日本").is_ok());
+        assert!(check_name("\u{202E}nimda").is_err());
+        assert!(check_name("a\u{200B}").is_err());
+        assert!(check_name("\u{3164}").is_err());
+    }
+
+    #[test]
+    fn numbers_of_the_top_level_list() {
+        assert_eq!(
+            top_level_numbers(br#"[-0, 1.5e3, "-7", [8], {"a": 9}, 10]"#),
+            ["-0", "1.5e3", "10"]
+        );
+        assert_eq!(top_level_numbers(br#"["a\"", 1]"#), ["1"]);
     }
 
     #[test]

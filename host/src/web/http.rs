@@ -151,8 +151,9 @@ enum Framing {
     ChunkData(usize),
     /// Chunked: the CRLF after a chunk's data.
     ChunkEnd,
-    /// Chunked: trailer lines until an empty one.
-    Trailers,
+    /// Chunked: trailer lines until an empty one; this many bytes of
+    /// them so far (limited like a head).
+    Trailers(usize),
 }
 
 #[derive(Debug)]
@@ -210,6 +211,10 @@ pub struct Connection {
     /// Blank lines came before the next request: it has begun, for the
     /// request timeout, though none of its bytes are kept.
     blank_lines: bool,
+    /// The current request's line has ended and was checked (RFC 9112
+    /// section 3): a line that is not `method SP target SP HTTP/x.y` is
+    /// refused as soon as its line ends, not once the head would end.
+    line_checked: bool,
 }
 
 impl Connection {
@@ -227,6 +232,7 @@ impl Connection {
             version: Version::Http11,
             eof: false,
             blank_lines: false,
+            line_checked: false,
         }
     }
 
@@ -351,6 +357,10 @@ impl Connection {
         }
         if !self.keep_alive {
             head.push_str("Connection: close\r\n");
+        } else if self.version == Version::Http10 {
+            // An HTTP/1.0 client keeps the connection only if told so
+            // (RFC 9112 section C.2.2).
+            head.push_str("Connection: keep-alive\r\n");
         }
         head.push_str("\r\n");
         self.out.extend_from_slice(head.as_bytes());
@@ -438,6 +448,14 @@ impl Connection {
 
     fn reject_long_head(&mut self) -> usize {
         let limit = self.limits.max_header;
+        if !self.line_checked {
+            // The request line alone is over the limit: a target longer
+            // than we parse is 414 (RFC 9112 section 3).
+            return self.reject(
+                414,
+                format!("the request line is over the {limit}-byte limit"),
+            );
+        }
         self.reject(
             431,
             format!("the request head is over the {limit}-byte limit"),
@@ -458,6 +476,21 @@ impl Connection {
             }
         }
         let room = self.limits.max_header.saturating_sub(self.buf.len());
+        if !self.line_checked
+            && let Some(newline) = input
+                .get(..room.min(input.len()))
+                .unwrap_or_default()
+                .iter()
+                .position(|&b| b == b'\n')
+        {
+            // `buf` holds no newline yet: the line is buf + input[..=newline].
+            self.line_checked = true;
+            let mut line = self.buf.clone();
+            line.extend_from_slice(input.get(..newline).unwrap_or_default());
+            if let Err((status, reason)) = check_request_line(&line) {
+                return self.reject(status, reason);
+            }
+        }
         // Where the head ends, if in `buf` + `input`: only the new bytes
         // (and the three before them) are scanned.
         let scan_from = self.buf.len().saturating_sub(3);
@@ -517,39 +550,47 @@ impl Connection {
             _ => Version::Http11,
         };
         let method = parsed.method.unwrap_or_default().to_string();
-        let target = origin_form(parsed.path.unwrap_or_default())?;
+        let target = request_target(&method, parsed.path.unwrap_or_default())?;
         let mut headers = Vec::with_capacity(parsed.headers.len());
         let mut length: Option<usize> = None;
-        let mut chunked = false;
-        let mut has_host = false;
+        // The transfer codings of every Transfer-Encoding line, in order.
+        let mut codings: Option<Vec<String>> = None;
+        let mut hosts = 0;
         let mut keep_alive = version == Version::Http11;
         let mut expect_continue = false;
         for header in parsed.headers.iter() {
             let name = header.name;
-            let value = String::from_utf8_lossy(header.value).trim().to_string();
+            // RFC 9110 section 5.5: CR, LF and NUL in a value are refused
+            // (httparse already refuses CR and LF and other controls but
+            // tab).
+            if header.value.contains(&0) {
+                return Err((400, format!("header {name} holds a NUL byte")));
+            }
+            let value = String::from_utf8_lossy(header.value)
+                .trim_matches([' ', '\t'])
+                .to_string();
             if name.eq_ignore_ascii_case("content-length") {
-                let n = value
-                    .parse::<usize>()
-                    .ok()
-                    .filter(|_| value.bytes().all(|b| b.is_ascii_digit()))
-                    .ok_or((400, format!("Content-Length {value:?} is not a length")))?;
-                if length.is_some_and(|old| old != n) {
-                    return Err((400, "two different Content-Length headers".into()));
+                // RFC 9112 section 6.3: one Content-Length of 1*DIGIT.
+                if length.is_some() {
+                    return Err((400, "a repeated Content-Length header".into()));
                 }
-                length = Some(n);
+                if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err((400, format!("Content-Length {value:?} is not a length")));
+                }
+                // All digits: only too large a number fails to parse.
+                length = Some(value.parse::<usize>().unwrap_or(usize::MAX));
             } else if name.eq_ignore_ascii_case("transfer-encoding") {
-                if chunked {
-                    return Err((400, "a repeated Transfer-Encoding header".into()));
-                }
-                if !value.eq_ignore_ascii_case("chunked") {
-                    return Err((
-                        501,
-                        format!("Transfer-Encoding {value:?} is not supported (only chunked)"),
-                    ));
-                }
-                chunked = true;
+                codings.get_or_insert_with(Vec::new).extend(
+                    value
+                        .split(',')
+                        .map(|coding| coding.trim_matches([' ', '\t']).to_ascii_lowercase())
+                        .filter(|coding| !coding.is_empty()),
+                );
             } else if name.eq_ignore_ascii_case("host") {
-                has_host = true;
+                hosts += 1;
+                if !is_valid_host(&value) {
+                    return Err((400, format!("Host {value:?} is not a host[:port]")));
+                }
             } else if name.eq_ignore_ascii_case("connection") {
                 for token in value.split(',').map(str::trim) {
                     if token.eq_ignore_ascii_case("close") {
@@ -563,28 +604,35 @@ impl Connection {
                 if !value.eq_ignore_ascii_case("100-continue") {
                     return Err((417, format!("Expect {value:?} is not supported")));
                 }
+                // RFC 9110 section 10.1.1: ignored in HTTP/1.0.
                 expect_continue = version == Version::Http11;
             }
             headers.push((name.to_string(), value));
         }
-        if version == Version::Http11 && !has_host {
+        // RFC 9112 section 3.2: exactly one Host in HTTP/1.1, at most one
+        // in HTTP/1.0.
+        if hosts > 1 {
+            return Err((400, "more than one Host header".into()));
+        }
+        if version == Version::Http11 && hosts == 0 {
             return Err((400, "an HTTP/1.1 request needs a Host header".into()));
         }
-        // Both would let two parsers see two different requests
-        // (request smuggling): refused.
-        if chunked && length.is_some() {
-            return Err((
-                400,
-                "Content-Length and Transfer-Encoding together are refused".into(),
-            ));
-        }
+        let chunked = match codings {
+            None => false,
+            Some(codings) => {
+                check_codings(version, &codings, length.is_some())?;
+                true
+            }
+        };
         if let Some(n) = length
             && n > self.limits.max_body
         {
+            // usize::MAX stands for a length too large to parse.
+            let at_least = if n == usize::MAX { "at least " } else { "" };
             return Err((
                 413,
                 format!(
-                    "a body of {n} bytes is over the {}-byte limit",
+                    "a body of {at_least}{n} bytes is over the {}-byte limit",
                     self.limits.max_body
                 ),
             ));
@@ -592,6 +640,25 @@ impl Connection {
         self.keep_alive = keep_alive;
         self.head_only = method == "HEAD";
         self.version = version;
+        if target == "*" {
+            // OPTIONS * (the only method `request_target` lets through with
+            // it): the server's methods, answered here.
+            self.line_checked = false;
+            self.blank_lines = false;
+            self.state = State::Handling;
+            // RFC 9110 section 9.3.7: Content-Length: 0 when there is no
+            // content.
+            let mut response = Response::bytes(200, "text/plain", Vec::new());
+            response.headers = vec![("Allow".into(), SERVER_METHODS.into())];
+            self.respond(response);
+            if chunked || length.is_some_and(|n| n > 0) {
+                // Its body would have to be read and dropped: simpler to
+                // close after the answer.
+                self.keep_alive = false;
+                self.state = State::Closing;
+            }
+            return Ok(());
+        }
         let framing = match (chunked, length) {
             (true, _) => Framing::ChunkSize,
             (false, Some(n)) if n > 0 => Framing::Length(n),
@@ -630,6 +697,7 @@ impl Connection {
 
     fn hand_out(&mut self, request: Request) {
         self.blank_lines = false;
+        self.line_checked = false;
         self.ready = Some(request);
         self.state = State::Handling;
     }
@@ -639,7 +707,7 @@ impl Connection {
         let State::Body { request, framing } = &mut self.state else {
             return 0;
         };
-        match take_body(request, framing, &mut self.buf, self.limits.max_body, input) {
+        match take_body(request, framing, &mut self.buf, self.limits, input) {
             Ok((used, false)) => used,
             Ok((used, true)) => {
                 if let State::Body { request, .. } =
@@ -661,9 +729,20 @@ fn take_body(
     request: &mut Request,
     framing: &mut Framing,
     line: &mut Vec<u8>,
-    max_body: usize,
+    limits: HttpLimits,
     input: &[u8],
 ) -> Result<(usize, bool), (u16, String)> {
+    let max_body = limits.max_body;
+    let too_long = |framing: Framing| match framing {
+        Framing::Trailers(_) => (
+            431,
+            format!(
+                "the trailer section is over the {}-byte limit",
+                limits.max_header
+            ),
+        ),
+        _ => (400, "a chunk line is too long".to_string()),
+    };
     let mut used = 0;
     loop {
         let rest = input.get(used..).unwrap_or_default();
@@ -684,16 +763,23 @@ fn take_body(
                     _ => Framing::Length(n - take),
                 };
             }
-            Framing::ChunkSize | Framing::ChunkEnd | Framing::Trailers => {
+            Framing::ChunkSize | Framing::ChunkEnd | Framing::Trailers(_) => {
+                // A chunk-size line, or the CRLF after a chunk, is at most
+                // MAX_CHUNK_LINE long; a trailer line as long as the rest
+                // of the trailer section may be.
+                let line_limit = match *framing {
+                    Framing::Trailers(so_far) => limits.max_header.saturating_sub(so_far),
+                    _ => MAX_CHUNK_LINE,
+                };
                 let Some(newline) = rest.iter().position(|&b| b == b'\n') else {
-                    if line.len() + rest.len() > MAX_CHUNK_LINE {
-                        return Err((400, "a chunk line is too long".into()));
+                    if line.len() + rest.len() > line_limit {
+                        return Err(too_long(*framing));
                     }
                     line.extend_from_slice(rest);
                     return Ok((used + rest.len(), false));
                 };
-                if line.len() + newline > MAX_CHUNK_LINE {
-                    return Err((400, "a chunk line is too long".into()));
+                if line.len() + newline > line_limit {
+                    return Err(too_long(*framing));
                 }
                 line.extend_from_slice(rest.get(..newline).unwrap_or_default());
                 used += newline + 1;
@@ -701,7 +787,7 @@ fn take_body(
                 let text = whole.strip_suffix(b"\r").unwrap_or(&whole);
                 match *framing {
                     Framing::ChunkSize => match chunk_size(text) {
-                        Some(0) => *framing = Framing::Trailers,
+                        Some(0) => *framing = Framing::Trailers(0),
                         Some(size) if request.body.len().saturating_add(size) <= max_body => {
                             *framing = Framing::ChunkData(size);
                         }
@@ -717,9 +803,20 @@ fn take_body(
                     Framing::ChunkEnd => {
                         return Err((400, "chunk data longer than its size".into()));
                     }
-                    // Trailer fields are read and dropped.
-                    _ if text.is_empty() => return Ok((used, true)),
-                    _ => {}
+                    // Trailer fields are checked, counted against the head
+                    // limit, and dropped (RFC 9112 section 7.1.2).
+                    Framing::Trailers(_) if text.is_empty() => return Ok((used, true)),
+                    Framing::Trailers(so_far) => {
+                        if !is_field_line(text) {
+                            return Err((400, "a malformed trailer field".into()));
+                        }
+                        let so_far = so_far + whole.len() + 1;
+                        if so_far > limits.max_header {
+                            return Err(too_long(*framing));
+                        }
+                        *framing = Framing::Trailers(so_far);
+                    }
+                    Framing::Length(_) | Framing::ChunkData(_) => {}
                 }
             }
         }
@@ -817,35 +914,224 @@ fn head_end(bytes: &[u8]) -> Option<usize> {
     None
 }
 
-/// The path and query of a request target: origin form (`/a?b`) as is,
-/// absolute form (`http://host/a?b`, sent to proxies) reduced to it.
-fn origin_form(target: &str) -> Result<String, (u16, String)> {
+/// The methods some resource of the site takes: the answer to `OPTIONS *`.
+const SERVER_METHODS: &str = "GET, HEAD, POST, PUT, DELETE";
+
+/// A `tchar` of RFC 9110 section 5.6.2: what a token (a method, a header
+/// name) is made of.
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// Checks a request line (without its LF) the moment it ends: `method SP
+/// request-target SP HTTP-version` (RFC 9112 section 3), one space each.
+/// A line without a version (HTTP/0.9's `GET /`) is refused at once
+/// rather than waited on as the start of a head; a well-formed version
+/// other than 1.0 and 1.1 is 505.
+fn check_request_line(line: &[u8]) -> Result<(), (u16, String)> {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    if line.contains(&b'\r') {
+        return Err((400, "a bare CR in the request line".into()));
+    }
+    let parts: Vec<&[u8]> = line.split(|&b| b == b' ').collect();
+    let [method, target, version] = parts.as_slice() else {
+        return Err((
+            400,
+            if parts.len() == 2 {
+                "the request line has no HTTP version (HTTP/0.9 is not served)".into()
+            } else {
+                "the request line is not `method target HTTP/x.y` with one space each".into()
+            },
+        ));
+    };
+    if method.is_empty() || !method.iter().all(|&b| is_tchar(b)) {
+        return Err((400, "the method is not a token".into()));
+    }
+    if target.is_empty() || !target.iter().all(u8::is_ascii_graphic) {
+        return Err((400, "the request target has bytes a URI cannot hold".into()));
+    }
+    match *version {
+        b"HTTP/1.0" | b"HTTP/1.1" => Ok(()),
+        [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
+            if major.is_ascii_digit() && minor.is_ascii_digit() =>
+        {
+            Err((505, "only HTTP/1.0 and HTTP/1.1 are served".into()))
+        }
+        _ => Err((400, "the HTTP version is not HTTP/x.y".into())),
+    }
+}
+
+/// The path and query the site sees for a request target (RFC 9112
+/// section 3.2): origin form (`/a?b`) as is; absolute form
+/// (`http://host/a?b`, sent to proxies) reduced to it; the asterisk form
+/// only for OPTIONS; the authority form only for CONNECT, which is not
+/// served (501: this is not a proxy).
+fn request_target(method: &str, target: &str) -> Result<String, (u16, String)> {
+    if method == "CONNECT" {
+        return Err(if is_valid_host(target) && target.contains(':') {
+            (
+                501,
+                "CONNECT is not served: this server is not a proxy".into(),
+            )
+        } else {
+            (400, "a CONNECT target is host:port".into())
+        });
+    }
+    if target == "*" {
+        return if method == "OPTIONS" {
+            Ok(target.to_string())
+        } else {
+            Err((400, "the target * is only for OPTIONS".into()))
+        };
+    }
     if target.starts_with('/') {
         return Ok(target.to_string());
     }
-    let lower = target.get(..8).unwrap_or(target).to_ascii_lowercase();
-    if let Some(rest) = lower
-        .starts_with("http://")
-        .then(|| target.get(7..))
-        .flatten()
-    {
-        return Ok(rest
-            .find('/')
-            .and_then(|i| rest.get(i..))
-            .unwrap_or("/")
-            .to_string());
+    let scheme_end = target.find("://").unwrap_or(0);
+    let scheme = target.get(..scheme_end).unwrap_or_default();
+    if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+        return Err((400, format!("request target {target:?} is not a path")));
     }
-    Err((400, format!("request target {target:?} is not a path")))
+    let rest = target.get(scheme_end + 3..).unwrap_or_default();
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let authority = rest.get(..authority_end).unwrap_or_default();
+    // RFC 9110 section 4.2.1: an empty host is invalid; section 4.2.4:
+    // userinfo is treated as an error.
+    if authority.is_empty() || authority.starts_with(':') || !is_valid_host(authority) {
+        return Err((400, format!("request target {target:?} has no valid host")));
+    }
+    let path = rest.get(authority_end..).unwrap_or_default();
+    Ok(if path.starts_with('/') {
+        path.to_string()
+    } else {
+        format!("/{path}")
+    })
 }
 
-/// A chunk-size line: hex digits, then optional `;extensions`.
+/// A `Host` value (RFC 9110 section 7.2): `uri-host [":" port]`, or empty.
+/// The host is a bracketed IP literal or a reg-name (unreserved,
+/// pct-encoded, sub-delims: no `@`, `/`, space...).
+fn is_valid_host(value: &str) -> bool {
+    let (host, port) = if value.starts_with('[') {
+        let Some(close) = value.find(']') else {
+            return false;
+        };
+        let literal = value.get(1..close).unwrap_or_default();
+        if literal.is_empty()
+            || !literal
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b":._~-!$&'()*+,;=".contains(&b))
+        {
+            return false;
+        }
+        match value.get(close + 1..).unwrap_or_default() {
+            "" => return true,
+            after => ("", after.strip_prefix(':').map_or("x", |port| port)),
+        }
+    } else {
+        match value.split_once(':') {
+            Some((host, port)) => (host, port),
+            None => (value, ""),
+        }
+    };
+    let mut bytes = host.bytes();
+    while let Some(b) = bytes.next() {
+        let ok = if b == b'%' {
+            bytes.next().is_some_and(|h| h.is_ascii_hexdigit())
+                && bytes.next().is_some_and(|h| h.is_ascii_hexdigit())
+        } else {
+            b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=".contains(&b)
+        };
+        if !ok {
+            return false;
+        }
+    }
+    port.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Checks a request's transfer codings (every `Transfer-Encoding` line's,
+/// in order): chunked, once and last (RFC 9112 sections 6.1, 6.3, 7), in
+/// HTTP/1.1, without `Content-Length`. Chunked not last leaves the body's
+/// length unknown (400); another coding before it is not implemented
+/// (501).
+fn check_codings(
+    version: Version,
+    codings: &[String],
+    has_length: bool,
+) -> Result<(), (u16, String)> {
+    if version == Version::Http10 {
+        return Err((400, "Transfer-Encoding in an HTTP/1.0 request".into()));
+    }
+    // Both would let two parsers see two different requests (request
+    // smuggling): refused.
+    if has_length {
+        return Err((
+            400,
+            "Content-Length and Transfer-Encoding together are refused".into(),
+        ));
+    }
+    if codings.last().map(String::as_str) != Some("chunked") {
+        return Err((400, "Transfer-Encoding does not end with chunked".into()));
+    }
+    if codings.iter().filter(|coding| *coding == "chunked").count() > 1 {
+        return Err((400, "chunked is applied more than once".into()));
+    }
+    if let Some(other) = codings.iter().find(|coding| *coding != "chunked") {
+        return Err((
+            501,
+            format!("Transfer-Encoding {other:?} is not supported (only chunked)"),
+        ));
+    }
+    Ok(())
+}
+
+/// A chunk-size line (RFC 9112 section 7.1): hex digits, then optional
+/// `;extensions` (after optional spaces), which are ignored but may hold
+/// no control character.
 fn chunk_size(line: &[u8]) -> Option<usize> {
-    let digits = line.split(|&b| b == b';').next()?;
-    let digits = std::str::from_utf8(digits).ok()?.trim();
-    if digits.is_empty() || digits.len() > 8 {
+    let (digits, extensions) = match line.iter().position(|&b| b == b';') {
+        Some(at) => (
+            line.get(..at)?.trim_ascii_end(),
+            line.get(at + 1..).unwrap_or_default(),
+        ),
+        None => (line, &[][..]),
+    };
+    if extensions
+        .iter()
+        .any(|&b| (b.is_ascii_control() && b != b'\t') || b == 0x7f)
+    {
         return None;
     }
-    usize::from_str_radix(digits, 16).ok()
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_hexdigit) {
+        return None;
+    }
+    let significant = digits
+        .iter()
+        .position(|&b| b != b'0')
+        .map_or(&[][..], |at| digits.get(at..).unwrap_or_default());
+    if significant.len() > 8 {
+        return None;
+    }
+    usize::from_str_radix(std::str::from_utf8(digits).ok()?, 16).ok()
+}
+
+/// A field line (`name: value`, RFC 9112 section 5): a token, a colon
+/// right after it, a value without control characters but tab.
+fn is_field_line(line: &[u8]) -> bool {
+    let Some(colon) = line.iter().position(|&b| b == b':') else {
+        return false;
+    };
+    let (name, value) = line.split_at(colon);
+    !name.is_empty()
+        && name.iter().all(|&b| is_tchar(b))
+        && is_field_value(value.get(1..).unwrap_or_default())
+}
+
+/// A field value's bytes: no control character but tab (no CR, LF, NUL).
+fn is_field_value(value: &[u8]) -> bool {
+    !value
+        .iter()
+        .any(|&b| (b.is_ascii_control() && b != b'\t') || b == 0x7f)
 }
 
 /// Headers the connection writes itself.
@@ -855,11 +1141,11 @@ fn is_framing_header(name: &str) -> bool {
         .any(|framing| name.eq_ignore_ascii_case(framing))
 }
 
-/// A header that cannot split the response: no CR or LF anywhere.
+/// A header that cannot split the response or break its framing: a token
+/// for a name, no control character but tab in the value (RFC 9110
+/// section 5.5).
 fn is_valid_header(name: &str, value: &str) -> bool {
-    !name.is_empty()
-        && name.bytes().all(|b| b.is_ascii_graphic() && b != b':')
-        && !value.bytes().any(|b| b == b'\r' || b == b'\n')
+    !name.is_empty() && name.bytes().all(is_tchar) && is_field_value(value.as_bytes())
 }
 
 /// The reason phrase of a status code.
@@ -882,6 +1168,7 @@ pub fn reason(status: u16) -> &'static str {
         409 => "Conflict",
         411 => "Length Required",
         413 => "Content Too Large",
+        414 => "URI Too Long",
         415 => "Unsupported Media Type",
         417 => "Expectation Failed",
         422 => "Unprocessable Content",
@@ -1060,14 +1347,41 @@ mod tests {
     }
 
     #[test]
+    fn the_trailer_section_is_limited_like_a_head() {
+        // 256-byte heads: 20 trailer lines of 20 bytes are over.
+        let mut req =
+            b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n".to_vec();
+        for i in 0..20 {
+            req.extend_from_slice(format!("X-Trailer-{i:04}: abc\r\n").as_bytes());
+        }
+        req.extend_from_slice(b"\r\n");
+        for step in [1, 5, req.len()] {
+            let mut conn = Connection::new(limits());
+            feed(&mut conn, &req, step);
+            assert_eq!(
+                conn.poll_rejection().map(|r| r.status),
+                Some(431),
+                "step {step}"
+            );
+            assert!(conn.poll_request().is_none());
+        }
+    }
+
+    #[test]
     fn malformed_requests_are_refused_with_the_right_status() {
-        let cases: [(&[u8], u16); 9] = [
+        let cases: [(&[u8], u16); 13] = [
             (b"NOT HTTP\r\n\r\n", 400),
+            // HTTP/0.9: refused when its line ends, not timed out.
+            (b"GET /\r\n", 400),
+            (b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
+            (b"GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501),
+            (b"CONNECT a:443 HTTP/1.1\r\nHost: a\r\n\r\n", 501),
             (b"GET / HTTP/1.1\r\n\r\n", 400),
             (b"GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505),
             (b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n", 400),
             (b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400),
-            (b"GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
+            // Chunked not last: the body's length is unknown (RFC 9112 6.3).
+            (b"GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", 400),
             (
                 b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
                 400,
@@ -1174,9 +1488,15 @@ mod tests {
 
     #[test]
     fn absolute_form_targets_become_paths() {
-        assert_eq!(origin_form("http://h:8080/a?b").unwrap(), "/a?b");
-        assert_eq!(origin_form("http://h").unwrap(), "/");
-        assert_eq!(origin_form("*").unwrap_err().0, 400);
+        assert_eq!(request_target("GET", "http://h:8080/a?b").unwrap(), "/a?b");
+        assert_eq!(request_target("GET", "HTTPS://h").unwrap(), "/");
+        assert_eq!(request_target("GET", "http://h?q").unwrap(), "/?q");
+        assert_eq!(request_target("GET", "*").unwrap_err().0, 400);
+        assert_eq!(request_target("OPTIONS", "*").unwrap(), "*");
+        assert_eq!(request_target("GET", "http://u@h/").unwrap_err().0, 400);
+        assert_eq!(request_target("GET", "http:///a").unwrap_err().0, 400);
+        assert_eq!(request_target("GET", "h:80").unwrap_err().0, 400);
+        assert_eq!(request_target("CONNECT", "h:443").unwrap_err().0, 501);
     }
 
     mod properties {

@@ -26,11 +26,16 @@
 //! `application/octet-stream`, where CherryPy sends its default
 //! `text/html` (which would let a browser run an uploaded file as a page).
 //!
+//! Only regular files are served: a FIFO, socket, device or folder under
+//! the static folder is a 404, and is never opened in a way that can block
+//! (see `lookup`).
+//!
 //! Validators: a strong ETag made of the file's size and modification time,
 //! and `Last-Modified`. `If-None-Match` is checked first (RFC 9110 13.2.2);
 //! `If-Modified-Since` only when there is no `If-None-Match`.
 
-use std::fs::File;
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
@@ -65,7 +70,20 @@ fn lookup(root: Option<&Path>, path: &Path) -> Lookup {
     if root.is_some_and(|root| !found.starts_with(root)) {
         return Lookup::NotFound;
     }
-    let Ok(file) = File::open(&found) else {
+    // Only regular files are served. A FIFO would block the open (and the
+    // worker) until a writer comes; a device or socket is not a file to
+    // send. So the kind is checked before opening, the open cannot block
+    // (O_NONBLOCK, which changes nothing for reading a regular file), and
+    // the kind is checked again on what was opened, in case the path was
+    // replaced in between.
+    if !std::fs::metadata(&found).is_ok_and(|meta| meta.is_file()) {
+        return Lookup::NotFound;
+    }
+    let Ok(file) = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&found)
+    else {
         return Lookup::NotFound;
     };
     let Ok(meta) = file.metadata() else {

@@ -302,6 +302,9 @@ fn users_api() {
     assert_eq!(site.get("/api/users/4").error(), "no user with id 4");
     assert_eq!(site.get("/api/users/abc").status, 404);
     assert_eq!(site.get("/api/users/-1").status, 404);
+    for id in ["+1", "01", "1.0", "1%20", "%201", "0x1", "1e0", "0"] {
+        assert_eq!(site.get(&format!("/api/users/{id}")).status, 404, "{id}");
+    }
 
     let patch = site.json("PATCH", "/api/users/1", "{}");
     assert_eq!(patch.status, 405);
@@ -311,6 +314,91 @@ fn users_api() {
     assert_eq!(site.get("/api/nothing").status, 404);
     assert_eq!(site.get("/api").status, 404);
     assert!(site.get("/api/nothing").error().contains("openapi"));
+}
+
+/// Names that spoof another or hide (UTS #39): refused with 422 and a
+/// message naming the character and where it is; their plain look-alikes
+/// are accepted.
+#[test]
+fn spoofing_names_are_refused_with_422() {
+    let site = site();
+    let refused: &[(&str, &str)] = &[
+        (
+            "\u{202E}nimda",
+            "bidirectional controls (overrides, isolates, marks): U+202E at character 1",
+        ),
+        (
+            "ad\u{202D}min",
+            "bidirectional controls (overrides, isolates, marks): U+202D at character 3",
+        ),
+        ("admin\u{2066}", "bidirectional controls"),
+        ("\u{2067}x\u{2069}", "bidirectional controls"),
+        ("a\u{200F}b", "bidirectional controls"),
+        ("\u{061C}Ada", "bidirectional controls"),
+        (
+            "ad\u{200B}min",
+            "invisible or format characters (zero-width, joiners, fillers, selectors, tags): U+200B at character 3",
+        ),
+        ("admin\u{200C}", "invisible or format characters"),
+        ("ad\u{200D}min", "invisible or format characters"),
+        ("\u{2060}admin", "invisible or format characters"),
+        ("\u{FEFF}admin", "invisible or format characters"),
+        ("ad\u{00AD}min", "invisible or format characters"),
+        ("admin\u{034F}", "invisible or format characters"),
+        ("admin\u{FE0F}", "invisible or format characters"),
+        ("admin\u{E0041}", "invisible or format characters"),
+        ("admin\u{180E}", "invisible or format characters"),
+        ("\u{3164}", "invisible or format characters"),
+        ("\u{115F}\u{1160}", "invisible or format characters"),
+        ("\u{FFA0}", "invisible or format characters"),
+        ("\u{2800}", "invisible or format characters"),
+        ("\u{200B}\u{200C}\u{200D}", "tags): U+200B at character 1"),
+        ("a\u{0000}b", "control characters"),
+        ("a\u{001B}[31mred", "control characters"),
+        ("two\nlines", "control characters"),
+        ("tab\tbed", "control characters"),
+        ("a\u{007F}", "control characters"),
+        ("a\u{0085}b", "control characters"),
+        (
+            "admin\u{00A0}",
+            "whitespace other than the space (U+0020): U+00A0 at character 6",
+        ),
+        ("ad\u{3000}min", "whitespace other than the space"),
+        ("ad\u{2003}min", "whitespace other than the space"),
+        ("a\u{2028}b", "whitespace other than the space"),
+        ("a\u{2029}b", "whitespace other than the space"),
+        ("a\u{E000}", "private-use characters or noncharacters"),
+        ("a\u{FFFF}", "private-use characters or noncharacters"),
+    ];
+    for (name, message) in refused {
+        let body = json!({ "name": name }).to_string();
+        for (method, path) in [
+            ("POST", "/api/users"),
+            ("PUT", "/api/users/1"),
+            ("POST", "/adduser"),
+        ] {
+            let answer = site.json(method, path, &body);
+            assert_eq!(answer.status, 422, "{method} {path} {name:?}");
+            assert!(
+                answer.error().contains(message),
+                "{name:?}: {}",
+                answer.error()
+            );
+        }
+    }
+    for name in [
+        "Ada Lovelace",
+        "Zoë",
+        "José María",
+        "日本語",
+        "Ελένη",
+        "Дмитрий",
+        "O'Brien",
+        "🌍",
+    ] {
+        let body = json!({ "name": name }).to_string();
+        assert_eq!(site.json("POST", "/api/users", &body).status, 201, "{name}");
+    }
 }
 
 #[test]
@@ -395,6 +483,15 @@ fn sums() {
         sum("[9223372036854775807, 1, -1]").json(),
         json!({"sum": i64::MAX})
     );
+    // -0 is a JSON int (Python's json reads it as 0), wherever it is.
+    assert_eq!(sum("[-0]").json(), json!({"sum": 0}));
+    assert_eq!(sum("[5, -0, {\"x\": 1.5}]").status, 422);
+    assert_eq!(sum("[\"-1.5\", -0]").status, 422);
+    assert_eq!(sum("[ -0 , 7,-0]").json(), json!({"sum": 7}));
+    assert_eq!(
+        sum("[-9223372036854775808, -0]").json(),
+        json!({"sum": i64::MIN})
+    );
     let overflow = sum("[9223372036854775807, 1]");
     assert_eq!(overflow.status, 422);
     assert_eq!(
@@ -414,6 +511,11 @@ fn sums() {
             "not an int from -2^63 to 2^63-1",
         ),
         ("[1e400]", 400, "malformed JSON"),
+        // Python json's rule: a fraction or an exponent makes a float.
+        ("[1.0]", 422, "element 0 of the list is 1.0, not an int"),
+        ("[2, 1e2]", 422, "element 1 of the list is 1e2, not an int"),
+        ("[-0.0]", 422, "element 0 of the list is -0.0, not an int"),
+        ("[01]", 400, "malformed JSON"),
         (
             "{\"a\": 1}",
             422,
