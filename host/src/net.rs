@@ -563,7 +563,8 @@ impl<S: Service> Server<S> {
             if self.drain_deadline.is_some() {
                 let live = self.live;
                 self.say(format_args!(
-                    "{name} received again: closing the {live} connections left"
+                    "{name} received again: closing the {live} connection{} left",
+                    if live == 1 { "" } else { "s" }
                 ));
                 self.drain_deadline = Some(now);
             } else {
