@@ -602,9 +602,19 @@ impl<S: Service> Server<S> {
 
     /// Closes what is left at the end of the drain, and says so.
     fn finish_drain(&mut self) {
-        let left = self.live;
+        let mut left = 0;
         for slot in 0..self.connections.len() {
-            self.close(slot, End::Deadline);
+            let Some(Some(conn)) = self.connections.get(slot) else {
+                continue;
+            };
+            // A lingering connection was drained: only its peer's close
+            // was still awaited.
+            if conn.lingering_until.is_some() {
+                self.close(slot, End::Shutdown);
+            } else {
+                left += 1;
+                self.close(slot, End::Deadline);
+            }
         }
         if left == 0 {
             self.say(format_args!("stopped"));

@@ -34,7 +34,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
-from common import OK, PARTIAL, REFUSED  # noqa: E402
+from common import OK, PARTIAL  # noqa: E402
 
 # Load clients per kind, and how long the load runs before SIGTERM.
 CLIENTS = 3
@@ -163,10 +163,6 @@ class UnderLoad(unittest.TestCase):
     def test_nothing_is_half_written(self):
         partial = [(kind, o) for kind, o in self.outcomes() if o.kind == PARTIAL]
         self.assertEqual(partial, [])
-
-    def test_connections_are_refused_once_stopped(self):
-        refused = sum(1 for _, o in self.outcomes() if o.kind == REFUSED)
-        self.assertGreater(refused, 0)
 
     def test_each_server_logs_the_drain_and_its_end(self):
         found = {server: (bool(re.search(r'(?m)^%s: stopping: \d+ connections? draining' % server,
