@@ -560,15 +560,22 @@ impl<S: Service> Server<S> {
             } else {
                 "SIGTERM"
             };
-            if self.drain_deadline.is_some() {
+            // Only a signal after one this server heard closes the drain:
+            // a server that another stopped first (`reseau serve` stops
+            // the other servers when one ends) may hear the first signal
+            // late.
+            if self.stopped_by.is_some() && self.drain_deadline.is_some() {
                 let live = self.live;
                 self.say(format_args!(
                     "{name} received again: closing the {live} connection{} left",
                     if live == 1 { "" } else { "s" }
                 ));
                 self.drain_deadline = Some(now);
-            } else {
+            } else if self.stopped_by.is_none() {
                 self.stopped_by = Some(name);
+                if self.drain_deadline.is_some() {
+                    self.say(format_args!("{name} received, stopping"));
+                }
                 self.stop.store(true, Ordering::SeqCst);
             }
         }

@@ -243,6 +243,30 @@ class Web:
             self.conn = None
 
 
+def stuck_client(address, timeout=10.0):
+    """A connection that sends until the server stops reading it (its sends
+    have been refused for half a second: the server's input and output for
+    it are full), and never reads."""
+    s = connect(address)
+    s.setblocking(False)
+    chunk = b'x' * 65536
+    blocked_since = None
+    until = time.monotonic() + timeout
+    while time.monotonic() < until:
+        try:
+            s.send(chunk)
+            blocked_since = None
+        except BlockingIOError:
+            now = time.monotonic()
+            if blocked_since is None:
+                blocked_since = now
+            elif now - blocked_since > 0.5:
+                return s
+            time.sleep(0.01)
+    s.close()
+    raise AssertionError('the server read everything for %s s' % timeout)
+
+
 def sample(pid):
     """(RSS in KiB, open file descriptors, threads) of a live process."""
     rss = threads = 0

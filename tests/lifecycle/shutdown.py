@@ -201,15 +201,11 @@ class Deadline(unittest.TestCase):
         cls.proc = proc
         # Sends to echo without ever reading: the server's output to it
         # fills up and its input stays unread.
-        stuck = common.connect(echo)
-        stuck.setblocking(False)
-        chunk = b'x' * 65536
-        until = time.monotonic() + 5
-        while time.monotonic() < until:
-            try:
-                stuck.send(chunk)
-            except BlockingIOError:
-                break
+        try:
+            stuck = common.stuck_client(echo)
+        except BaseException:
+            proc.stop()
+            raise
         try:
             signalled = time.monotonic()
             proc.signal(signal.SIGTERM)
@@ -255,13 +251,11 @@ class SecondSignal(unittest.TestCase):
     def test_a_second_signal_ends_the_drain_with_status_0(self):
         with tempfile.TemporaryDirectory(prefix='reseau-second-') as tmp:
             proc, web, echo, adder = common.start_serve(tmp)
-            stuck = common.connect(echo)
-            stuck.setblocking(False)
             try:
-                for _ in range(200):
-                    stuck.send(b'y' * 65536)
-            except BlockingIOError:
-                pass
+                stuck = common.stuck_client(echo)
+            except BaseException:
+                proc.stop()
+                raise
             try:
                 proc.signal(signal.SIGTERM)
                 proc.wait_for(r'echo: stopping: 1 connection draining')
