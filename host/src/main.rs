@@ -29,7 +29,10 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// The whole course at once: the web site, the echo server and the
-    /// adder server, each on its default port; Ctrl-C stops them all.
+    /// adder server, each on its default port; Ctrl-C (or SIGTERM) stops
+    /// them all gracefully: new connections are refused, requests already
+    /// received are answered, then the process exits (10 s at most; a
+    /// second Ctrl-C stops at once).
     Serve {
         #[command(flatten)]
         web: WebArgs,
@@ -446,7 +449,9 @@ fn spawn_run(
 
 /// `reseau serve`: every server binds first (any failure stops the
 /// start), then each runs on its own thread. Each one stops on SIGINT and
-/// SIGTERM, so one Ctrl-C stops them all.
+/// SIGTERM, so one Ctrl-C stops them all, each draining its connections
+/// (see `net`'s "Stopping"); the process exits once the three have
+/// drained, [`net::SHUTDOWN_DEADLINE`] after the signal at most.
 fn serve_all(web_args: &WebArgs, echo_addr: &str, adder_addr: &str) -> Result<(), Failure> {
     let mut site = web::bind(&web_args.settings()?).map_err(|e| (2, e.to_string()))?;
     site.stop_on_signals()

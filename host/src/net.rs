@@ -17,6 +17,32 @@
 //! what its session did not take (at most one read, and only while it waits
 //! for its peer to read replies) and what its socket did not take (at most
 //! 16 KiB of output).
+//!
+//! # Stopping
+//!
+//! A [`Stopper`] or a signal ([`Server::stop_on_signals`]: SIGINT, SIGTERM)
+//! stops a server gracefully, the same way for every server:
+//!
+//! 1. The connections the kernel completed but the loop had not accepted
+//!    yet are accepted, then the listener is closed: a new connection is
+//!    refused from then on.
+//! 2. Every connection drains: it is read, and what it sent is answered,
+//!    until its input runs dry: the socket has nothing more to read, no
+//!    request is half received ([`Service::receiving_request`]), and the
+//!    session has nothing more to send. Then the connection ends as any
+//!    connection the server ends (its sending side shut down, the peer's
+//!    bytes read and dropped until it closes, 2 s at most), except that
+//!    a request still being answered elsewhere ([`Service::answering`]:
+//!    the web site's workers) is waited for first, and its response says
+//!    `Connection: close`. A response is written whole; none is begun
+//!    once the input ended. Idle connections end at once.
+//! 3. Once no connection is left, or at [`SHUTDOWN_DEADLINE`] after the
+//!    stop, whichever comes first, [`Server::run`] returns `Ok`: past the
+//!    deadline the connections left (a peer that does not read its reply,
+//!    a request that never ends) are closed as they are. A second signal
+//!    during the drain closes them at once.
+//!
+//! The log says `stopping: N connections draining`, then `stopped`.
 
 use std::fmt::{self, Display};
 use std::io::{self, ErrorKind, Read, Write};
@@ -61,9 +87,18 @@ pub trait Service {
     }
 
     /// Whether the session is in the middle of receiving a request (for
-    /// [`Limits::request_timeout`]). Sessions that have no such notion
-    /// never are.
+    /// [`Limits::request_timeout`], and a stopping server waits for the
+    /// rest of it). Sessions that have no such notion never are.
     fn receiving_request(&self, _session: &Self::Session) -> bool {
+        false
+    }
+
+    /// Whether the session has a request whose answer is being made
+    /// elsewhere (the web site's worker threads): a stopping server tells
+    /// such a session its input has ended and waits for the answer. Other
+    /// sessions have answered all they read when they have nothing to
+    /// send.
+    fn answering(&self, _session: &Self::Session) -> bool {
         false
     }
 
@@ -191,6 +226,18 @@ impl Notify {
     }
 }
 
+/// How long a stopped server waits for its connections to drain before it
+/// closes the ones left and returns: the one shutdown bound of every
+/// server (`reseau adder serve`, `echo serve`, `web`, `serve`). Longer than
+/// the web site's handlers need for a request (SQLite's busy timeout is
+/// 5 s), short enough for a service manager's stop timeout (systemd's
+/// default is 90 s).
+pub const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
+
+/// Connections accepted, at most, from the listener's backlog as the server
+/// stops (mio's backlog is 1024).
+const LAST_ACCEPTS: usize = 1024;
+
 const LISTENER: Token = Token(usize::MAX - 1);
 const WAKER: Token = Token(usize::MAX - 2);
 const SIGNALS: Token = Token(usize::MAX - 3);
@@ -260,7 +307,10 @@ enum End {
     Idle(Duration),
     SlowRequest(Duration),
     Io(io::Error),
+    /// Drained while the server stops.
     Shutdown,
+    /// Still open at the shutdown deadline.
+    Deadline,
 }
 
 impl Display for End {
@@ -276,6 +326,7 @@ impl Display for End {
             ),
             End::Io(error) => write!(f, "{error}"),
             End::Shutdown => f.write_str("server shutting down"),
+            End::Deadline => f.write_str("not drained by the shutdown deadline, closed"),
         }
     }
 }
@@ -295,6 +346,9 @@ struct Connection<S: Service> {
     /// The poller said the peer closed its side: read until end of stream.
     read_closed: bool,
     eof: bool,
+    /// The server is stopping and this connection's input ran dry: its
+    /// session was told the input ended, and the socket is read no more.
+    input_cut: bool,
     /// Set when the server has ended the connection but the peer may
     /// still be sending (an error response to a request whose body is on
     /// its way, say): until then, the peer's bytes are read and dropped.
@@ -309,7 +363,8 @@ struct Connection<S: Service> {
 /// A TCP server running one [`Service`].
 pub struct Server<S: Service> {
     poll: Poll,
-    listener: TcpListener,
+    /// `None` once the server is stopping.
+    listener: Option<TcpListener>,
     local: SocketAddr,
     service: S,
     limits: Limits,
@@ -329,6 +384,11 @@ pub struct Server<S: Service> {
     again: Vec<usize>,
     /// Accepting paused until then (the process ran out of descriptors).
     accept_paused_until: Option<Instant>,
+    /// Set once the server is stopping: when the connections left are
+    /// closed.
+    drain_deadline: Option<Instant>,
+    /// The signal that stopped the server, for the log.
+    stopped_by: Option<&'static str>,
 }
 
 impl<S: Service> Server<S> {
@@ -360,7 +420,7 @@ impl<S: Service> Server<S> {
         });
         Ok(Server {
             poll,
-            listener,
+            listener: Some(listener),
             local,
             service,
             limits,
@@ -376,6 +436,8 @@ impl<S: Service> Server<S> {
             write_buf: vec![0; WRITE_BUF].into_boxed_slice(),
             again: Vec::new(),
             accept_paused_until: None,
+            drain_deadline: None,
+            stopped_by: None,
         })
     }
 
@@ -403,7 +465,9 @@ impl<S: Service> Server<S> {
         Ok(())
     }
 
-    /// Serves until stopped by a [`Stopper`] or a signal.
+    /// Serves until stopped by a [`Stopper`] or a signal, then drains the
+    /// connections (see the module's "Stopping"): returns `Ok` once none
+    /// is left, [`SHUTDOWN_DEADLINE`] after the stop at most.
     pub fn run(mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(1024);
         let mut next_tick = Instant::now() + TICK;
@@ -417,6 +481,9 @@ impl<S: Service> Server<S> {
                 next_flush = now + LOG_DELAY;
             }
             let mut wake = next_tick;
+            if let Some(deadline) = self.drain_deadline {
+                wake = wake.min(deadline);
+            }
             if !self.log.buffer().is_empty() {
                 wake = wake.min(next_flush);
             }
@@ -444,28 +511,22 @@ impl<S: Service> Server<S> {
                             self.pump(slot, false, now);
                         }
                     }
-                    SIGNALS => {
-                        if let Some(signals) = &mut self.signals
-                            && let Some(signal) = signals.pending().next()
-                        {
-                            let name = if signal == signal_hook::consts::SIGINT {
-                                "SIGINT"
-                            } else {
-                                "SIGTERM"
-                            };
-                            self.say(format_args!("{name} received, stopping"));
-                            self.stop.store(true, Ordering::SeqCst);
-                        }
-                    }
+                    SIGNALS => self.on_signals(now),
                     Token(slot) => self.pump(slot, event.is_read_closed(), now),
                 }
             }
             for slot in std::mem::take(&mut self.again) {
                 self.pump(slot, false, now);
             }
-            if self.stop.load(Ordering::SeqCst) {
-                self.shutdown();
-                return Ok(());
+            if self.stop.load(Ordering::SeqCst) && self.drain_deadline.is_none() {
+                self.begin_drain(now);
+            }
+            if let Some(deadline) = self.drain_deadline {
+                let now = Instant::now();
+                if self.live == 0 || now >= deadline {
+                    self.finish_drain();
+                    return Ok(());
+                }
             }
             let now = Instant::now();
             if now >= next_tick {
@@ -486,9 +547,108 @@ impl<S: Service> Server<S> {
         let _ = writeln!(self.log, "{}: {line}", self.service.name());
     }
 
+    /// The signals that arrived: the first stops the server, one more
+    /// during the drain closes the connections left at once.
+    fn on_signals(&mut self, now: Instant) {
+        let Some(signals) = &mut self.signals else {
+            return;
+        };
+        let received: Vec<i32> = signals.pending().collect();
+        for signal in received {
+            let name = if signal == signal_hook::consts::SIGINT {
+                "SIGINT"
+            } else {
+                "SIGTERM"
+            };
+            // Only a signal after one this server heard closes the drain:
+            // a server that another stopped first (`reseau serve` stops
+            // the other servers when one ends) may hear the first signal
+            // late.
+            if self.stopped_by.is_some() && self.drain_deadline.is_some() {
+                let live = self.live;
+                self.say(format_args!(
+                    "{name} received again: closing the {live} connection{} left",
+                    if live == 1 { "" } else { "s" }
+                ));
+                self.drain_deadline = Some(now);
+            } else if self.stopped_by.is_none() {
+                self.stopped_by = Some(name);
+                if self.drain_deadline.is_some() {
+                    self.say(format_args!("{name} received, stopping"));
+                }
+                self.stop.store(true, Ordering::SeqCst);
+            }
+        }
+    }
+
+    /// Stops accepting (after taking in the connections the kernel already
+    /// completed) and starts draining every connection.
+    fn begin_drain(&mut self, now: Instant) {
+        self.accept_paused_until = None;
+        self.accept_at_most(LAST_ACCEPTS);
+        if let Some(mut listener) = self.listener.take() {
+            // Closing the socket refuses new connections from now on.
+            let _ = self.poll.registry().deregister(&mut listener);
+        }
+        self.drain_deadline = Some(now + SHUTDOWN_DEADLINE);
+        let live = self.live;
+        if let Some(signal) = self.stopped_by {
+            self.say(format_args!("{signal} received, stopping"));
+        }
+        self.say(format_args!(
+            "stopping: {live} connection{} draining (deadline {} s)",
+            if live == 1 { "" } else { "s" },
+            SHUTDOWN_DEADLINE.as_secs()
+        ));
+        // Idle connections get no event: each is pumped once, which ends
+        // it if its input is dry.
+        for slot in 0..self.connections.len() {
+            self.pump(slot, false, now);
+        }
+    }
+
+    /// Closes what is left at the end of the drain, and says so.
+    fn finish_drain(&mut self) {
+        let mut left = 0;
+        for slot in 0..self.connections.len() {
+            let Some(Some(conn)) = self.connections.get(slot) else {
+                continue;
+            };
+            // A lingering connection was drained: only its peer's close
+            // was still awaited.
+            if conn.lingering_until.is_some() {
+                self.close(slot, End::Shutdown);
+            } else {
+                left += 1;
+                self.close(slot, End::Deadline);
+            }
+        }
+        if left == 0 {
+            self.say(format_args!("stopped"));
+        } else {
+            self.say(format_args!(
+                "stopped: {left} connection{} closed at the {} s deadline",
+                if left == 1 { "" } else { "s" },
+                SHUTDOWN_DEADLINE.as_secs()
+            ));
+        }
+        let _ = self.log.flush();
+    }
+
     fn accept(&mut self) {
-        while self.accept_paused_until.is_none() {
-            let (mut stream, peer) = match self.listener.accept() {
+        self.accept_at_most(usize::MAX);
+    }
+
+    /// Accepts until the listener would block, accepting is paused, or
+    /// `most` connections came.
+    fn accept_at_most(&mut self, most: usize) {
+        let mut accepted = 0;
+        while self.accept_paused_until.is_none() && accepted < most {
+            let Some(listener) = &self.listener else {
+                return;
+            };
+            accepted += 1;
+            let (mut stream, peer) = match listener.accept() {
                 Ok(accepted) => accepted,
                 Err(error) if error.kind() == ErrorKind::WouldBlock => return,
                 // A client that gave up before we accepted it: next.
@@ -545,6 +705,7 @@ impl<S: Service> Server<S> {
                     request_started: None,
                     read_closed: false,
                     eof: false,
+                    input_cut: false,
                     lingering_until: None,
                 });
                 self.live += 1;
@@ -574,6 +735,7 @@ impl<S: Service> Server<S> {
             &mut self.read_buf,
             &mut self.write_buf,
             &mut self.log,
+            self.drain_deadline.is_some(),
         );
         if self.service.receiving_request(&conn.session) {
             conn.request_started.get_or_insert(now);
@@ -605,6 +767,11 @@ impl<S: Service> Server<S> {
         };
         // Closing the socket also takes it out of the poller.
         if let Some(conn) = entry.take() {
+            let end = match end {
+                // Ended by the server while it stops.
+                End::Finished if self.drain_deadline.is_some() => End::Shutdown,
+                end => end,
+            };
             self.live -= 1;
             self.free.push(slot);
             if !self.service.logs_to_screen() {
@@ -651,23 +818,19 @@ impl<S: Service> Server<S> {
             }
         }
     }
-
-    fn shutdown(&mut self) {
-        for slot in 0..self.connections.len() {
-            self.close(slot, End::Shutdown);
-        }
-        let _ = self.log.flush();
-    }
 }
 
 /// Moves bytes between one connection and its session until the socket
 /// would block, the read budget runs out, or the connection must close.
+/// While the server is `draining`, input that runs dry ends (see
+/// [`cut_input`]).
 fn pump_connection<S: Service>(
     conn: &mut Connection<S>,
     service: &S,
     read_buf: &mut [u8],
     out: &mut [u8],
     log: &mut dyn Write,
+    draining: bool,
 ) -> Pumped {
     let mut read_total = 0;
     // A read that did not fill the buffer emptied the socket: with
@@ -742,7 +905,17 @@ fn pump_connection<S: Service>(
         if !conn.stash.is_empty() {
             return Pumped::Idle;
         }
-        if conn.eof || drained {
+        if conn.eof || conn.input_cut {
+            return Pumped::Idle;
+        }
+        if drained {
+            if draining {
+                match cut_input(conn, service, log) {
+                    Cut::NotYet => {}
+                    Cut::Answering => continue,
+                    Cut::Done => return Pumped::Close(End::Finished),
+                }
+            }
             return Pumped::Idle;
         }
         if read_total >= READ_BUDGET {
@@ -763,11 +936,47 @@ fn pump_connection<S: Service>(
                 conn.stash.keep(input.get(used..).unwrap_or_default());
                 drain_events(conn, service, log);
             }
-            Err(error) if error.kind() == ErrorKind::WouldBlock => return Pumped::Idle,
+            Err(error) if error.kind() == ErrorKind::WouldBlock => {
+                if draining {
+                    match cut_input(conn, service, log) {
+                        Cut::NotYet => {}
+                        Cut::Answering => continue,
+                        Cut::Done => return Pumped::Close(End::Finished),
+                    }
+                }
+                return Pumped::Idle;
+            }
             Err(error) if error.kind() == ErrorKind::Interrupted => {}
             Err(error) => return peer_gone(conn, service, error, log),
         }
     }
+}
+
+/// What a draining connection whose input ran dry does.
+enum Cut {
+    /// A request is half received: wait for the rest.
+    NotYet,
+    /// A request is being answered elsewhere: its session was told the
+    /// input ended; wait for the answer.
+    Answering,
+    /// Everything it sent is answered: end it.
+    Done,
+}
+
+/// The server is stopping, and the connection has nothing more to read
+/// now and nothing to send: see [`Cut`]. Once cut, the socket is read no
+/// more.
+fn cut_input<S: Service>(conn: &mut Connection<S>, service: &S, log: &mut dyn Write) -> Cut {
+    if service.receiving_request(&conn.session) {
+        return Cut::NotYet;
+    }
+    conn.input_cut = true;
+    if service.answering(&conn.session) {
+        conn.session.handle_eof();
+        drain_events(conn, service, log);
+        return Cut::Answering;
+    }
+    Cut::Done
 }
 
 /// Reads and drops what the peer of a lingering connection sends: `Close`

@@ -3,9 +3,11 @@
 //! The course keeps its users in a Python list (`['CBF', 'LUR', 'VRL']`) and
 //! forgets every addition at restart; here they live in one SQLite file.
 //!
-//! Durability: the file is in WAL mode with `synchronous=FULL`, so a write
-//! is on disk (the WAL fsynced) before the call that made it returns: an
-//! acknowledged write survives `kill -9` and power loss.
+//! Durability: the file is in WAL mode with `synchronous=FULL`, and each
+//! write is one transaction whose COMMIT is checked, so a write is on disk
+//! (the WAL fsynced) before the call that made it returns `Ok`: an
+//! acknowledged write survives `kill -9` and power loss, and a write whose
+//! COMMIT failed is an error, never acknowledged.
 //!
 //! Concurrency: rouille handlers run on several threads at once. A
 //! `rusqlite::Connection` may move between threads but not be shared, so
@@ -270,17 +272,25 @@ impl Db {
     }
 
     /// [`with`](Self::with) for a write, one writer of this process at a
-    /// time (see `writer`). A poisoned lock guards nothing (`()`), so it is
-    /// taken over.
-    fn write<T>(
-        &self,
-        f: impl FnOnce(&mut Connection) -> Result<T, DbError>,
-    ) -> Result<T, DbError> {
+    /// time (see `writer`), in a transaction of its own whose COMMIT is
+    /// checked: `Ok` means the change is in the WAL, fsynced
+    /// (`synchronous=FULL`), so the caller may acknowledge it. Without the
+    /// explicit transaction, an `INSERT ... RETURNING` read with
+    /// `query_row` commits when the statement is reset, and rusqlite drops
+    /// that result: a failed COMMIT looked like a success. `f` failing
+    /// rolls the transaction back. A poisoned lock guards nothing (`()`),
+    /// so it is taken over.
+    fn write<T>(&self, f: impl FnOnce(&Connection) -> Result<T, DbError>) -> Result<T, DbError> {
         let _writing = self
             .writer
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        self.with(f)
+        self.with(|conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let value = f(&tx)?;
+            tx.commit()?;
+            Ok(value)
+        })
     }
 
     /// Runs `f` on a connection of its own: an idle one, or a new one.
@@ -441,6 +451,28 @@ pub(crate) mod tests {
             .pragma_query_value(None, "journal_mode", |r| r.get(0))
             .unwrap();
         assert_eq!(mode, "wal");
+    }
+
+    /// A write is acknowledged only once its COMMIT succeeded: a COMMIT
+    /// that fails (here a deferred foreign key, checked at COMMIT; on a
+    /// real server a full disk or an I/O error at the WAL's fsync) makes
+    /// the call fail, so no 201 is sent for a row that is not stored.
+    #[test]
+    fn a_write_whose_commit_fails_is_an_error() {
+        let dir = TempDir::new("db");
+        let path = dir.0.join("a.db");
+        let db = Db::open(&path).unwrap();
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch(
+                "CREATE TABLE parent (id INTEGER PRIMARY KEY);
+                 CREATE TABLE child (parent INTEGER
+                     REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED);
+                 CREATE TRIGGER orphan AFTER INSERT ON users
+                     BEGIN INSERT INTO child VALUES (-1); END;",
+            )
+            .unwrap();
+        assert!(matches!(db.insert("Ada"), Err(DbError::Sqlite(_))));
     }
 
     #[test]

@@ -38,6 +38,11 @@ use super::http::{self, Connection, Version};
 use super::log::SiteLog;
 use crate::net::{Limits, Notify, Server, Service, Stopper};
 
+/// How long a stopped server waits for its workers once its event loop
+/// has returned. A worker is only still busy if the loop ended at the
+/// shutdown deadline with its request unanswered.
+pub const WORKER_GRACE: Duration = Duration::from_secs(1);
+
 /// What answers requests: rouille's handler shape.
 pub type Handler = Arc<dyn Fn(&rouille::Request) -> rouille::Response + Send + Sync>;
 
@@ -114,14 +119,30 @@ impl WebServer {
         self.server.stop_on_signals()
     }
 
-    /// Serves until stopped; returns once every worker has finished its
-    /// request.
+    /// Serves until stopped, then drains (see [`crate::net`]'s
+    /// "Stopping"): a request at a worker is answered before its
+    /// connection closes. Returns once every worker has ended, or
+    /// [`WORKER_GRACE`] after the loop if a handler is still running past
+    /// the shutdown deadline (it is abandoned: SQLite's transactions make
+    /// an unfinished write leave no trace).
     pub fn run(self) -> io::Result<()> {
         let result = self.server.run();
         // The loop is gone with every session, and so is every sender of
         // jobs: each worker finishes its request and ends.
-        for worker in self.workers {
-            let _ = worker.join();
+        let until = Instant::now() + WORKER_GRACE;
+        let mut busy = self.workers;
+        while !busy.is_empty() && Instant::now() < until {
+            busy.retain(|worker| !worker.is_finished());
+            if !busy.is_empty() {
+                thread::sleep(Duration::from_millis(5));
+            }
+        }
+        if !busy.is_empty() {
+            self.log.error(format_args!(
+                "{} worker{} still running a handler; not waited for",
+                busy.len(),
+                if busy.len() == 1 { " is" } else { "s are" }
+            ));
         }
         result
     }
@@ -246,6 +267,10 @@ impl Service for WebService {
 
     fn receiving_request(&self, session: &WebSession) -> bool {
         session.conn.is_receiving()
+    }
+
+    fn answering(&self, session: &WebSession) -> bool {
+        session.handling.is_some()
     }
 
     fn request_timed_out(&self, session: &mut WebSession, after: Duration) -> bool {
