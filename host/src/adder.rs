@@ -63,6 +63,12 @@ impl Service for AdderService {
         AdderSession::new(self.config)
     }
 
+    /// A frame partly read: a stopping server waits for the rest of it
+    /// (until its drain deadline), so a request on its way is answered.
+    fn receiving_request(&self, session: &AdderSession) -> bool {
+        session.in_request()
+    }
+
     fn record(
         &self,
         summary: &mut Summary,

@@ -609,6 +609,33 @@ fn sigint_stops_the_server() {
     stops_on("INT");
 }
 
+/// A request half sent when the signal comes is waited for and answered
+/// before the server stops: the stop drains, it does not cut.
+#[test]
+fn a_request_half_sent_at_sigterm_is_answered() {
+    let mut server = Server::start(&[]);
+    let mut client = connect(server.addr);
+    let request = framed(&pickle_p2(&[1, 2, 3]));
+    let (first, rest) = request.split_at(request.len() / 2);
+    // In the server's socket before the signal, whether or not the server
+    // has read it yet: a stopping server accepts and reads what is there.
+    client.write_all(first).expect("send half a request");
+    let from = server.log_len();
+    send_signal(server.proc.id(), "TERM");
+    server.wait_log(from, &["adder: stopping: 1 connection draining"]);
+    client.write_all(rest).expect("send the rest");
+    let mut reply = [0u8; 4];
+    client.read_exact(&mut reply).expect("read the reply");
+    assert_eq!(u32::from_le_bytes(reply), 6);
+    assert_eq!(read_to_close(&mut client, WAIT), Ok(Vec::new()));
+    let status = server.proc.wait_exit(Duration::from_secs(5)).expect("exit");
+    assert!(
+        status.success(),
+        "exit status {status}; log: {:#?}",
+        server.log()
+    );
+}
+
 // 7. The load generator.
 
 /// `reseau bench adder <extra>` against `reseau adder serve <server_args>`.
