@@ -578,13 +578,6 @@ impl PickleDecoder {
             match &mut self.arg {
                 Arg::Opcode => {
                     self.opcode_offset = self.offset;
-                    // Checked before the fast path reads an int: the reason
-                    // must not depend on where the input was cut.
-                    if self.stack == Stack::Done {
-                        return Err(PickleError::TrailingBytes {
-                            offset: self.offset,
-                        });
-                    }
                     // Fast path: a small int whose argument is all here.
                     if let Some(used) = self.fast_int(input, visit)? {
                         input = input.get(used..).unwrap_or_default();
@@ -733,6 +726,15 @@ impl PickleDecoder {
         result.map(|()| pos)
     }
 
+    /// A byte after STOP. [`int`](Self::int) says so too, for the ints of
+    /// the fast path (which does not go through [`opcode`](Self::opcode)):
+    /// the reason must not depend on where the input was cut.
+    fn trailing(&self) -> PickleError {
+        PickleError::TrailingBytes {
+            offset: self.opcode_offset,
+        }
+    }
+
     fn misplaced(&self, opcode: u8) -> PickleError {
         PickleError::Misplaced {
             opcode,
@@ -750,6 +752,9 @@ impl PickleDecoder {
     }
 
     fn opcode<V: Visitor>(&mut self, opcode: u8, visit: &mut V) -> Result<(), PickleError> {
+        if self.stack == Stack::Done {
+            return Err(self.trailing());
+        }
         match opcode {
             op::PROTO if self.offset == 0 => self.expect_arg(opcode, 1),
             op::FRAME => self.expect_arg(opcode, 8),
@@ -933,6 +938,7 @@ impl PickleDecoder {
             Stack::Marked => Stack::Marked,
             Stack::List => Stack::ListItem,
             Stack::ListMarked => Stack::ListMarked,
+            Stack::Done => return Err(self.trailing()),
             _ => return Err(self.misplaced(opcode)),
         };
         visit.int(value)?;
