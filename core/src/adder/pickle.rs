@@ -23,6 +23,31 @@
 //! in an `i128`; larger ones are refused. The sum is exact whatever the
 //! partial sums do: only the total has to fit.
 //!
+//! Everything accepted here means what it means to CPython's C unpickler
+//! (`_pickle`), and nothing it refuses is accepted: where the two differ,
+//! this module refuses. So:
+//!
+//! - The text of `INT` and `LONG` (protocols 0 and 1) must be a canonical
+//!   decimal: `0` or `-?[1-9][0-9]*`, and for `INT` also `00` and `01`
+//!   (False and True, as CPython writes them). CPython reads `INT` with C's
+//!   `strtol(text, 0)` and `LONG` with `int(text, 0)`, so `I010` is 8, `I08`
+//!   and `L010L` are errors, and it takes spaces, `+`, `0x`, `0o`, `0b` and
+//!   `_`: all refused here ([`PickleError::BadLiteral`]).
+//! - A `FRAME` must not announce more bytes than the payload has up to its
+//!   `STOP` (CPython checks that the bytes are there;
+//!   [`PickleError::FrameOverrun`]).
+//! - `LONG4`'s length is signed, as CPython reads it
+//!   ([`PickleError::NegativeLength`]).
+//! - A memo index (`PUT`, `BINPUT`, `LONG_BINPUT`) is at most
+//!   [`MAX_MEMO_INDEX`]: CPython sizes its memo table from the index (twice
+//!   it, in pointers), so a large one is a memory error there, or 64 GiB
+//!   ([`PickleError::MemoIndex`]). `PUT`'s text is canonical, as above.
+//! - CPython ignores bytes after `STOP`; they are refused here
+//!   ([`PickleError::TrailingBytes`]), and so is everything CPython accepts
+//!   but no pickler writes for a list of ints (a second `PROTO`, a memo
+//!   entry for an int, ...). Every error names the byte offset where it is
+//!   found, and does not depend on how the payload was cut into pieces.
+//!
 //! [`PickleEncoder`] writes what `pickle.dumps(ints, protocol=2)` writes,
 //! byte for byte, one int at a time.
 
@@ -57,6 +82,10 @@ mod op {
 
 /// The highest pickle protocol (Python 3.8 and later write up to 5).
 pub const HIGHEST_PROTOCOL: u8 = 5;
+
+/// The largest memo index accepted (`PUT`, `BINPUT`, `LONG_BINPUT`).
+/// CPython's pickler memoizes only the list, at index 0.
+pub const MAX_MEMO_INDEX: u32 = 65_535;
 
 /// The name of a pickle opcode, for error messages.
 pub fn opcode_name(opcode: u8) -> &'static str {
@@ -157,8 +186,24 @@ pub enum PickleError {
         /// The protocol number.
         protocol: u8,
     },
-    /// A text `INT`, `LONG` or `PUT` argument is not a decimal number.
+    /// A text `INT`, `LONG` or `PUT` argument is not a canonical decimal
+    /// number (no leading zero, `+`, space, `_` or other base).
     BadLiteral {
+        /// Offset of the opcode.
+        offset: u64,
+    },
+    /// A `FRAME` announces more bytes than the payload has up to its `STOP`.
+    FrameOverrun {
+        /// Offset of the `STOP` opcode, the payload's last byte.
+        offset: u64,
+    },
+    /// A `LONG4` length with its sign bit set (negative to CPython).
+    NegativeLength {
+        /// Offset of the opcode.
+        offset: u64,
+    },
+    /// A memo index above [`MAX_MEMO_INDEX`].
+    MemoIndex {
         /// Offset of the opcode.
         offset: u64,
     },
@@ -195,12 +240,21 @@ impl fmt::Display for PickleError {
                 f,
                 "pickle protocol {protocol} is not supported (0 to {HIGHEST_PROTOCOL} are)"
             ),
-            PickleError::BadLiteral { offset } => {
-                write!(
-                    f,
-                    "pickle text number at byte {offset} is not a decimal integer"
-                )
+            PickleError::BadLiteral { offset } => write!(
+                f,
+                "pickle text number at byte {offset} is not a canonical decimal integer (no leading zero, '+', space, '_' or other base)"
+            ),
+            PickleError::FrameOverrun { offset } => write!(
+                f,
+                "a pickle FRAME announces more bytes than the payload has: its STOP opcode is at byte {offset}"
+            ),
+            PickleError::NegativeLength { offset } => {
+                write!(f, "pickle LONG4 at byte {offset} has a negative length")
             }
+            PickleError::MemoIndex { offset } => write!(
+                f,
+                "pickle memo index at byte {offset} is over the limit of {MAX_MEMO_INDEX}"
+            ),
             PickleError::IntOutOfRange { offset } => {
                 write!(f, "pickle int at byte {offset} does not fit in 128 bits")
             }
@@ -247,15 +301,15 @@ enum Arg {
     /// A text argument ending in `\n` (INT, LONG, PUT).
     Line {
         opcode: u8,
-        text: heapless::Vec<u8, MAX_LINE>,
+        text: heapless::Vec<u8, MAX_LINE, u8>,
     },
     /// The little-endian two's-complement bytes of LONG1 or LONG4.
     Long(LongBytes),
 }
 
-/// Longest text argument accepted: an `i128` has 39 digits; leave room for
-/// a sign, an `L` and some leading zeros.
-const MAX_LINE: usize = 64;
+/// Longest text argument accepted: an `i128` has 39 digits, and a
+/// canonical decimal no leading zero; leave room for a sign and an `L`.
+const MAX_LINE: usize = 48;
 
 /// Gathers a LONG1/LONG4 argument of any length in constant space.
 ///
@@ -319,13 +373,13 @@ impl LongBytes {
 ///
 /// Feed the payload with [`feed`](Self::feed), in pieces of any size, then
 /// call [`finish`](Self::finish). The first error is final. Memory is
-/// constant: the biggest thing held is a 64-byte text argument.
+/// constant: the biggest thing held is a 48-byte text argument.
 ///
 /// ```
 /// use reseau_core::adder::pickle::PickleSummer;
 ///
 /// // pickle.dumps([1, 2, 300], protocol=4)
-/// let payload = b"\x80\x04\x95\x0b\x00\x00\x00\x00\x00\x00\x00]\x94(K\x01K\x02M,\x01e.";
+/// let payload = b"\x80\x04\x95\x0c\x00\x00\x00\x00\x00\x00\x00]\x94(K\x01K\x02M,\x01e.";
 /// let mut summer = PickleSummer::new();
 /// for byte in payload.chunks(1) {
 ///     summer.feed(byte).unwrap();
@@ -453,6 +507,8 @@ pub struct PickleDecoder {
     opcode_offset: u64,
     count: u64,
     failed: Option<PickleError>,
+    /// Where the FRAME that reaches furthest ends (0: no FRAME yet).
+    frame_end: u64,
 }
 
 impl Default for PickleDecoder {
@@ -471,6 +527,7 @@ impl PickleDecoder {
             opcode_offset: 0,
             count: 0,
             failed: None,
+            frame_end: 0,
         }
     }
 
@@ -669,6 +726,15 @@ impl PickleDecoder {
         result.map(|()| pos)
     }
 
+    /// A byte after STOP. [`int`](Self::int) says so too, for the ints of
+    /// the fast path (which does not go through [`opcode`](Self::opcode)):
+    /// the reason must not depend on where the input was cut.
+    fn trailing(&self) -> PickleError {
+        PickleError::TrailingBytes {
+            offset: self.opcode_offset,
+        }
+    }
+
     fn misplaced(&self, opcode: u8) -> PickleError {
         PickleError::Misplaced {
             opcode,
@@ -687,9 +753,7 @@ impl PickleDecoder {
 
     fn opcode<V: Visitor>(&mut self, opcode: u8, visit: &mut V) -> Result<(), PickleError> {
         if self.stack == Stack::Done {
-            return Err(PickleError::TrailingBytes {
-                offset: self.opcode_offset,
-            });
+            return Err(self.trailing());
         }
         match opcode {
             op::PROTO if self.offset == 0 => self.expect_arg(opcode, 1),
@@ -741,6 +805,13 @@ impl PickleDecoder {
                 self.stack = match self.stack {
                     Stack::List => Stack::Done,
                     _ => return Err(self.misplaced(opcode)),
+                };
+                // The payload ends here (bytes after STOP are refused): every
+                // FRAME must end here or before.
+                if self.frame_end > self.opcode_offset + 1 {
+                    return Err(PickleError::FrameOverrun {
+                        offset: self.opcode_offset,
+                    });
                 }
             }
             op::PROTO => return Err(self.misplaced(opcode)),
@@ -766,9 +837,22 @@ impl PickleDecoder {
             op::PROTO if a > HIGHEST_PROTOCOL => {
                 return Err(PickleError::Protocol { protocol: a });
             }
-            // The frame length only helps a reader that buffers frames.
-            op::PROTO | op::FRAME => {}
-            op::BINPUT | op::LONG_BINPUT => self.memo(opcode)?,
+            op::PROTO => {}
+            op::FRAME => {
+                // The frame's bytes start after this, the argument's last.
+                let end = (self.offset + 1).saturating_add(u64::from_le_bytes(bytes));
+                self.frame_end = self.frame_end.max(end);
+            }
+            op::BINPUT => self.memo(opcode)?,
+            op::LONG_BINPUT => {
+                let index = u32::from_le_bytes([a, b, c, d]);
+                if index > MAX_MEMO_INDEX {
+                    return Err(PickleError::MemoIndex {
+                        offset: self.opcode_offset,
+                    });
+                }
+                self.memo(opcode)?
+            }
             op::BININT1 => self.int(i128::from(a), opcode, visit)?,
             op::BININT2 => self.int(i128::from(u16::from_le_bytes([a, b])), opcode, visit)?,
             op::BININT => self.int(i128::from(i32::from_le_bytes([a, b, c, d])), opcode, visit)?,
@@ -778,6 +862,12 @@ impl PickleDecoder {
                 } else {
                     u32::from_le_bytes([a, b, c, d])
                 };
+                // CPython reads LONG4's length as a signed int.
+                if len > i32::MAX as u32 {
+                    return Err(PickleError::NegativeLength {
+                        offset: self.opcode_offset,
+                    });
+                }
                 if len == 0 {
                     self.int(0, opcode, visit)?;
                 } else {
@@ -798,24 +888,34 @@ impl PickleDecoder {
         let bad = PickleError::BadLiteral {
             offset: self.opcode_offset,
         };
-        match opcode {
-            op::PUT => {
-                if text.is_empty() || !text.iter().all(u8::is_ascii_digit) {
-                    return Err(bad);
+        let out_of_range = PickleError::IntOutOfRange {
+            offset: self.opcode_offset,
+        };
+        match (opcode, text) {
+            (op::PUT, _) => {
+                let index = match parse_decimal(text) {
+                    Some(Some(index)) if index >= 0 => index,
+                    Some(None) => i128::MAX,
+                    _ => return Err(bad),
+                };
+                if index > i128::from(MAX_MEMO_INDEX) {
+                    return Err(PickleError::MemoIndex {
+                        offset: self.opcode_offset,
+                    });
                 }
                 self.memo(opcode)
             }
+            // What CPython's pickler writes for False and True (`strtol`
+            // reads them as 0 and 1, and a 2-digit 0 or 1 is a bool).
+            (op::INT, b"00") => self.int(0, opcode, visit),
+            (op::INT, b"01") => self.int(1, opcode, visit),
             _ => {
                 // Python 3 writes LONG as `L123L\n`; the trailing L is optional.
                 let text = match (opcode, text.split_last()) {
                     (op::LONG, Some((b'L', digits))) => digits,
                     _ => text,
                 };
-                let value = parse_decimal(text)
-                    .ok_or(bad)?
-                    .ok_or(PickleError::IntOutOfRange {
-                        offset: self.opcode_offset,
-                    })?;
+                let value = parse_decimal(text).ok_or(bad)?.ok_or(out_of_range)?;
                 self.int(value, opcode, visit)
             }
         }
@@ -838,6 +938,7 @@ impl PickleDecoder {
             Stack::Marked => Stack::Marked,
             Stack::List => Stack::ListItem,
             Stack::ListMarked => Stack::ListMarked,
+            Stack::Done => return Err(self.trailing()),
             _ => return Err(self.misplaced(opcode)),
         };
         visit.int(value)?;
@@ -934,14 +1035,20 @@ impl Visitor for ExactSum {
     }
 }
 
-/// Parses `[+-]digits`. `None`: not a decimal; `Some(None)`: out of range.
+/// Parses a canonical decimal, `0` or `-?[1-9][0-9]*`: what CPython reads
+/// as the same number whether as C's `strtol(text, 0)`, `int(text, 0)` or
+/// `int(text, 10)`. `None`: not one; `Some(None)`: out of range.
 fn parse_decimal(text: &[u8]) -> Option<Option<i128>> {
     let (negative, digits) = match text.split_first() {
         Some((b'-', rest)) => (true, rest),
-        Some((b'+', rest)) => (false, rest),
         _ => (false, text),
     };
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+    let canonical = match digits {
+        [b'0'] => !negative,
+        [b'1'..=b'9', rest @ ..] => rest.iter().all(u8::is_ascii_digit),
+        _ => false,
+    };
+    if !canonical {
         return None;
     }
     let mut value: i128 = 0;
@@ -1157,6 +1264,8 @@ fn write_long1(value: i128, out: &mut Writer<'_>) {
 
 #[cfg(test)]
 mod tests {
+    extern crate std;
+
     use super::*;
 
     fn sum(payload: &[u8]) -> Result<i128, PickleError> {
@@ -1174,8 +1283,8 @@ mod tests {
             b"]q\x00(K\x01K\x02M,\x01J\xfb\xff\xff\xffJp\x11\x01\x00L1099511627776L\ne.",
             b"\x80\x02]q\x00(K\x01K\x02M,\x01J\xfb\xff\xff\xffJp\x11\x01\x00\x8a\x06\x00\x00\x00\x00\x00\x01e.",
             b"\x80\x03]q\x00(K\x01K\x02M,\x01J\xfb\xff\xff\xffJp\x11\x01\x00\x8a\x06\x00\x00\x00\x00\x00\x01e.",
-            b"\x80\x04\x95#\x00\x00\x00\x00\x00\x00\x00]\x94(K\x01K\x02M,\x01J\xfb\xff\xff\xffJp\x11\x01\x00\x8a\x06\x00\x00\x00\x00\x00\x01e.",
-            b"\x80\x05\x95#\x00\x00\x00\x00\x00\x00\x00]\x94(K\x01K\x02M,\x01J\xfb\xff\xff\xffJp\x11\x01\x00\x8a\x06\x00\x00\x00\x00\x00\x01e.",
+            b"\x80\x04\x95\x1e\x00\x00\x00\x00\x00\x00\x00]\x94(K\x01K\x02M,\x01J\xfb\xff\xff\xffJp\x11\x01\x00\x8a\x06\x00\x00\x00\x00\x00\x01e.",
+            b"\x80\x05\x95\x1e\x00\x00\x00\x00\x00\x00\x00]\x94(K\x01K\x02M,\x01J\xfb\xff\xff\xffJp\x11\x01\x00\x8a\x06\x00\x00\x00\x00\x00\x01e.",
         ];
         for payload in cases {
             assert_eq!(sum(payload), Ok(1 + 2 + 300 - 5 + 70000 + (1 << 40)));
@@ -1291,6 +1400,132 @@ mod tests {
                 offset: 1
             })
         );
+    }
+
+    /// Cuts `payload` at every offset: the result must not depend on it.
+    fn sum_split_everywhere(payload: &[u8]) -> Result<i128, PickleError> {
+        let whole = sum(payload);
+        for cut in 0..=payload.len() {
+            let mut summer = PickleSummer::new();
+            let (a, b) = payload.split_at(cut);
+            let result = summer.feed(a).and_then(|()| summer.feed(b));
+            let result = result.and_then(|()| summer.finish());
+            assert_eq!(result, whole, "cut at {cut} of {payload:?}");
+        }
+        whole
+    }
+
+    #[test]
+    fn text_ints_are_canonical_decimals() {
+        let bad = |offset| Err(PickleError::BadLiteral { offset });
+        // CPython: strtol(text, 0) reads I010 as 8; int(text, 0) refuses
+        // I08 and L010L. Refused here, as every non-canonical form.
+        for text in [
+            &b"010"[..],
+            b"08",
+            b"+5",
+            b" 5",
+            b"5 ",
+            b"0x10",
+            b"0o7",
+            b"0b1",
+            b"1_000",
+            b"-0",
+            b"-",
+            b"",
+            b"007",
+            b"5\r",
+            b"5\0",
+        ] {
+            for opcode in [b'I', b'L'] {
+                let mut payload = std::vec::Vec::from(&b"(l"[..]);
+                payload.push(opcode);
+                payload.extend_from_slice(text);
+                payload.extend_from_slice(b"\na.");
+                assert_eq!(sum_split_everywhere(&payload), bad(2), "{payload:?}");
+            }
+        }
+        assert_eq!(sum_split_everywhere(b"(lL010L\na."), bad(2));
+        assert_eq!(sum_split_everywhere(b"(lL00L\na."), bad(2));
+        // LONG has no bools: L01L is an error to CPython too.
+        assert_eq!(sum_split_everywhere(b"(lL01L\na."), bad(2));
+        // What CPython writes: 0, negatives, the bools I00 and I01.
+        assert_eq!(
+            sum_split_everywhere(b"(lI0\naI-7\naI00\naI01\naI01\na."),
+            Ok(-5)
+        );
+        assert_eq!(sum_split_everywhere(b"(lL0L\naL-12L\naL12\na."), Ok(0));
+        // 39 digits, one past i128::MAX.
+        assert_eq!(
+            sum_split_everywhere(b"(lL170141183460469231731687303715884105728L\na."),
+            Err(PickleError::IntOutOfRange { offset: 2 })
+        );
+    }
+
+    #[test]
+    fn a_frame_must_end_by_stop() {
+        // pickle.dumps([1], protocol=4): a frame of 6 bytes, up to STOP.
+        let ok = b"\x80\x04\x95\x06\x00\x00\x00\x00\x00\x00\x00]\x94K\x01a.";
+        assert_eq!(sum_split_everywhere(ok), Ok(1));
+        let mut over = *ok;
+        over[3] = 7;
+        assert_eq!(
+            sum_split_everywhere(&over),
+            Err(PickleError::FrameOverrun { offset: 16 })
+        );
+        let mut huge = *ok;
+        huge[3..11].copy_from_slice(&u64::MAX.to_le_bytes());
+        assert_eq!(
+            sum_split_everywhere(&huge),
+            Err(PickleError::FrameOverrun { offset: 16 })
+        );
+        // A shorter frame is fine (CPython reads on).
+        let mut short = *ok;
+        short[3] = 1;
+        assert_eq!(sum_split_everywhere(&short), Ok(1));
+        // The furthest of several frames is the one checked.
+        assert_eq!(
+            sum_split_everywhere(b"\x80\x04\x95\x0c\0\0\0\0\0\0\0]\x95\0\0\0\0\0\0\0\0."),
+            Err(PickleError::FrameOverrun { offset: 21 })
+        );
+    }
+
+    #[test]
+    fn memo_indices_and_long4_lengths_are_bounded() {
+        assert_eq!(sum_split_everywhere(b"(lp65535\n."), Ok(0));
+        assert_eq!(
+            sum_split_everywhere(b"(lp65536\n."),
+            Err(PickleError::MemoIndex { offset: 2 })
+        );
+        assert_eq!(
+            sum_split_everywhere(b"(lp9999999999999999999999999999999999999999\n."),
+            Err(PickleError::MemoIndex { offset: 2 })
+        );
+        assert_eq!(
+            sum_split_everywhere(b"(lp00\n."),
+            Err(PickleError::BadLiteral { offset: 2 })
+        );
+        assert_eq!(sum_split_everywhere(b"]r\xff\xff\x00\x00."), Ok(0));
+        assert_eq!(
+            sum_split_everywhere(b"]r\xff\xff\xff\xff."),
+            Err(PickleError::MemoIndex { offset: 1 })
+        );
+        assert_eq!(
+            sum_split_everywhere(b"]\x8b\x00\x00\x00\x80a."),
+            Err(PickleError::NegativeLength { offset: 1 })
+        );
+    }
+
+    #[test]
+    fn an_int_after_stop_is_a_trailing_byte_however_cut() {
+        for tail in [&b"K\x01"[..], b"M\x01\x02", b"J\x01\x02\x03\x04", b"K"] {
+            let mut payload = std::vec::Vec::from(&b"\x80\x02]."[..]);
+            payload.extend_from_slice(tail);
+            assert_eq!(
+                sum_split_everywhere(&payload),
+                Err(PickleError::TrailingBytes { offset: 4 })
+            );
+        }
     }
 
     #[test]
