@@ -1086,6 +1086,52 @@ mod tests {
         );
     }
 
+    /// Found by the web_config fuzz target: keys, section names and
+    /// lines were quoted raw in errors, so a config file could write
+    /// escape sequences (or a line break, or a bidi override) to the
+    /// terminal that prints the error.
+    #[test]
+    fn errors_escape_control_and_bidi_characters() {
+        assert_eq!(
+            error("[global]\nserver.\u{1b}[2J: 1\n"),
+            "server.conf:2: unknown key server.\\u{1b}[2J in [global]"
+        );
+        assert_eq!(
+            error("x\u{1b}]0;title\u{7}: 1\n"),
+            "server.conf:1: x\\u{1b}]0;title\\u{7} comes before any section: put it under [global]"
+        );
+        assert_eq!(
+            error("[/a\u{202e}b]\n[/a\u{202e}b]\n"),
+            "server.conf:2: section [/a\\u{202e}b] appears twice"
+        );
+        assert_eq!(
+            error("[global]\nbell\u{8}\u{8}\n"),
+            "server.conf:2: expected 'key: value' or 'key = value', got 'bell\\u{8}\\u{8}'"
+        );
+    }
+
+    /// What the web_config fuzz target checks of every config that
+    /// parses: it renders to a config that parses to the same settings.
+    #[test]
+    fn a_config_renders_to_a_config_that_parses_the_same() {
+        let text = "[global]\nserver.socket_host: 'a\\'b\\\\c\\n\\t\u{1}'\nserver.socket_port: 0\nreseau.db: 'x.db'\nlog.access_file: 'a.log'\ntools.gzip.on: True\ntools.encode.on: True\n[/]\ntools.staticdir.root: '/srv'\n[/static]\ntools.staticdir.on: True\ntools.staticdir.dir: 'public'\ntools.staticdir.index: 'i.html'\n[/f]\ntools.staticfile.on: True\ntools.staticfile.filename: 'f.ico'\n[/empty]\ntools.encode.on: True\n";
+        let settings = parse(text).unwrap();
+        assert_eq!(settings.host, "a'b\\c\n\t\u{1}");
+        let rendered = settings.render();
+        assert!(!rendered.contains("[/empty]"), "{rendered}");
+        let again = parse(&rendered).unwrap();
+        assert_eq!(again.render(), rendered);
+        assert_eq!(again.host, settings.host);
+        assert_eq!(again.port, 0);
+        assert_eq!(again.log.access_file, Some(PathBuf::from("a.log")));
+        assert_eq!(again.tree.tools("/static/x"), settings.tree.tools("/static/x"));
+        assert_eq!(again.tree.tools("/f"), settings.tree.tools("/f"));
+        assert!(again.tree.tools("/x").gzip);
+        // Defaults render too, with the site's own static folder.
+        let defaults = parse("[global]\n").unwrap();
+        assert_eq!(parse(&defaults.render()).unwrap().render(), defaults.render());
+    }
+
     #[test]
     fn cherrypy_keys_reseau_lacks_are_named_as_such() {
         for key in [
