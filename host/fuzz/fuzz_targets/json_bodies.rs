@@ -298,15 +298,6 @@ fn plain_name(body: &[u8], twice: bool) -> Option<String> {
     plain.then(|| name.to_owned())
 }
 
-/// `-0` summed as 0 is issue 12's; `RESEAU_FUZZ_KNOWN=minus-zero` lets a
-/// campaign run on a tree that still refuses it.
-fn minus_zero_known() -> bool {
-    static KNOWN: OnceLock<bool> = OnceLock::new();
-    *KNOWN.get_or_init(|| {
-        std::env::var("RESEAU_FUZZ_KNOWN").is_ok_and(|known| known.contains("minus-zero"))
-    })
-}
-
 fuzz_target!(|input: Input| {
     let site = site();
     let db = &site.db;
@@ -375,11 +366,7 @@ fuzz_target!(|input: Input| {
                 400 => SumAnswer::Malformed,
                 _ => SumAnswer::Refused,
             };
-            let known = minus_zero_known()
-                && got == SumAnswer::Refused
-                && matches!(expected, SumAnswer::Sum(_))
-                && String::from_utf8_lossy(&body).contains("-0");
-            assert!(got == expected || known, "expected {expected:?}: {context}");
+            assert!(got == expected, "expected {expected:?}: {context}");
         }
         Call::CreateUser | Call::Rename(_) | Call::CourseAdd => {
             let mut names = site.names.lock().unwrap_or_else(|e| e.into_inner());
