@@ -71,7 +71,14 @@ fuzz_target!(|input: Input| {
         panic!("{why}\n{whole:#?}");
     }
     let out_size = (13 + usize::from(input.out)).min(255);
-    let split = run(limits, &bytes, &pieces(&input.cuts), out_size, End::Eof, framing);
+    let split = run(
+        limits,
+        &bytes,
+        &pieces(&input.cuts),
+        out_size,
+        End::Eof,
+        framing,
+    );
     if let Err(why) = same_runs(&whole, &split, framing) {
         panic!("cut at {:?}: {why}", pieces(&input.cuts));
     }

@@ -152,9 +152,7 @@ impl Body {
                     text.into_bytes()
                 }
             }
-            Body::Plain(bytes) => {
-                json!({ "name": plain(bytes) }).to_string().into_bytes()
-            }
+            Body::Plain(bytes) => json!({ "name": plain(bytes) }).to_string().into_bytes(),
         }
     }
 }
@@ -318,17 +316,23 @@ fuzz_target!(|input: Input| {
     // A rename frees the old name: read it first.
     let old_name = match input.call {
         Call::Rename(_) => {
-            let got = call("GET", &url, None, b"", |r| api::route(r, "GET", &path, db, max_body));
+            let got = call("GET", &url, None, b"", |r| {
+                api::route(r, "GET", &path, db, max_body)
+            });
             (got.status == 200).then(|| user(&got.json).1)
         }
         _ => None,
     };
-    let answer = call(method, &url, content_type.as_deref(), &body, |request| {
-        match input.call {
+    let answer = call(
+        method,
+        &url,
+        content_type.as_deref(),
+        &body,
+        |request| match input.call {
             Call::CourseAdd => api::add_user_course(request, db, max_body),
             _ => api::route(request, method, &path, db, max_body),
-        }
-    });
+        },
+    );
     let status = answer.status;
     let context = format!(
         "{method} {url} {content_type:?} ({} bytes, limit {max_body}) {:?} answered {status} {}",
@@ -382,7 +386,10 @@ fuzz_target!(|input: Input| {
                             Some(format!("/api/users/{id}").as_str()),
                             "{context}"
                         );
-                        assert!(!names.contains(&name), "a second user named {name:?}: {context}");
+                        assert!(
+                            !names.contains(&name),
+                            "a second user named {name:?}: {context}"
+                        );
                     } else if let Some(old) = &old_name {
                         names.remove(old);
                     }
@@ -402,7 +409,10 @@ fuzz_target!(|input: Input| {
                     // choose; a 409 for them is checked against the
                     // database.
                     if let Some(plain) = plain {
-                        assert!(!names.contains(&plain), "a second user named {plain:?}: {context}");
+                        assert!(
+                            !names.contains(&plain),
+                            "a second user named {plain:?}: {context}"
+                        );
                         names.insert(plain);
                     }
                 }
@@ -417,7 +427,10 @@ fuzz_target!(|input: Input| {
                         names.insert(plain.clone());
                     }
                 }
-                404 => assert!(old_name.is_none(), "404 for a user that is there: {context}"),
+                404 => assert!(
+                    old_name.is_none(),
+                    "404 for a user that is there: {context}"
+                ),
                 _ => {
                     if let (Some(plain), Call::CreateUser) = (&plain, &input.call) {
                         panic!("{plain:?} refused: {context}");

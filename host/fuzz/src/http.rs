@@ -383,7 +383,8 @@ fn dechunk(bytes: &[u8]) -> Result<(Vec<u8>, usize), String> {
             .position(|w| w == b"\r\n")
             .ok_or("chunk size line without CRLF")?;
         let line = std::str::from_utf8(&bytes[at..at + line_end]).map_err(|e| e.to_string())?;
-        let size = usize::from_str_radix(line, 16).map_err(|e| format!("chunk size {line:?}: {e}"))?;
+        let size =
+            usize::from_str_radix(line, 16).map_err(|e| format!("chunk size {line:?}: {e}"))?;
         at += line_end + 2;
         if size == 0 {
             if bytes.get(at..at + 2) != Some(b"\r\n") {

@@ -274,10 +274,7 @@ impl Settings {
         };
         key("server.socket_host", python_str(&self.host));
         key("server.socket_port", self.port.to_string());
-        key(
-            "server.max_request_body_size",
-            limits.max_body.to_string(),
-        );
+        key("server.max_request_body_size", limits.max_body.to_string());
         key(
             "server.max_request_header_size",
             limits.max_header.to_string(),
@@ -291,10 +288,7 @@ impl Settings {
             "reseau.request_timeout",
             limits.request_timeout.as_secs().to_string(),
         );
-        key(
-            "reseau.max_connections",
-            limits.max_connections.to_string(),
-        );
+        key("reseau.max_connections", limits.max_connections.to_string());
         key("reseau.db", text(&self.db));
         key("log.screen", flag(log.screen).to_owned());
         key(
@@ -1124,12 +1118,18 @@ mod tests {
         assert_eq!(again.host, settings.host);
         assert_eq!(again.port, 0);
         assert_eq!(again.log.access_file, Some(PathBuf::from("a.log")));
-        assert_eq!(again.tree.tools("/static/x"), settings.tree.tools("/static/x"));
+        assert_eq!(
+            again.tree.tools("/static/x"),
+            settings.tree.tools("/static/x")
+        );
         assert_eq!(again.tree.tools("/f"), settings.tree.tools("/f"));
         assert!(again.tree.tools("/x").gzip);
         // Defaults render too, with the site's own static folder.
         let defaults = parse("[global]\n").unwrap();
-        assert_eq!(parse(&defaults.render()).unwrap().render(), defaults.render());
+        assert_eq!(
+            parse(&defaults.render()).unwrap().render(),
+            defaults.render()
+        );
     }
 
     #[test]
