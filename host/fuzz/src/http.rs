@@ -167,13 +167,14 @@ fn raw_len(text: &str) -> usize {
 
 /// The smallest head that can have produced `event`'s request.
 pub fn min_head_len(method: &str, target: &str, headers: &[(String, String)]) -> usize {
-    // "M T HTTP/1.x\r\n" ... "\r\n"
-    let line = method.len() + 1 + target.len() + 1 + 8 + 2;
+    // "M T HTTP/1.x\n", "name:value\n" each, "\n": a bare LF ends a
+    // line too (RFC 9112, 2.2).
+    let line = method.len() + 1 + target.len() + 1 + 8 + 1;
     let fields: usize = headers
         .iter()
-        .map(|(name, value)| name.len() + 1 + raw_len(value) + 2)
+        .map(|(name, value)| name.len() + 1 + raw_len(value) + 1)
         .sum();
-    line + fields + 2
+    line + fields + 1
 }
 
 /// Checks one run against the limits and the rules of HTTP/1.1 framing.
