@@ -251,6 +251,84 @@ impl Settings {
         Ok(())
     }
 
+    /// These settings as a config file: every key, in a fixed order, then
+    /// each path section that sets a tool key, in path order. Parsed again
+    /// (from a file in the same folder), it gives the same settings, and
+    /// renders to the same text: the fuzzer's round trip.
+    pub fn render(&self) -> String {
+        fn text(value: &Path) -> String {
+            python_str(&value.to_string_lossy())
+        }
+        fn flag(value: bool) -> &'static str {
+            if value { "True" } else { "False" }
+        }
+        let limits = &self.limits;
+        let log = &self.log;
+        let none = PathBuf::new();
+        let mut out = String::from("[global]\n");
+        let mut key = |name: &str, value: String| {
+            out.push_str(name);
+            out.push_str(": ");
+            out.push_str(&value);
+            out.push('\n');
+        };
+        key("server.socket_host", python_str(&self.host));
+        key("server.socket_port", self.port.to_string());
+        key("server.max_request_body_size", limits.max_body.to_string());
+        key(
+            "server.max_request_header_size",
+            limits.max_header.to_string(),
+        );
+        key("server.thread_pool", limits.workers.to_string());
+        key(
+            "server.socket_timeout",
+            limits.idle_timeout.as_secs().to_string(),
+        );
+        key(
+            "reseau.request_timeout",
+            limits.request_timeout.as_secs().to_string(),
+        );
+        key("reseau.max_connections", limits.max_connections.to_string());
+        key("reseau.db", text(&self.db));
+        key("log.screen", flag(log.screen).to_owned());
+        key(
+            "log.access_file",
+            text(log.access_file.as_deref().unwrap_or(&none)),
+        );
+        key(
+            "log.error_file",
+            text(log.error_file.as_deref().unwrap_or(&none)),
+        );
+        for (section, tools) in self.tree.sections() {
+            if let Some(path) = section {
+                out.push_str(&format!("[{path}]\n"));
+            }
+            let mut key = |name: &str, value: Option<String>| {
+                if let Some(value) = value {
+                    out.push_str(&format!("tools.{name}: {value}\n"));
+                }
+            };
+            key("staticdir.on", tools.staticdir_on.map(|b| flag(b).into()));
+            key("staticdir.root", tools.staticdir_root.as_deref().map(text));
+            key("staticdir.dir", tools.staticdir_dir.as_deref().map(text));
+            key(
+                "staticdir.index",
+                tools.staticdir_index.as_deref().map(python_str),
+            );
+            key("staticfile.on", tools.staticfile_on.map(|b| flag(b).into()));
+            key(
+                "staticfile.filename",
+                tools.staticfile_filename.as_deref().map(text),
+            );
+            key(
+                "staticfile.root",
+                tools.staticfile_root.as_deref().map(text),
+            );
+            key("gzip.on", tools.gzip_on.map(|b| flag(b).into()));
+        }
+        out
+    }
+
     /// The settings of the config file at `path`, or the defaults for `None`.
     ///
     /// Keys the file does not set keep their default.
@@ -271,11 +349,14 @@ impl Settings {
 
     /// Parses config text; `file` names it in errors, `folder` is where a
     /// relative static `dir` or `filename` without a `root` is resolved.
-    fn parse(text: &str, file: &Path, folder: &Path) -> Result<Settings, ConfigError> {
+    /// [`Settings::load`] is this on a file's text.
+    pub fn parse(text: &str, file: &Path, folder: &Path) -> Result<Settings, ConfigError> {
+        // Messages quote the file's text: control and bidi characters in
+        // it are escaped, so that an error printed on a terminal is text.
         let error = |line: usize, message: String| ConfigError::Line {
             file: file.to_owned(),
             line,
-            message,
+            message: clean(&message),
         };
         let mut settings = Settings::default();
         let mut tree = ConfigTree::new(folder.to_owned());
@@ -653,17 +734,35 @@ fn is_utf8(name: &str) -> bool {
     matches!(folded.as_str(), "utf8" | "u8" | "utf" | "cp65001")
 }
 
+/// Whether `c` must not reach a terminal as is: a control character
+/// (C0, DEL, C1: escape sequences, line breaks, backspaces) or an
+/// invisible formatting one (bidi overrides and isolates, zero-width
+/// characters, the byte order mark) that makes text read other than it is.
+pub fn is_unsafe_char(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}'
+        )
+}
+
+/// `text` with [`is_unsafe_char`] characters escaped (`\u{1b}`).
+fn clean(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if is_unsafe_char(c) {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// A value for an error message: as written if it is quoted already,
 /// else in quotes; control characters escaped.
 fn show(value: &str) -> String {
-    let mut clean = String::with_capacity(value.len());
-    for c in value.chars() {
-        if c.is_control() {
-            clean.extend(c.escape_default());
-        } else {
-            clean.push(c);
-        }
-    }
+    let clean = clean(value);
     if clean.starts_with(['\'', '"']) {
         clean
     } else {
@@ -717,6 +816,24 @@ fn seconds(literal: &Literal) -> Option<Duration> {
     int(literal, 1, 86_400)
         .and_then(|n| u64::try_from(n).ok())
         .map(Duration::from_secs)
+}
+
+/// `text` as a one-line Python string literal that [`parse_string`] reads
+/// back as `text`.
+fn python_str(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('\'');
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\'' => out.push_str("\\'"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
 }
 
 /// The Python expression the handout writes for "the working directory".
@@ -960,6 +1077,58 @@ mod tests {
         assert_eq!(
             error("[/a/]\n"),
             "server.conf:1: section [/a/] ends with '/': CherryPy compares paths without it and would never apply this section; write [/a]"
+        );
+    }
+
+    /// Found by the web_config fuzz target: keys, section names and
+    /// lines were quoted raw in errors, so a config file could write
+    /// escape sequences (or a line break, or a bidi override) to the
+    /// terminal that prints the error.
+    #[test]
+    fn errors_escape_control_and_bidi_characters() {
+        assert_eq!(
+            error("[global]\nserver.\u{1b}[2J: 1\n"),
+            "server.conf:2: unknown key server.\\u{1b}[2J in [global]"
+        );
+        assert_eq!(
+            error("x\u{1b}]0;title\u{7}: 1\n"),
+            "server.conf:1: x\\u{1b}]0;title\\u{7} comes before any section: put it under [global]"
+        );
+        assert_eq!(
+            error("[/a\u{202e}b]\n[/a\u{202e}b]\n"),
+            "server.conf:2: section [/a\\u{202e}b] appears twice"
+        );
+        assert_eq!(
+            error("[global]\nbell\u{8}\u{8}\n"),
+            "server.conf:2: expected 'key: value' or 'key = value', got 'bell\\u{8}\\u{8}'"
+        );
+    }
+
+    /// What the web_config fuzz target checks of every config that
+    /// parses: it renders to a config that parses to the same settings.
+    #[test]
+    fn a_config_renders_to_a_config_that_parses_the_same() {
+        let text = "[global]\nserver.socket_host: 'a\\'b\\\\c\\n\\t\u{1}'\nserver.socket_port: 0\nreseau.db: 'x.db'\nlog.access_file: 'a.log'\ntools.gzip.on: True\ntools.encode.on: True\n[/]\ntools.staticdir.root: '/srv'\n[/static]\ntools.staticdir.on: True\ntools.staticdir.dir: 'public'\ntools.staticdir.index: 'i.html'\n[/f]\ntools.staticfile.on: True\ntools.staticfile.filename: 'f.ico'\n[/empty]\ntools.encode.on: True\n";
+        let settings = parse(text).unwrap();
+        assert_eq!(settings.host, "a'b\\c\n\t\u{1}");
+        let rendered = settings.render();
+        assert!(!rendered.contains("[/empty]"), "{rendered}");
+        let again = parse(&rendered).unwrap();
+        assert_eq!(again.render(), rendered);
+        assert_eq!(again.host, settings.host);
+        assert_eq!(again.port, 0);
+        assert_eq!(again.log.access_file, Some(PathBuf::from("a.log")));
+        assert_eq!(
+            again.tree.tools("/static/x"),
+            settings.tree.tools("/static/x")
+        );
+        assert_eq!(again.tree.tools("/f"), settings.tree.tools("/f"));
+        assert!(again.tree.tools("/x").gzip);
+        // Defaults render too, with the site's own static folder.
+        let defaults = parse("[global]\n").unwrap();
+        assert_eq!(
+            parse(&defaults.render()).unwrap().render(),
+            defaults.render()
         );
     }
 

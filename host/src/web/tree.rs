@@ -128,6 +128,29 @@ impl ConfigTree {
         }
     }
 
+    /// `[global]` (`None`), then each path section in path order: every
+    /// section that sets a tool key (sections the file only named, or that
+    /// set only `tools.encode.*`, set nothing and are left out).
+    pub fn sections(&self) -> Vec<(Option<&str>, &ToolSettings)> {
+        let mut paths: Vec<&String> = self
+            .sections
+            .iter()
+            .filter(|(_, tools)| **tools != ToolSettings::default())
+            .map(|(path, _)| path)
+            .collect();
+        paths.sort();
+        let mut all = Vec::with_capacity(paths.len() + 1);
+        if self.global != ToolSettings::default() {
+            all.push((None, &self.global));
+        }
+        for path in paths {
+            if let Some(tools) = self.sections.get(path) {
+                all.push((Some(path.as_str()), tools));
+            }
+        }
+        all
+    }
+
     /// Whether any section, or `[global]`, sets `tools.staticdir.dir`.
     pub fn has_staticdir(&self) -> bool {
         self.global.staticdir_dir.is_some()
