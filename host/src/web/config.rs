@@ -391,6 +391,15 @@ impl Settings {
                             ),
                         ));
                     }
+                    path if path.starts_with('/') && path.contains("//") => {
+                        return Err(error(
+                            line,
+                            format!(
+                                "section [{}] has an empty segment ('//'): CherryPy drops empty segments from request paths and would never apply this section",
+                                path.escape_debug(),
+                            ),
+                        ));
+                    }
                     path if path.starts_with('/') => Some(path.to_owned()),
                     other => {
                         return Err(error(
@@ -583,7 +592,7 @@ impl Settings {
         // CherryPy would answer 500 to every request there (the tool's
         // argument is missing); we say so at start instead.
         for (tool, section, line) in turned_on {
-            let (merged, _) = tree.merged(section.as_deref().unwrap_or("/"));
+            let (merged, _) = tree.merged_section(section.as_deref().unwrap_or("/"));
             let (missing, needs) = match tool {
                 "tools.staticdir" => (
                     merged.staticdir_on == Some(true) && merged.staticdir_dir.is_none(),
@@ -1101,6 +1110,33 @@ mod tests {
         assert_eq!(
             error("[global]\nbell\u{8}\u{8}\n"),
             "server.conf:2: expected 'key: value' or 'key = value', got 'bell\\u{8}\\u{8}'"
+        );
+    }
+
+    /// Found by the web_config fuzz target: the check that a tool turned
+    /// on has its folder looked the section up by percent-decoding its
+    /// name again, so `[/a%41]` (what `/a%2541` reaches) was checked as
+    /// `/aA`: its own settings were not seen, and another section's
+    /// missing `dir` was blamed on its line. Sections with an empty
+    /// segment, which no request reaches, are refused.
+    #[test]
+    fn a_section_is_checked_under_its_own_name() {
+        assert_eq!(
+            error("[/a%41]\ntools.staticdir.on: True\n"),
+            "server.conf:2: [/a%41] has tools.staticdir.on: True but no tools.staticdir.dir, in it or a parent section"
+        );
+        let settings =
+            parse("[/a%41]\ntools.staticdir.on: True\ntools.staticdir.dir: '/srv'\n").unwrap();
+        assert_eq!(folder(&settings, "/a%2541/x"), Some(PathBuf::from("/srv")));
+        assert_eq!(
+            error(
+                "[/a%41]\ntools.staticdir.on: True\ntools.staticdir.dir: '/srv'\n[global]\ntools.staticdir.on: True\n"
+            ),
+            "server.conf:5: [global] has tools.staticdir.on: True but no tools.staticdir.dir, in it or a parent section"
+        );
+        assert_eq!(
+            error("[/a//b]\n"),
+            "server.conf:1: section [/a//b] has an empty segment ('//'): CherryPy drops empty segments from request paths and would never apply this section"
         );
     }
 

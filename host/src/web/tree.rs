@@ -183,6 +183,22 @@ impl ConfigTree {
                     .into_owned()
             })
             .collect();
+        self.merged_segments(&segments)
+    }
+
+    /// The settings in force at a section's own path: a section name is a
+    /// decoded path already, so it is not percent-decoded again (a section
+    /// `[/100%cd]` is what the request `/100%25cd` reaches).
+    pub fn merged_section(&self, path: &str) -> (ToolSettings, usize) {
+        let segments: Vec<String> = path
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect();
+        self.merged_segments(&segments)
+    }
+
+    fn merged_segments(&self, segments: &[String]) -> (ToolSettings, usize) {
         let mut merged = self.global.clone();
         let mut section_segments = 0;
         let mut path = String::from("/");
