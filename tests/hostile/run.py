@@ -140,6 +140,9 @@ def main(argv=None):
         for c in cases:
             print('%-40s %s' % (c.name, c.doc))
         return 0
+    # The servers run in a temporary folder: a relative path would not
+    # name the binary there.
+    args.reseau = os.path.abspath(args.reseau)
     if not os.access(args.reseau, os.X_OK):
         print('no reseau binary at %s (cargo build --release -p reseau-host)' % args.reseau)
         return 2
