@@ -936,16 +936,8 @@ fn pump_connection<S: Service>(
                 conn.stash.keep(input.get(used..).unwrap_or_default());
                 drain_events(conn, service, log);
             }
-            Err(error) if error.kind() == ErrorKind::WouldBlock => {
-                if draining {
-                    match cut_input(conn, service, log) {
-                        Cut::NotYet => {}
-                        Cut::Answering => continue,
-                        Cut::Done => return Pumped::Close(End::Finished),
-                    }
-                }
-                return Pumped::Idle;
-            }
+            // Nothing to read now: the input ran dry, handled above.
+            Err(error) if error.kind() == ErrorKind::WouldBlock => drained = true,
             Err(error) if error.kind() == ErrorKind::Interrupted => {}
             Err(error) => return peer_gone(conn, service, error, log),
         }
