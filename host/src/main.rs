@@ -182,6 +182,7 @@ impl LimitArgs {
             max_connections: self.max_connections,
             idle_timeout: Duration::from_secs(self.idle_timeout),
             request_timeout: None,
+            threads: 0,
         }
     }
 }

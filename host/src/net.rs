@@ -122,6 +122,9 @@ pub struct Limits {
     /// closed, however often it sends a byte: a slow client ("slowloris")
     /// cannot hold a connection forever. `None`: no such limit.
     pub request_timeout: Option<Duration>,
+    /// Event loops that share the connections; `0`: one per available
+    /// core.
+    pub threads: usize,
 }
 
 impl Default for Limits {
@@ -130,6 +133,7 @@ impl Default for Limits {
             max_connections: 16_384,
             idle_timeout: Duration::from_secs(60),
             request_timeout: None,
+            threads: 0,
         }
     }
 }

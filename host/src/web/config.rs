@@ -111,6 +111,9 @@ pub struct HttpLimits {
     pub max_connections: usize,
     /// Threads that run the handlers.
     pub workers: usize,
+    /// Event loops that share the connections; `0`: one per available
+    /// core.
+    pub threads: usize,
 }
 
 impl Default for HttpLimits {
@@ -122,6 +125,7 @@ impl Default for HttpLimits {
             idle_timeout: Duration::from_secs(30),
             max_connections: 4096,
             workers: 8,
+            threads: 0,
         }
     }
 }

@@ -77,6 +77,7 @@ impl WebServer {
                 max_connections: limits.max_connections,
                 idle_timeout: limits.idle_timeout,
                 request_timeout: Some(limits.request_timeout),
+                threads: limits.threads,
             },
         )?;
         // At least one, whatever a caller passes (the config allows 1 to 1024).
