@@ -12,8 +12,11 @@
 //!   reseau's native format.
 //! - [`echo`]: the echo server's session (RFC 862, bounded).
 //! - [`chat`]: the UDP chat's commands.
-//! - [`session`]: the trait every stream session implements, and the order
-//!   in which drivers call it.
+//! - [`session`]: the trait every stream session implements, the order in
+//!   which drivers call it, and how a connection ends.
+//! - [`time`] and [`timed`]: time as an input, and the rules that need it
+//!   (idle timeout, request timeout, lingering close), once for every
+//!   driver.
 //! - [`drive`]: drivers that run sessions over smoltcp sockets (feature
 //!   `smoltcp`) and over `embedded_io` streams (feature `embedded-io`).
 #![no_std]
@@ -34,4 +37,6 @@ pub mod drive;
 pub mod echo;
 pub mod frame;
 pub mod session;
+pub mod time;
+pub mod timed;
 pub mod writer;

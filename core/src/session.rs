@@ -17,6 +17,12 @@
 //!    then 2 and 3 again.
 //! 5. Close the transport once [`is_finished`](StreamSession::is_finished).
 //!
+//! Time reaches a session through [`Timed`](crate::timed::Timed), which
+//! wraps it and owns the rules that need a clock (idle timeout, request
+//! timeout, lingering close): a session only says whether it is
+//! [receiving a request](StreamSession::is_receiving), and is told when
+//! that request is [late](StreamSession::handle_request_timeout).
+//!
 //! A session takes less input than offered only while it has output
 //! waiting; after `poll_transmit` has drained it, it takes more. Drivers
 //! rely on that to apply back-pressure without unbounded buffers.
@@ -41,4 +47,68 @@ pub trait StreamSession {
 
     /// Nothing more will be read or written: close the connection.
     fn is_finished(&self) -> bool;
+
+    /// Whether a request is partly received: its first byte came, its
+    /// last has not. The request timeout runs only then, and a stopping
+    /// server waits for the rest. Sessions with no notion of a request
+    /// (echo: the stream is the message) never are.
+    fn is_receiving(&self) -> bool {
+        false
+    }
+
+    /// Whether a request was received whose answer is being made
+    /// elsewhere and is not ready to send yet (the web site's handlers run
+    /// on worker threads). A stopping server tells such a session its
+    /// input ended and waits for the answer; other sessions have answered
+    /// all they read once they have nothing to send.
+    fn is_answering(&self) -> bool {
+        false
+    }
+
+    /// The request being received did not arrive within the request
+    /// timeout (`after`). A session may answer it (the web site's 408)
+    /// and then finish; one that is still receiving afterwards is closed
+    /// at once, which is what the default does.
+    fn handle_request_timeout(&mut self, after: core::time::Duration) {
+        let _ = after;
+    }
+}
+
+/// How a connection ended: the one vocabulary of every driver's log line
+/// (the std servers' and the smoltcp driver's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum End {
+    /// The peer closed its side first, and everything was sent.
+    ClosedByPeer,
+    /// The session finished and the server closed the connection.
+    ClosedByServer,
+    /// No traffic for this long ([`Timeouts::idle`](crate::timed::Timeouts::idle)).
+    Idle(core::time::Duration),
+    /// A request took longer than this to arrive
+    /// ([`Timeouts::request`](crate::timed::Timeouts::request)).
+    SlowRequest(core::time::Duration),
+    /// The connection was reset, failed, or (smoltcp) timed out.
+    Reset,
+    /// Drained while the server stops.
+    Shutdown,
+    /// Still open at the server's shutdown deadline, closed as it was.
+    Deadline,
+}
+
+impl core::fmt::Display for End {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            End::ClosedByPeer => f.write_str("closed by peer"),
+            End::ClosedByServer => f.write_str("closed by server"),
+            End::Idle(after) => write!(f, "idle for {}s, closed", after.as_secs()),
+            End::SlowRequest(after) => write!(
+                f,
+                "request not received within {}s, closed",
+                after.as_secs_f64()
+            ),
+            End::Reset => f.write_str("reset or timed out"),
+            End::Shutdown => f.write_str("server shutting down"),
+            End::Deadline => f.write_str("not drained by the shutdown deadline, closed"),
+        }
+    }
 }

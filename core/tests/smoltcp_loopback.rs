@@ -17,9 +17,10 @@ use reseau_core::adder::native::Reply;
 use reseau_core::adder::{
     AdderConfig, AdderSession, Error, Event, Format, ReplyDecoder, RequestEncoder,
 };
-use reseau_core::drive::smoltcp::{Ending, Status, TcpDriver};
+use reseau_core::drive::smoltcp::{Status, TcpDriver};
 use reseau_core::echo::{self, EchoSession};
 use reseau_core::frame;
+use reseau_core::session::End;
 use reseau_core::session::StreamSession;
 use smoltcp::iface::{PollResult, SocketHandle};
 use smoltcp::socket::tcp::{RecvError, Socket, SocketBuffer, State};
@@ -80,7 +81,7 @@ struct Server<S: StreamSession> {
     events: Vec<S::Event>,
     finished: usize,
     /// How each finished connection ended, in order.
-    endings: Vec<Ending>,
+    endings: Vec<End>,
 }
 
 impl<S: StreamSession> Server<S> {
@@ -102,7 +103,7 @@ impl<S: StreamSession> Server<S> {
             let socket = net.sockets.get_mut::<Socket>(*handle);
             if driver.poll(socket, |event| self.events.push(event)) == Status::Finished {
                 self.finished += 1;
-                self.endings.extend(driver.ending());
+                self.endings.extend(driver.end());
                 *driver = TcpDriver::new((self.make)());
                 socket.listen(PORT).unwrap();
             }
@@ -284,7 +285,7 @@ fn the_server_closes_first_after_a_course_request() {
         replies(Format::Pickle, &clients[0].received),
         [Reply::Sum(6)]
     );
-    assert_eq!(server.endings, [Ending::ClosedByServer]);
+    assert_eq!(server.endings, [End::ClosedByServer]);
 }
 
 #[test]
@@ -355,7 +356,7 @@ fn hostile_pickle_closes_without_reply() {
         server.events
     );
     assert_eq!(server.finished, 1);
-    assert_eq!(server.endings, [Ending::ClosedByServer]);
+    assert_eq!(server.endings, [End::ClosedByServer]);
 }
 
 #[test]
@@ -380,7 +381,7 @@ fn a_client_reset_mid_request_is_an_end_of_stream() {
         },
     );
     assert_eq!(server.events, [Event::Rejected(Error::Truncated)]);
-    assert_eq!(server.endings, [Ending::Reset]);
+    assert_eq!(server.endings, [End::Reset]);
     // The socket listens again.
     let socket = net.sockets.get_mut::<Socket>(server.slots[0].0);
     assert_eq!(socket.state(), State::Listen);
@@ -537,7 +538,7 @@ fn echo_reports_the_message_at_half_close() {
         ]
     );
     // Each client half-closed first.
-    assert_eq!(server.endings, [Ending::ClosedByPeer, Ending::ClosedByPeer]);
+    assert_eq!(server.endings, [End::ClosedByPeer, End::ClosedByPeer]);
 }
 
 #[test]
@@ -652,8 +653,8 @@ fn a_connection_reset_before_the_driver_saw_it_open_is_finished() {
     assert_eq!(driver.poll(socket, |e| events.push(e)), Status::Finished);
     assert_eq!(driver.poll(socket, |e| events.push(e)), Status::Finished);
     assert!(events.is_empty(), "{events:?}");
-    assert_eq!(driver.ending(), Some(Ending::Reset));
-    assert_eq!(idle_driver.ending(), None);
+    assert_eq!(driver.end(), Some(End::Reset));
+    assert_eq!(idle_driver.end(), None);
     assert!(!driver.session().is_finished());
     // The socket listens again, for a new driver.
     socket.listen(PORT).unwrap();

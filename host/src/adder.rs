@@ -63,19 +63,7 @@ impl Service for AdderService {
         AdderSession::new(self.config)
     }
 
-    /// A frame partly read: a stopping server waits for the rest of it
-    /// (until its drain deadline), so a request on its way is answered.
-    fn receiving_request(&self, session: &AdderSession) -> bool {
-        session.in_request()
-    }
-
-    fn record(
-        &self,
-        summary: &mut Summary,
-        _peer: SocketAddr,
-        event: Event,
-        _log: &mut dyn io::Write,
-    ) {
+    fn record(&self, summary: &mut Summary, event: Event) {
         match event {
             Event::Answered { ints, .. } => {
                 summary.requests += 1;

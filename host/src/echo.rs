@@ -51,13 +51,7 @@ impl Service for EchoService {
         EchoSession::new()
     }
 
-    fn record(
-        &self,
-        summary: &mut Summary,
-        _peer: SocketAddr,
-        event: Event,
-        _log: &mut dyn io::Write,
-    ) {
+    fn record(&self, summary: &mut Summary, event: Event) {
         let Event::Message { len, head } = event;
         summary.message = Some((len, head.to_vec()));
     }

@@ -1,41 +1,57 @@
-//! The one server runtime: binding, the event loop, limits, idle timeouts,
+//! The one server runtime: binding, the event loops, limits, timeouts,
 //! per-connection log lines and signals, shared by every TCP server.
 //!
 //! A server is a [`Service`] (which session to run per connection, and how
-//! to summarise its events in the log) driven by [`Server::run`]: a
-//! single-threaded mio event loop, edge-triggered, that pumps bytes between
-//! each socket and its [`StreamSession`]. The protocol lives in the session
-//! (in `reseau-core`); nothing here knows what the bytes mean.
+//! to summarise its events in the log) driven by [`Server::run`]: one mio
+//! event loop per core ([`Limits::threads`]), edge-triggered, each pumping
+//! bytes between its sockets and their [`StreamSession`]s. The protocol
+//! lives in the session (in `reseau-core`), and so do the rules that need
+//! time ([`Timed`]: idle timeout, request timeout, lingering close): a loop
+//! reads its clock, passes the time in, and asks each connection when it
+//! next needs it. Nothing here knows what the bytes mean or when a
+//! connection is late.
+//!
+//! # Loops
+//!
+//! The loops share one listening socket: each has it in its own poller,
+//! and whichever loop is free first accepts the connection, which then
+//! lives on that loop to its end. A busy loop accepts less, so connections
+//! go where there is time for them; `SO_REUSEPORT` (one socket per loop,
+//! the kernel choosing by a hash of the addresses) was measured against it
+//! and spread a burst of connections less evenly (BENCHMARKS.md, "Event
+//! loops"). The connection cap ([`Limits::max_connections`]) is one count
+//! for the whole server.
 //!
 //! A session may also wait for work done elsewhere (the web site's
 //! handlers run on worker threads): it gets a [`Notify`] when it is made,
 //! and whoever finishes the work calls [`Notify::wake`] to have the
-//! connection pumped again.
+//! connection pumped again by its loop.
 //!
 //! Memory per connection is the session plus a socket: input is read into
-//! one 16 KiB buffer shared by all connections, and a connection keeps only
-//! what its session did not take (at most one read, and only while it waits
-//! for its peer to read replies) and what its socket did not take (at most
-//! 16 KiB of output).
+//! one 16 KiB buffer per loop shared by its connections, and a connection
+//! keeps only what its session did not take (at most one read, and only
+//! while it waits for its peer to read replies) and what its socket did
+//! not take (at most 16 KiB of output).
 //!
 //! # Stopping
 //!
 //! A [`Stopper`] or a signal ([`Server::stop_on_signals`]: SIGINT, SIGTERM)
 //! stops a server gracefully, the same way for every server:
 //!
-//! 1. The connections the kernel completed but the loop had not accepted
-//!    yet are accepted, then the listener is closed: a new connection is
+//! 1. The connections the kernel completed but no loop had accepted yet
+//!    are accepted, then the listener is closed: a new connection is
 //!    refused from then on.
 //! 2. Every connection drains: it is read, and what it sent is answered,
 //!    until its input runs dry: the socket has nothing more to read, no
-//!    request is half received ([`Service::receiving_request`]), and the
-//!    session has nothing more to send. Then the connection ends as any
-//!    connection the server ends (its sending side shut down, the peer's
-//!    bytes read and dropped until it closes, 2 s at most), except that
-//!    a request still being answered elsewhere ([`Service::answering`]:
-//!    the web site's workers) is waited for first, and its response says
-//!    `Connection: close`. A response is written whole; none is begun
-//!    once the input ended. Idle connections end at once.
+//!    request is half received ([`StreamSession::is_receiving`]), and the
+//!    session has nothing more to send. A request still being answered
+//!    elsewhere ([`StreamSession::is_answering`]: the web site's workers)
+//!    is waited for, its session told that the input ended, so that its
+//!    response says `Connection: close`. A response is written whole; none
+//!    is begun once the input ended. The connection then ends as any
+//!    connection the server ends (its sending side shut down, the peer's bytes read and
+//!    dropped until it closes, [`Timeouts::linger`] at most). Idle
+//!    connections end at once.
 //! 3. Once no connection is left, or at [`SHUTDOWN_DEADLINE`] after the
 //!    stop, whichever comes first, [`Server::run`] returns `Ok`: past the
 //!    deadline the connections left (a peer that does not read its reply,
@@ -47,16 +63,19 @@
 use std::fmt::{self, Display};
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::thread;
 use std::time::{Duration, Instant};
 
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
-use reseau_core::session::StreamSession;
+use reseau_core::session::{End, StreamSession};
+use reseau_core::time;
+use reseau_core::timed::{Timed, Timeouts};
 
 /// What a server runs for each connection.
-pub trait Service {
+pub trait Service: Send + Sync + 'static {
     /// The protocol session of one connection.
     type Session: StreamSession;
     /// What the log line of a connection says about its events.
@@ -70,56 +89,21 @@ pub trait Service {
     /// done.
     fn session(&self, peer: SocketAddr, notify: Notify) -> Self::Session;
 
-    /// Adds an event to the connection's summary; may write a line to
-    /// `log` too (the web site's access log).
-    fn record(
-        &self,
-        summary: &mut Self::Summary,
-        peer: SocketAddr,
-        event: <Self::Session as StreamSession>::Event,
-        log: &mut dyn Write,
-    );
-
-    /// Whether the server's own lines (connection ends, signals) go to
-    /// stderr: the web site's `log.screen: False` turns them off.
-    fn logs_to_screen(&self) -> bool {
-        true
-    }
-
-    /// Whether the session is in the middle of receiving a request (for
-    /// [`Limits::request_timeout`], and a stopping server waits for the
-    /// rest of it). Sessions that have no such notion never are.
-    fn receiving_request(&self, _session: &Self::Session) -> bool {
-        false
-    }
-
-    /// Whether the session has a request whose answer is being made
-    /// elsewhere (the web site's worker threads): a stopping server tells
-    /// such a session its input has ended and waits for the answer. Other
-    /// sessions have answered all they read when they have nothing to
-    /// send.
-    fn answering(&self, _session: &Self::Session) -> bool {
-        false
-    }
-
-    /// The session's request did not arrive within
-    /// [`Limits::request_timeout`]. A session may answer it (the web
-    /// site's 408) and finish, then the connection closes as after any
-    /// last answer; `false` (the default) closes it at once.
-    fn request_timed_out(&self, _session: &mut Self::Session, _after: Duration) -> bool {
-        false
-    }
+    /// Adds an event to the connection's summary.
+    fn record(&self, summary: &mut Self::Summary, event: <Self::Session as StreamSession>::Event);
 }
 
 /// The limits every server enforces.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
-    /// Connections served at once; more are accepted and closed at once.
+    /// Connections served at once, by all the loops together; more are
+    /// accepted and closed at once.
     pub max_connections: usize,
     /// A connection with no traffic for this long is closed.
     pub idle_timeout: Duration,
     /// A connection that has been receiving one request for this long is
-    /// closed, however often it sends a byte: a slow client ("slowloris")
+    /// closed (or answered, if its session has an answer: the web site's
+    /// 408), however often it sends a byte: a slow client ("slowloris")
     /// cannot hold a connection forever. `None`: no such limit.
     pub request_timeout: Option<Duration>,
     /// Event loops that share the connections; `0`: one per available
@@ -137,6 +121,29 @@ impl Default for Limits {
         }
     }
 }
+
+impl Limits {
+    /// The number of event loops these limits ask for: [`Limits::threads`],
+    /// or the available cores when it is 0 (at most [`MAX_THREADS`]).
+    pub fn loops(&self) -> usize {
+        let wanted = match self.threads {
+            0 => thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        wanted.clamp(1, MAX_THREADS)
+    }
+
+    fn timeouts(&self) -> Timeouts {
+        Timeouts {
+            idle: self.idle_timeout,
+            request: self.request_timeout,
+            linger: LINGER,
+        }
+    }
+}
+
+/// Event loops of one server, at most.
+pub const MAX_THREADS: usize = 1024;
 
 /// Resolves `addr` (`127.0.0.1:6001`, `[::1]:6001`, `localhost:6001`).
 pub fn resolve(addr: &str) -> io::Result<Vec<SocketAddr>> {
@@ -169,19 +176,98 @@ pub fn raise_fd_limit() -> u64 {
     rlimit::increase_nofile_limit(u64::MAX).unwrap_or(1024)
 }
 
+/// A server's log on stderr: whole lines, buffered, written by the event
+/// loops at most [`LOG_DELAY`] after they were made (under load, one
+/// `write` carries many lines). Clones share the buffer; [`Log::off`]
+/// drops every line (the web site's `log.screen: False`).
+#[derive(Debug, Clone)]
+pub struct Log {
+    lines: Option<Arc<Mutex<Vec<u8>>>>,
+}
+
+/// Bytes of lines that make a log write at once rather than at the next
+/// flush.
+const LOG_FULL: usize = 64 * 1024;
+
+impl Log {
+    /// Lines go to stderr.
+    pub fn stderr() -> Log {
+        Log {
+            lines: Some(Arc::new(Mutex::new(Vec::new()))),
+        }
+    }
+
+    /// Lines go nowhere.
+    pub fn off() -> Log {
+        Log { lines: None }
+    }
+
+    /// Adds a line (the newline is added).
+    pub fn line(&self, line: fmt::Arguments<'_>) {
+        let Some(lines) = &self.lines else {
+            return;
+        };
+        let mut buffer = lines.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = writeln!(buffer, "{line}");
+        if buffer.len() >= LOG_FULL {
+            write_out(&mut buffer);
+        }
+    }
+
+    /// Writes the buffered lines out now.
+    pub fn flush(&self) {
+        if let Some(lines) = &self.lines {
+            write_out(&mut lines.lock().unwrap_or_else(|e| e.into_inner()));
+        }
+    }
+
+    fn has_lines(&self) -> bool {
+        self.lines
+            .as_ref()
+            .is_some_and(|lines| !lines.lock().unwrap_or_else(|e| e.into_inner()).is_empty())
+    }
+}
+
+fn write_out(buffer: &mut Vec<u8>) {
+    if !buffer.is_empty() {
+        let _ = io::stderr().write_all(buffer);
+        buffer.clear();
+    }
+}
+
+/// What every loop of a server shares.
+#[derive(Debug)]
+struct Shared {
+    /// Set to stop the server.
+    stop: AtomicBool,
+    /// Set by a second signal: close the draining connections now.
+    hurry: AtomicBool,
+    /// Connections open on all the loops.
+    live: AtomicUsize,
+    /// One waker per loop.
+    wakers: Vec<Arc<Waker>>,
+}
+
+impl Shared {
+    fn wake_all(&self) {
+        for waker in &self.wakers {
+            // If a wake fails, the loop still sees the flags within a tick.
+            let _ = waker.wake();
+        }
+    }
+}
+
 /// Stops a running [`Server`] from another thread.
 #[derive(Debug, Clone)]
 pub struct Stopper {
-    stop: Arc<AtomicBool>,
-    waker: Arc<Waker>,
+    shared: Arc<Shared>,
 }
 
 impl Stopper {
     /// Asks the server to stop; [`Server::run`] returns soon after.
     pub fn stop(&self) {
-        self.stop.store(true, Ordering::SeqCst);
-        // If the wake fails the loop still sees the flag within a second.
-        let _ = self.waker.wake();
+        self.shared.stop.store(true, Ordering::SeqCst);
+        self.shared.wake_all();
     }
 }
 
@@ -192,8 +278,8 @@ pub struct Notify {
     ready: Option<Arc<Ready>>,
 }
 
-/// The connections woken since the event loop last looked, and how to
-/// wake the loop.
+/// The connections of one loop woken since it last looked, and how to
+/// wake it.
 #[derive(Debug)]
 struct Ready {
     slots: Mutex<Vec<usize>>,
@@ -250,17 +336,17 @@ const SIGNALS: Token = Token(usize::MAX - 3);
 const READ_BUF: usize = 16 * 1024;
 /// Bytes taken from a session's output at a time.
 const WRITE_BUF: usize = 16 * 1024;
-/// How often idle connections are looked for.
+/// How often a loop looks for connections whose time has come: timeouts
+/// fire up to this late.
 const TICK: Duration = Duration::from_millis(500);
 /// Bytes one connection may read in a row before the others get their
 /// turn: a client that never stops sending cannot starve the rest.
-const READ_BUDGET: usize = 256 * 1024;
+pub const READ_BUDGET: usize = 256 * 1024;
 /// How long a log line may wait in the buffer.
-const LOG_DELAY: Duration = Duration::from_millis(20);
-/// How long a connection the server ends is read (and the bytes dropped)
-/// after its last byte is sent, so that the peer reads that last byte
-/// (see `Connection::lingering_until`).
-const LINGER: Duration = Duration::from_secs(2);
+pub const LOG_DELAY: Duration = Duration::from_millis(20);
+/// How long a connection the server ends waits for its peer to close
+/// ([`Timeouts::linger`]).
+pub const LINGER: Duration = Duration::from_secs(2);
 
 /// Input a session did not take yet: the rest of one read at most (the
 /// socket is read only when this is empty), given back from an offset so
@@ -300,87 +386,238 @@ enum Pumped {
     /// The read budget ran out with input still waiting: pump it again
     /// after the others.
     Again,
-    /// The connection must close.
-    Close(End),
-}
-
-/// Why a connection ended, for its log line.
-enum End {
-    PeerClosed,
-    Finished,
-    Idle(Duration),
-    SlowRequest(Duration),
-    Io(io::Error),
-    /// Drained while the server stops.
-    Shutdown,
-    /// Still open at the shutdown deadline.
-    Deadline,
-}
-
-impl Display for End {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            End::PeerClosed => f.write_str("closed by peer"),
-            End::Finished => f.write_str("closed by server"),
-            End::Idle(after) => write!(f, "idle for {}s, closed", after.as_secs()),
-            End::SlowRequest(after) => write!(
-                f,
-                "request not received within {}s, closed",
-                after.as_secs_f64()
-            ),
-            End::Io(error) => write!(f, "{error}"),
-            End::Shutdown => f.write_str("server shutting down"),
-            End::Deadline => f.write_str("not drained by the shutdown deadline, closed"),
-        }
-    }
+    /// The connection must close; with the socket's error if it failed.
+    Close(End, Option<io::Error>),
 }
 
 struct Connection<S: Service> {
     stream: TcpStream,
     peer: SocketAddr,
-    session: S::Session,
+    /// The session, with the rules that need time.
+    timed: Timed<S::Session>,
     summary: S::Summary,
     /// Input the session did not take yet.
     stash: Stash,
     /// Output the socket did not take yet.
     unsent: Vec<u8>,
-    last_active: Instant,
-    /// When the session started receiving its current request.
-    request_started: Option<Instant>,
     /// The poller said the peer closed its side: read until end of stream.
     read_closed: bool,
     eof: bool,
     /// The server is stopping and this connection's input ran dry: its
     /// session was told the input ended, and the socket is read no more.
     input_cut: bool,
-    /// Set when the server has ended the connection but the peer may
-    /// still be sending (an error response to a request whose body is on
-    /// its way, say): until then, the peer's bytes are read and dropped.
-    /// Closing a socket with unread input makes the kernel send a reset,
-    /// and a reset makes the peer's kernel drop what it received but had
-    /// not handed over yet: our last response. So the server shuts its
-    /// side down (the peer gets all we sent, then the end of the stream)
-    /// and waits for the peer to close too, [`LINGER`] at most.
-    lingering_until: Option<Instant>,
 }
 
-/// A TCP server running one [`Service`].
+/// What one event loop starts with: made at bind, so that a [`Stopper`]
+/// can wake every loop before they run.
+struct LoopParts {
+    poll: Poll,
+    listener: TcpListener,
+    ready: Arc<Ready>,
+}
+
+/// A TCP server running one [`Service`] on [`Limits::loops`] event loops.
 pub struct Server<S: Service> {
+    parts: Vec<LoopParts>,
+    local: SocketAddr,
+    service: Arc<S>,
+    limits: Limits,
+    shared: Arc<Shared>,
+    signals: Option<signal_hook_mio::v1_0::Signals>,
+    log: Log,
+}
+
+impl<S: Service> Server<S> {
+    /// Binds `addr` (the first of its addresses that binds), with the
+    /// server's lines on stderr ([`Server::with_log`] to change that).
+    pub fn bind(addr: &str, service: S, limits: Limits) -> io::Result<Self> {
+        let mut last_error = None;
+        for candidate in resolve(addr)? {
+            match TcpListener::bind(candidate) {
+                Ok(listener) => return Self::with_listener(listener, service, limits),
+                Err(error) => last_error = Some(error),
+            }
+        }
+        Err(last_error.unwrap_or_else(|| io::Error::other("no address to bind")))
+    }
+
+    fn with_listener(listener: TcpListener, service: S, limits: Limits) -> io::Result<Self> {
+        // Replies are small and must not wait for Nagle's algorithm. Set on
+        // the listener, TCP_NODELAY is inherited by every accepted socket
+        // (Linux), which saves a system call per connection.
+        socket2::SockRef::from(&listener).set_tcp_nodelay(true)?;
+        let local = listener.local_addr()?;
+        let loops = limits.loops();
+        let mut listeners = Vec::with_capacity(loops);
+        for _ in 1..loops {
+            let copy = socket2::SockRef::from(&listener).try_clone()?;
+            listeners.push(TcpListener::from_std(copy.into()));
+        }
+        listeners.push(listener);
+        let mut parts = Vec::with_capacity(loops);
+        let mut wakers = Vec::with_capacity(loops);
+        for mut listener in listeners {
+            let poll = Poll::new()?;
+            poll.registry()
+                .register(&mut listener, LISTENER, Interest::READABLE)?;
+            let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+            wakers.push(waker.clone());
+            let ready = Arc::new(Ready {
+                slots: Mutex::new(Vec::new()),
+                waker,
+            });
+            parts.push(LoopParts {
+                poll,
+                listener,
+                ready,
+            });
+        }
+        Ok(Server {
+            parts,
+            local,
+            service: Arc::new(service),
+            limits,
+            shared: Arc::new(Shared {
+                stop: AtomicBool::new(false),
+                hurry: AtomicBool::new(false),
+                live: AtomicUsize::new(0),
+                wakers,
+            }),
+            signals: None,
+            log: Log::stderr(),
+        })
+    }
+
+    /// Where the server's own lines (connection ends, signals) go.
+    pub fn with_log(mut self, log: Log) -> Self {
+        self.log = log;
+        self
+    }
+
+    /// The address the server listens on (with the real port if 0 was asked).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// The number of event loops [`Server::run`] runs.
+    pub fn loops(&self) -> usize {
+        self.parts.len()
+    }
+
+    /// A handle that stops the server from another thread.
+    pub fn stopper(&self) -> Stopper {
+        Stopper {
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// Makes SIGINT and SIGTERM stop the server (for the command line).
+    pub fn stop_on_signals(&mut self) -> io::Result<()> {
+        use signal_hook::consts::{SIGINT, SIGTERM};
+        let mut signals = signal_hook_mio::v1_0::Signals::new([SIGINT, SIGTERM])?;
+        if let Some(first) = self.parts.first() {
+            first
+                .poll
+                .registry()
+                .register(&mut signals, SIGNALS, Interest::READABLE)?;
+        }
+        self.signals = Some(signals);
+        Ok(())
+    }
+
+    /// Serves until stopped by a [`Stopper`] or a signal, then drains the
+    /// connections (see the module's "Stopping"): returns `Ok` once none
+    /// is left, [`SHUTDOWN_DEADLINE`] after the stop at most. The first
+    /// loop runs on the calling thread, the others on threads of their
+    /// own.
+    pub fn run(self) -> io::Result<()> {
+        let Server {
+            parts,
+            service,
+            limits,
+            shared,
+            mut signals,
+            log,
+            ..
+        } = self;
+        let name = service.name();
+        let mut others = Vec::new();
+        let mut first = None;
+        for (n, part) in parts.into_iter().enumerate() {
+            let (service, own, log) = (service.clone(), shared.clone(), log.clone());
+            if n == 0 {
+                let signals = signals.take();
+                first = Some(EventLoop::new(
+                    part, service, limits, own, log, signals, true,
+                ));
+                continue;
+            }
+            // Built on its own thread: sessions never cross threads.
+            let spawned = thread::Builder::new()
+                .name(format!("{name}-loop-{n}"))
+                .spawn(move || EventLoop::new(part, service, limits, own, log, None, false).run());
+            match spawned {
+                Ok(handle) => others.push(handle),
+                Err(error) => {
+                    Stopper { shared }.stop();
+                    for handle in others {
+                        let _ = handle.join();
+                    }
+                    return Err(error);
+                }
+            }
+        }
+        let mut result = first.map_or(Ok(0), EventLoop::run);
+        if result.is_err() {
+            // One loop failing stops the server.
+            Stopper {
+                shared: shared.clone(),
+            }
+            .stop();
+        }
+        for handle in others {
+            let joined = handle
+                .join()
+                .unwrap_or_else(|_| Err(io::Error::other("an event loop panicked")));
+            result = match (result, joined) {
+                (Ok(left), Ok(more)) => Ok(left + more),
+                (Err(error), _) | (Ok(_), Err(error)) => Err(error),
+            };
+        }
+        let left = result?;
+        if left == 0 {
+            log.line(format_args!("{name}: stopped"));
+        } else {
+            log.line(format_args!(
+                "{name}: stopped: {left} connection{} closed at the {} s deadline",
+                if left == 1 { "" } else { "s" },
+                SHUTDOWN_DEADLINE.as_secs()
+            ));
+        }
+        log.flush();
+        Ok(())
+    }
+}
+
+/// One event loop: its poller, its share of the connections, its buffers.
+struct EventLoop<S: Service> {
     poll: Poll,
     /// `None` once the server is stopping.
     listener: Option<TcpListener>,
-    local: SocketAddr,
-    service: S,
+    service: Arc<S>,
     limits: Limits,
-    connections: Vec<Option<Connection<S>>>,
-    free: Vec<usize>,
-    live: usize,
-    stop: Arc<AtomicBool>,
-    waker: Arc<Waker>,
+    timeouts: Timeouts,
+    shared: Arc<Shared>,
     /// Connections woken by a [`Notify`].
     ready: Arc<Ready>,
+    /// The first loop hears the signals, and speaks for the server.
     signals: Option<signal_hook_mio::v1_0::Signals>,
-    log: io::BufWriter<io::Stderr>,
+    first: bool,
+    log: Log,
+    connections: Vec<Option<Connection<S>>>,
+    free: Vec<usize>,
+    /// Connections open on this loop.
+    live: usize,
     read_buf: Box<[u8]>,
     /// One buffer for output on its way to a socket.
     write_buf: Box<[u8]>,
@@ -393,86 +630,53 @@ pub struct Server<S: Service> {
     drain_deadline: Option<Instant>,
     /// The signal that stopped the server, for the log.
     stopped_by: Option<&'static str>,
+    /// The clock's origin: sessions get the time as milliseconds since.
+    origin: Instant,
 }
 
-impl<S: Service> Server<S> {
-    /// Binds `addr` (the first of its addresses that binds).
-    pub fn bind(addr: &str, service: S, limits: Limits) -> io::Result<Self> {
-        let mut last_error = None;
-        for candidate in resolve(addr)? {
-            match TcpListener::bind(candidate) {
-                Ok(listener) => return Self::with_listener(listener, service, limits),
-                Err(error) => last_error = Some(error),
-            }
-        }
-        Err(last_error.unwrap_or_else(|| io::Error::other("no address to bind")))
-    }
-
-    fn with_listener(mut listener: TcpListener, service: S, limits: Limits) -> io::Result<Self> {
-        // Replies are small and must not wait for Nagle's algorithm. Set on
-        // the listener, TCP_NODELAY is inherited by every accepted socket
-        // (Linux), which saves a system call per connection.
-        socket2::SockRef::from(&listener).set_tcp_nodelay(true)?;
-        let poll = Poll::new()?;
-        poll.registry()
-            .register(&mut listener, LISTENER, Interest::READABLE)?;
-        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
-        let local = listener.local_addr()?;
-        let ready = Arc::new(Ready {
-            slots: Mutex::new(Vec::new()),
-            waker: waker.clone(),
-        });
-        Ok(Server {
-            poll,
-            listener: Some(listener),
-            local,
+impl<S: Service> EventLoop<S> {
+    fn new(
+        parts: LoopParts,
+        service: Arc<S>,
+        limits: Limits,
+        shared: Arc<Shared>,
+        log: Log,
+        signals: Option<signal_hook_mio::v1_0::Signals>,
+        first: bool,
+    ) -> Self {
+        EventLoop {
+            poll: parts.poll,
+            listener: Some(parts.listener),
             service,
             limits,
+            timeouts: limits.timeouts(),
+            shared,
+            ready: parts.ready,
+            signals,
+            first,
+            log,
             connections: Vec::new(),
             free: Vec::new(),
             live: 0,
-            stop: Arc::new(AtomicBool::new(false)),
-            waker,
-            ready,
-            signals: None,
-            log: io::BufWriter::new(io::stderr()),
             read_buf: vec![0; READ_BUF].into_boxed_slice(),
             write_buf: vec![0; WRITE_BUF].into_boxed_slice(),
             again: Vec::new(),
             accept_paused_until: None,
             drain_deadline: None,
             stopped_by: None,
-        })
-    }
-
-    /// The address the server listens on (with the real port if 0 was asked).
-    pub fn local_addr(&self) -> SocketAddr {
-        self.local
-    }
-
-    /// A handle that stops the server from another thread.
-    pub fn stopper(&self) -> Stopper {
-        Stopper {
-            stop: self.stop.clone(),
-            waker: self.waker.clone(),
+            origin: Instant::now(),
         }
     }
 
-    /// Makes SIGINT and SIGTERM stop the server (for the command line).
-    pub fn stop_on_signals(&mut self) -> io::Result<()> {
-        use signal_hook::consts::{SIGINT, SIGTERM};
-        let mut signals = signal_hook_mio::v1_0::Signals::new([SIGINT, SIGTERM])?;
-        self.poll
-            .registry()
-            .register(&mut signals, SIGNALS, Interest::READABLE)?;
-        self.signals = Some(signals);
-        Ok(())
+    /// The time as the sessions count it.
+    fn at(&self, now: Instant) -> time::Instant {
+        let millis = now.saturating_duration_since(self.origin).as_millis();
+        time::Instant::from_millis(u64::try_from(millis).unwrap_or(u64::MAX))
     }
 
-    /// Serves until stopped by a [`Stopper`] or a signal, then drains the
-    /// connections (see the module's "Stopping"): returns `Ok` once none
-    /// is left, [`SHUTDOWN_DEADLINE`] after the stop at most.
-    pub fn run(mut self) -> io::Result<()> {
+    /// Serves until the server stops and this loop's connections are
+    /// drained; returns how many were closed at the deadline instead.
+    fn run(mut self) -> io::Result<usize> {
         let mut events = Events::with_capacity(1024);
         let mut next_tick = Instant::now() + TICK;
         let mut next_flush = Instant::now();
@@ -480,15 +684,16 @@ impl<S: Service> Server<S> {
             // Log lines wait at most LOG_DELAY: under load, one write
             // carries many of them.
             let now = Instant::now();
-            if now >= next_flush && !self.log.buffer().is_empty() {
-                let _ = self.log.flush();
+            let logged = self.log.has_lines();
+            if logged && now >= next_flush {
+                self.log.flush();
                 next_flush = now + LOG_DELAY;
             }
             let mut wake = next_tick;
             if let Some(deadline) = self.drain_deadline {
                 wake = wake.min(deadline);
             }
-            if !self.log.buffer().is_empty() {
+            if logged {
                 wake = wake.min(next_flush);
             }
             let timeout = if self.again.is_empty() {
@@ -502,11 +707,11 @@ impl<S: Service> Server<S> {
                 }
                 return Err(error);
             }
-            // One clock read per batch of events: enough for idle timeouts.
+            // One clock read per batch of events: enough for timeouts.
             let now = Instant::now();
             for event in events.iter() {
                 match event.token() {
-                    LISTENER => self.accept(),
+                    LISTENER => self.accept(now),
                     WAKER => {
                         let ready = std::mem::take(
                             &mut *self.ready.slots.lock().unwrap_or_else(|e| e.into_inner()),
@@ -515,45 +720,43 @@ impl<S: Service> Server<S> {
                             self.pump(slot, false, now);
                         }
                     }
-                    SIGNALS => self.on_signals(now),
+                    SIGNALS => self.on_signals(),
                     Token(slot) => self.pump(slot, event.is_read_closed(), now),
                 }
             }
             for slot in std::mem::take(&mut self.again) {
                 self.pump(slot, false, now);
             }
-            if self.stop.load(Ordering::SeqCst) && self.drain_deadline.is_none() {
+            if self.shared.stop.load(Ordering::SeqCst) && self.drain_deadline.is_none() {
                 self.begin_drain(now);
             }
             if let Some(deadline) = self.drain_deadline {
                 let now = Instant::now();
-                if self.live == 0 || now >= deadline {
-                    self.finish_drain();
-                    return Ok(());
+                // A second signal (`hurry`) ends the drain at once.
+                if self.live == 0 || now >= deadline || self.shared.hurry.load(Ordering::SeqCst) {
+                    return Ok(self.finish_drain());
                 }
             }
             let now = Instant::now();
             if now >= next_tick {
                 next_tick = now + TICK;
-                self.close_idle(now);
+                self.fire_timers(now);
                 if self.accept_paused_until.is_some_and(|until| now >= until) {
                     self.accept_paused_until = None;
-                    self.accept();
+                    self.accept(now);
                 }
             }
         }
     }
 
-    fn say(&mut self, line: fmt::Arguments<'_>) {
-        if !self.service.logs_to_screen() {
-            return;
-        }
-        let _ = writeln!(self.log, "{}: {line}", self.service.name());
+    fn say(&self, line: fmt::Arguments<'_>) {
+        self.log
+            .line(format_args!("{}: {line}", self.service.name()));
     }
 
     /// The signals that arrived: the first stops the server, one more
     /// during the drain closes the connections left at once.
-    fn on_signals(&mut self, now: Instant) {
+    fn on_signals(&mut self) {
         let Some(signals) = &mut self.signals else {
             return;
         };
@@ -569,18 +772,20 @@ impl<S: Service> Server<S> {
             // the other servers when one ends) may hear the first signal
             // late.
             if self.stopped_by.is_some() && self.drain_deadline.is_some() {
-                let live = self.live;
+                let live = self.shared.live.load(Ordering::SeqCst);
                 self.say(format_args!(
                     "{name} received again: closing the {live} connection{} left",
                     if live == 1 { "" } else { "s" }
                 ));
-                self.drain_deadline = Some(now);
+                self.shared.hurry.store(true, Ordering::SeqCst);
+                self.shared.wake_all();
             } else if self.stopped_by.is_none() {
                 self.stopped_by = Some(name);
                 if self.drain_deadline.is_some() {
                     self.say(format_args!("{name} received, stopping"));
                 }
-                self.stop.store(true, Ordering::SeqCst);
+                self.shared.stop.store(true, Ordering::SeqCst);
+                self.shared.wake_all();
             }
         }
     }
@@ -589,21 +794,24 @@ impl<S: Service> Server<S> {
     /// completed) and starts draining every connection.
     fn begin_drain(&mut self, now: Instant) {
         self.accept_paused_until = None;
-        self.accept_at_most(LAST_ACCEPTS);
+        self.accept_at_most(LAST_ACCEPTS, now);
         if let Some(mut listener) = self.listener.take() {
-            // Closing the socket refuses new connections from now on.
+            // Once every loop closed its copy, the socket is closed and new
+            // connections are refused.
             let _ = self.poll.registry().deregister(&mut listener);
         }
         self.drain_deadline = Some(now + SHUTDOWN_DEADLINE);
-        let live = self.live;
-        if let Some(signal) = self.stopped_by {
-            self.say(format_args!("{signal} received, stopping"));
+        if self.first {
+            if let Some(signal) = self.stopped_by {
+                self.say(format_args!("{signal} received, stopping"));
+            }
+            let live = self.shared.live.load(Ordering::SeqCst);
+            self.say(format_args!(
+                "stopping: {live} connection{} draining (deadline {} s)",
+                if live == 1 { "" } else { "s" },
+                SHUTDOWN_DEADLINE.as_secs()
+            ));
         }
-        self.say(format_args!(
-            "stopping: {live} connection{} draining (deadline {} s)",
-            if live == 1 { "" } else { "s" },
-            SHUTDOWN_DEADLINE.as_secs()
-        ));
         // Idle connections get no event: each is pumped once, which ends
         // it if its input is dry.
         for slot in 0..self.connections.len() {
@@ -611,8 +819,9 @@ impl<S: Service> Server<S> {
         }
     }
 
-    /// Closes what is left at the end of the drain, and says so.
-    fn finish_drain(&mut self) {
+    /// Closes what is left at the end of the drain; returns how many were
+    /// still being served.
+    fn finish_drain(&mut self) -> usize {
         let mut left = 0;
         for slot in 0..self.connections.len() {
             let Some(Some(conn)) = self.connections.get(slot) else {
@@ -620,32 +829,23 @@ impl<S: Service> Server<S> {
             };
             // A lingering connection was drained: only its peer's close
             // was still awaited.
-            if conn.lingering_until.is_some() {
-                self.close(slot, End::Shutdown);
+            if conn.timed.is_lingering() {
+                self.close(slot, End::Shutdown, None);
             } else {
                 left += 1;
-                self.close(slot, End::Deadline);
+                self.close(slot, End::Deadline, None);
             }
         }
-        if left == 0 {
-            self.say(format_args!("stopped"));
-        } else {
-            self.say(format_args!(
-                "stopped: {left} connection{} closed at the {} s deadline",
-                if left == 1 { "" } else { "s" },
-                SHUTDOWN_DEADLINE.as_secs()
-            ));
-        }
-        let _ = self.log.flush();
+        left
     }
 
-    fn accept(&mut self) {
-        self.accept_at_most(usize::MAX);
+    fn accept(&mut self, now: Instant) {
+        self.accept_at_most(usize::MAX, now);
     }
 
     /// Accepts until the listener would block, accepting is paused, or
     /// `most` connections came.
-    fn accept_at_most(&mut self, most: usize) {
+    fn accept_at_most(&mut self, most: usize, now: Instant) {
         let mut accepted = 0;
         while self.accept_paused_until.is_none() && accepted < most {
             let Some(listener) = &self.listener else {
@@ -670,12 +870,13 @@ impl<S: Service> Server<S> {
                     // Out of descriptors or memory: wait a tick, keep
                     // serving the connections we have.
                     self.say(format_args!("accept failed: {error}; pausing accepts"));
-                    self.accept_paused_until = Some(Instant::now() + TICK);
+                    self.accept_paused_until = Some(now + TICK);
                     return;
                 }
             };
-            if self.live >= self.limits.max_connections {
-                let max = self.limits.max_connections;
+            let max = self.limits.max_connections;
+            if self.shared.live.fetch_add(1, Ordering::SeqCst) >= max {
+                self.shared.live.fetch_sub(1, Ordering::SeqCst);
                 self.say(format_args!("{peer}: refused, {max} connections already"));
                 drop(stream);
                 continue;
@@ -691,26 +892,26 @@ impl<S: Service> Server<S> {
             ) {
                 self.say(format_args!("{peer}: {error}"));
                 self.free.push(slot);
+                self.shared.live.fetch_sub(1, Ordering::SeqCst);
                 continue;
             }
             let notify = Notify {
                 slot,
                 ready: Some(self.ready.clone()),
             };
+            let session = self.service.session(peer, notify);
+            let timed = Timed::new(session, self.timeouts, self.at(now));
             if let Some(entry) = self.connections.get_mut(slot) {
                 *entry = Some(Connection {
                     stream,
                     peer,
-                    session: self.service.session(peer, notify),
+                    timed,
                     summary: S::Summary::default(),
                     stash: Stash::default(),
                     unsent: Vec::new(),
-                    last_active: Instant::now(),
-                    request_started: None,
                     read_closed: false,
                     eof: false,
                     input_cut: false,
-                    lingering_until: None,
                 });
                 self.live += 1;
             }
@@ -720,105 +921,90 @@ impl<S: Service> Server<S> {
     /// Moves bytes between connection `slot` and its session until the
     /// socket would block, then closes it if the session is finished.
     fn pump(&mut self, slot: usize, read_closed: bool, now: Instant) {
+        let at = self.at(now);
+        let draining = self.drain_deadline.is_some();
         let Some(Some(conn)) = self.connections.get_mut(slot) else {
             return;
         };
-        conn.last_active = now;
         conn.read_closed |= read_closed;
-        if conn.lingering_until.is_some() {
+        if conn.timed.is_lingering() {
             match drop_input(conn, &mut self.read_buf) {
                 Pumped::Idle => {}
                 Pumped::Again => self.again.push(slot),
-                Pumped::Close(end) => self.close(slot, end),
+                Pumped::Close(end, error) => self.close(slot, end, error),
             }
             return;
         }
         let pumped = pump_connection(
             conn,
-            &self.service,
+            &*self.service,
             &mut self.read_buf,
             &mut self.write_buf,
-            &mut self.log,
-            self.drain_deadline.is_some(),
+            draining,
+            at,
         );
-        if self.service.receiving_request(&conn.session) {
-            conn.request_started.get_or_insert(now);
-        } else {
-            conn.request_started = None;
-        }
         match pumped {
             Pumped::Idle => {}
             Pumped::Again => self.again.push(slot),
-            Pumped::Close(End::Finished) if !conn.eof => {
-                // The server ends it, the peer has not: see `lingering_until`.
+            Pumped::Close(End::ClosedByServer, None) if !conn.eof => {
+                // The server ends it, the peer has not: see `Timed::linger`.
                 match conn.stream.shutdown(Shutdown::Write) {
                     Ok(()) => {
-                        conn.lingering_until = Some(now + LINGER);
+                        conn.timed.linger(at);
                         // Bytes may be waiting already, and no new event
                         // would say so.
                         self.again.push(slot);
                     }
-                    Err(error) => self.close(slot, End::Io(error)),
+                    Err(error) => self.close(slot, End::Reset, Some(error)),
                 }
             }
-            Pumped::Close(end) => self.close(slot, end),
+            Pumped::Close(end, error) => self.close(slot, end, error),
         }
     }
 
-    fn close(&mut self, slot: usize, end: End) {
+    fn close(&mut self, slot: usize, end: End, error: Option<io::Error>) {
         let Some(entry) = self.connections.get_mut(slot) else {
             return;
         };
         // Closing the socket also takes it out of the poller.
-        if let Some(conn) = entry.take() {
-            let end = match end {
-                // Ended by the server while it stops.
-                End::Finished if self.drain_deadline.is_some() => End::Shutdown,
-                end => end,
-            };
-            self.live -= 1;
-            self.free.push(slot);
-            if !self.service.logs_to_screen() {
-                return;
-            }
-            let _ = writeln!(
-                self.log,
-                "{}: {}: {}; {end}",
-                self.service.name(),
-                conn.peer,
-                conn.summary
-            );
+        let Some(conn) = entry.take() else {
+            return;
+        };
+        let end = match end {
+            // Ended by the server while it stops.
+            End::ClosedByServer if self.drain_deadline.is_some() => End::Shutdown,
+            end => end,
+        };
+        self.live -= 1;
+        self.shared.live.fetch_sub(1, Ordering::SeqCst);
+        self.free.push(slot);
+        let (name, peer, summary) = (self.service.name(), conn.peer, &conn.summary);
+        match error {
+            Some(error) => self
+                .log
+                .line(format_args!("{name}: {peer}: {summary}; {error}")),
+            None => self
+                .log
+                .line(format_args!("{name}: {peer}: {summary}; {end}")),
         }
     }
 
-    fn close_idle(&mut self, now: Instant) {
-        let idle = self.limits.idle_timeout;
-        let slow = self.limits.request_timeout;
-        let expired: Vec<(usize, End)> = self
-            .connections
-            .iter()
-            .enumerate()
-            .filter_map(|(slot, conn)| {
-                let conn = conn.as_ref()?;
-                if let Some(until) = conn.lingering_until {
-                    return (now >= until).then_some((slot, End::Finished));
-                }
-                if let (Some(limit), Some(started)) = (slow, conn.request_started)
-                    && now.duration_since(started) >= limit
-                {
-                    return Some((slot, End::SlowRequest(limit)));
-                }
-                (now.duration_since(conn.last_active) >= idle).then_some((slot, End::Idle(idle)))
-            })
-            .collect();
-        for (slot, end) in expired {
-            if let End::SlowRequest(after) = end
-                && let Some(Some(conn)) = self.connections.get_mut(slot)
-                && self.service.request_timed_out(&mut conn.session, after)
-            {
-                self.pump(slot, false, now);
-            } else {
-                self.close(slot, end);
+    /// Gives each connection whose time has come the time, then closes it
+    /// if that ended it, or pumps it (a late request may have an answer).
+    fn fire_timers(&mut self, now: Instant) {
+        let at = self.at(now);
+        for slot in 0..self.connections.len() {
+            let Some(Some(conn)) = self.connections.get_mut(slot) else {
+                continue;
+            };
+            if conn.timed.poll_timeout().is_none_or(|due| due > at) {
+                continue;
+            }
+            conn.timed.handle_timeout(at);
+            drain_events(conn, &*self.service);
+            match conn.timed.end() {
+                Some(end) => self.close(slot, end, None),
+                None => self.pump(slot, false, now),
             }
         }
     }
@@ -826,15 +1012,15 @@ impl<S: Service> Server<S> {
 
 /// Moves bytes between one connection and its session until the socket
 /// would block, the read budget runs out, or the connection must close.
-/// While the server is `draining`, input that runs dry ends (see
-/// [`cut_input`]).
+/// While the server is `draining`, input that runs dry ends (see the
+/// module's "Stopping").
 fn pump_connection<S: Service>(
     conn: &mut Connection<S>,
     service: &S,
     read_buf: &mut [u8],
     out: &mut [u8],
-    log: &mut dyn Write,
     draining: bool,
+    at: time::Instant,
 ) -> Pumped {
     let mut read_total = 0;
     // A read that did not fill the buffer emptied the socket: with
@@ -853,7 +1039,7 @@ fn pump_connection<S: Service>(
                 }
                 Err(error) if error.kind() == ErrorKind::WouldBlock => return Pumped::Idle,
                 Err(error) if error.kind() == ErrorKind::Interrupted => continue,
-                Err(error) => return peer_gone(conn, service, error, log),
+                Err(error) => return peer_gone(conn, service, error, at),
             }
         }
         // 2. Send the session's output, gathered into one write: when the
@@ -863,16 +1049,16 @@ fn pump_connection<S: Service>(
         let mut filled = 0;
         loop {
             let n = conn
-                .session
-                .poll_transmit(out.get_mut(filled..).unwrap_or_default());
+                .timed
+                .poll_transmit(out.get_mut(filled..).unwrap_or_default(), at);
             filled += n;
             if filled == out.len() || (n == 0 && conn.stash.is_empty()) {
                 break;
             }
             if n == 0 {
-                let used = conn.session.handle_input(conn.stash.pending());
+                let used = conn.timed.handle_input(conn.stash.pending(), at);
                 conn.stash.consume(used);
-                drain_events(conn, service, log);
+                drain_events(conn, service);
                 if used == 0 {
                     break;
                 }
@@ -880,7 +1066,7 @@ fn pump_connection<S: Service>(
         }
         // Output can come with events too (the web site logs a request
         // when its response is handed over).
-        drain_events(conn, service, log);
+        drain_events(conn, service);
         if filled > 0 {
             let bytes = out.get(..filled).unwrap_or_default();
             match conn.stream.write(bytes) {
@@ -893,32 +1079,39 @@ fn pump_connection<S: Service>(
                 {
                     conn.unsent.extend_from_slice(bytes)
                 }
-                Err(error) => return peer_gone(conn, service, error, log),
+                Err(error) => return peer_gone(conn, service, error, at),
             }
             continue;
         }
-        if conn.session.is_finished() {
-            return Pumped::Close(if conn.eof {
-                End::PeerClosed
+        if let Some(end) = conn.timed.end() {
+            return Pumped::Close(end, None);
+        }
+        if conn.timed.is_finished() {
+            let end = if conn.eof {
+                End::ClosedByPeer
             } else {
-                End::Finished
-            });
+                End::ClosedByServer
+            };
+            return Pumped::Close(end, None);
         }
         // 3. Input the session would not take: it waits for the peer to
         //    read what was sent (the socket is full), so wait for that.
-        if !conn.stash.is_empty() {
-            return Pumped::Idle;
-        }
-        if conn.eof || conn.input_cut {
+        if !conn.stash.is_empty() || conn.eof || conn.input_cut {
             return Pumped::Idle;
         }
         if drained {
-            if draining {
-                match cut_input(conn, service, log) {
-                    Cut::NotYet => {}
-                    Cut::Answering => continue,
-                    Cut::Done => return Pumped::Close(End::Finished),
+            // Stopping, nothing more to read now, nothing to send, and no
+            // request half received: the input ends here. A request being
+            // answered elsewhere is waited for, its session told that the
+            // input ended (its response then says so).
+            if draining && !conn.timed.session().is_receiving() {
+                conn.input_cut = true;
+                if !conn.timed.session().is_answering() {
+                    return Pumped::Close(End::ClosedByServer, None);
                 }
+                conn.timed.handle_eof(at);
+                drain_events(conn, service);
+                continue;
             }
             return Pumped::Idle;
         }
@@ -929,50 +1122,23 @@ fn pump_connection<S: Service>(
         match conn.stream.read(read_buf) {
             Ok(0) => {
                 conn.eof = true;
-                conn.session.handle_eof();
-                drain_events(conn, service, log);
+                conn.timed.handle_eof(at);
+                drain_events(conn, service);
             }
             Ok(n) => {
                 read_total += n;
                 drained = n < read_buf.len() && !conn.read_closed;
                 let input = read_buf.get(..n).unwrap_or_default();
-                let used = conn.session.handle_input(input);
+                let used = conn.timed.handle_input(input, at);
                 conn.stash.keep(input.get(used..).unwrap_or_default());
-                drain_events(conn, service, log);
+                drain_events(conn, service);
             }
             // Nothing to read now: the input ran dry, handled above.
             Err(error) if error.kind() == ErrorKind::WouldBlock => drained = true,
             Err(error) if error.kind() == ErrorKind::Interrupted => {}
-            Err(error) => return peer_gone(conn, service, error, log),
+            Err(error) => return peer_gone(conn, service, error, at),
         }
     }
-}
-
-/// What a draining connection whose input ran dry does.
-enum Cut {
-    /// A request is half received: wait for the rest.
-    NotYet,
-    /// A request is being answered elsewhere: its session was told the
-    /// input ended; wait for the answer.
-    Answering,
-    /// Everything it sent is answered: end it.
-    Done,
-}
-
-/// The server is stopping, and the connection has nothing more to read
-/// now and nothing to send: see [`Cut`]. Once cut, the socket is read no
-/// more.
-fn cut_input<S: Service>(conn: &mut Connection<S>, service: &S, log: &mut dyn Write) -> Cut {
-    if service.receiving_request(&conn.session) {
-        return Cut::NotYet;
-    }
-    conn.input_cut = true;
-    if service.answering(&conn.session) {
-        conn.session.handle_eof();
-        drain_events(conn, service, log);
-        return Cut::Answering;
-    }
-    Cut::Done
 }
 
 /// Reads and drops what the peer of a lingering connection sends: `Close`
@@ -981,7 +1147,7 @@ fn drop_input<S: Service>(conn: &mut Connection<S>, read_buf: &mut [u8]) -> Pump
     let mut read_total = 0;
     loop {
         match conn.stream.read(read_buf) {
-            Ok(0) => return Pumped::Close(End::Finished),
+            Ok(0) => return Pumped::Close(End::ClosedByServer, None),
             Ok(n) => {
                 read_total += n;
                 if read_total >= READ_BUDGET {
@@ -990,7 +1156,7 @@ fn drop_input<S: Service>(conn: &mut Connection<S>, read_buf: &mut [u8]) -> Pump
             }
             Err(error) if error.kind() == ErrorKind::WouldBlock => return Pumped::Idle,
             Err(error) if error.kind() == ErrorKind::Interrupted => {}
-            Err(_) => return Pumped::Close(End::Finished),
+            Err(_) => return Pumped::Close(End::ClosedByServer, None),
         }
     }
 }
@@ -1003,17 +1169,17 @@ fn peer_gone<S: Service>(
     conn: &mut Connection<S>,
     service: &S,
     error: io::Error,
-    log: &mut dyn Write,
+    at: time::Instant,
 ) -> Pumped {
     if !conn.eof {
-        conn.session.handle_eof();
-        drain_events(conn, service, log);
+        conn.timed.handle_eof(at);
+        drain_events(conn, service);
     }
-    Pumped::Close(End::Io(error))
+    Pumped::Close(End::Reset, Some(error))
 }
 
-fn drain_events<S: Service>(conn: &mut Connection<S>, service: &S, log: &mut dyn Write) {
-    while let Some(event) = conn.session.poll_event() {
-        service.record(&mut conn.summary, conn.peer, event, log);
+fn drain_events<S: Service>(conn: &mut Connection<S>, service: &S) {
+    while let Some(event) = conn.timed.poll_event() {
+        service.record(&mut conn.summary, event);
     }
 }

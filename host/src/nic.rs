@@ -24,7 +24,8 @@ use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use reseau_core::drive::smoltcp::{Ending, Status, TcpDriver, chat_receive};
+use reseau_core::drive::smoltcp::{Status, TcpDriver, chat_receive};
+use reseau_core::session::End;
 use smoltcp::iface::{Config, Interface, PollResult, SocketHandle, SocketSet};
 use smoltcp::phy::{self, Medium, TunTapInterface};
 use smoltcp::socket::{tcp, udp};
@@ -185,12 +186,10 @@ impl<S: Service> TcpServer<S> {
             } = slot;
             let at = peer.unwrap_or_else(unknown_peer);
             let service = &self.service;
-            let status = driver.poll(socket, |event| {
-                service.record(summary, at, event, &mut io::sink())
-            });
+            let status = driver.poll(socket, |event| service.record(summary, event));
             if status == Status::Finished {
-                let ending = driver.ending().unwrap_or(Ending::Reset);
-                let _ = writeln!(log, "{}: {}: {}; {ending}", service.name(), at, summary);
+                let end = driver.end().unwrap_or(End::Reset);
+                let _ = writeln!(log, "{}: {}: {}; {end}", service.name(), at, summary);
                 *driver = TcpDriver::new(service.session(UNKNOWN_PEER, Notify::detached()));
                 *summary = S::Summary::default();
                 *peer = None;
@@ -207,10 +206,11 @@ impl<S: Service> TcpServer<S> {
             if let Some(peer) = slot.peer {
                 let _ = writeln!(
                     log,
-                    "{}: {}: {}; server shutting down",
+                    "{}: {}: {}; {}",
                     self.service.name(),
                     peer,
-                    slot.summary
+                    slot.summary,
+                    End::Shutdown
                 );
             }
         }

@@ -403,6 +403,11 @@ impl StreamSession for AdderSession {
         self.events.pop_front()
     }
 
+    /// A frame is partly read.
+    fn is_receiving(&self) -> bool {
+        self.in_request()
+    }
+
     fn is_finished(&self) -> bool {
         self.closing && self.out_start == self.out_end
     }

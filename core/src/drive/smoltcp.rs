@@ -256,7 +256,7 @@ use smoltcp::socket::tcp::{RecvError, Socket, State};
 use smoltcp::socket::udp;
 use smoltcp::wire::IpEndpoint;
 
-use crate::session::StreamSession;
+use crate::session::{End, StreamSession};
 
 /// What a [`TcpDriver::poll`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -276,28 +276,6 @@ pub enum Status {
     Finished,
 }
 
-/// How a connection ended, once [`TcpDriver::poll`] reports
-/// [`Status::Finished`] (for log lines: the std servers say the same).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Ending {
-    /// The peer closed its side first, and everything was sent.
-    ClosedByPeer,
-    /// The session finished and the driver closed the socket.
-    ClosedByServer,
-    /// The connection was reset or timed out (or a `connect` failed).
-    Reset,
-}
-
-impl core::fmt::Display for Ending {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str(match self {
-            Ending::ClosedByPeer => "closed by peer",
-            Ending::ClosedByServer => "closed by server",
-            Ending::Reset => "reset or timed out",
-        })
-    }
-}
-
 /// Where the driver is in the connection's life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -309,7 +287,7 @@ enum Phase {
     /// peer's FIN or the last ACK. `after_eof`: the peer had closed first.
     Closing { after_eof: bool },
     /// Over.
-    Finished(Ending),
+    Finished(End),
 }
 
 /// Runs one session over one smoltcp TCP socket.
@@ -353,10 +331,12 @@ impl<S: StreamSession> TcpDriver<S> {
     }
 
     /// How the connection ended, once it has (`poll` reported
-    /// [`Status::Finished`]).
-    pub fn ending(&self) -> Option<Ending> {
+    /// [`Status::Finished`]): [`End::ClosedByPeer`],
+    /// [`End::ClosedByServer`] or [`End::Reset`] (reset, timed out, or a
+    /// `connect` that failed).
+    pub fn end(&self) -> Option<End> {
         match self.phase {
-            Phase::Finished(ending) => Some(ending),
+            Phase::Finished(end) => Some(end),
             _ => None,
         }
     }
@@ -378,7 +358,7 @@ impl<S: StreamSession> TcpDriver<S> {
                 // A connection opened and reset between two polls: over,
                 // so that the caller listens again.
                 State::Closed | State::TimeWait if self.armed => {
-                    self.phase = Phase::Finished(Ending::Reset);
+                    self.phase = Phase::Finished(End::Reset);
                     return Status::Finished;
                 }
                 State::Closed | State::TimeWait => return Status::Waiting,
@@ -394,9 +374,9 @@ impl<S: StreamSession> TcpDriver<S> {
             && !socket.is_active()
         {
             self.phase = Phase::Finished(if after_eof {
-                Ending::ClosedByPeer
+                End::ClosedByPeer
             } else {
-                Ending::ClosedByServer
+                End::ClosedByServer
             });
         }
         match self.phase {
@@ -468,7 +448,7 @@ impl<S: StreamSession> TcpDriver<S> {
                     on_event(event);
                 }
             }
-            self.phase = Phase::Finished(Ending::Reset);
+            self.phase = Phase::Finished(End::Reset);
         } else if session.is_finished() {
             // It takes nothing more: what the peer sends now is dropped.
             discard(socket);

@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use super::config::LogSettings;
+use crate::net::Log;
 
 /// Where the site's log lines go.
 #[derive(Debug)]
@@ -25,6 +26,8 @@ pub struct SiteLog {
     access: Option<Mutex<LineWriter<File>>>,
     error: Option<Mutex<LineWriter<File>>>,
     screen: bool,
+    /// The server's buffered stderr, or nothing if `screen` is off.
+    stderr: Log,
 }
 
 /// A log file that could not be opened.
@@ -60,6 +63,7 @@ impl Default for SiteLog {
             access: None,
             error: None,
             screen: true,
+            stderr: Log::stderr(),
         }
     }
 }
@@ -71,6 +75,11 @@ impl SiteLog {
             access: settings.access_file.as_deref().map(open).transpose()?,
             error: settings.error_file.as_deref().map(open).transpose()?,
             screen: settings.screen,
+            stderr: if settings.screen {
+                Log::stderr()
+            } else {
+                Log::off()
+            },
         })
     }
 
@@ -79,15 +88,19 @@ impl SiteLog {
         self.screen
     }
 
-    /// An access line: to the access file, and to `screen` (the event
-    /// loop's buffered stderr) if `log.screen` is on.
-    pub fn access(&self, line: fmt::Arguments<'_>, screen: &mut dyn Write) {
+    /// The server's stderr as `log.screen` sets it: the event loops'
+    /// buffered [`Log`], or one that drops every line.
+    pub fn stderr(&self) -> Log {
+        self.stderr.clone()
+    }
+
+    /// An access line: to the access file, and to the buffered stderr if
+    /// `log.screen` is on.
+    pub fn access(&self, line: fmt::Arguments<'_>) {
         if let Some(file) = &self.access {
             let _ = writeln!(file.lock().unwrap_or_else(|e| e.into_inner()), "{line}");
         }
-        if self.screen {
-            let _ = writeln!(screen, "web: {line}");
-        }
+        self.stderr.line(format_args!("web: {line}"));
     }
 
     /// An error-log line: to the error file, and to stderr if `log.screen`

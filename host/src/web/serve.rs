@@ -23,7 +23,7 @@
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::io::{self, Write};
+use std::io;
 use std::net::SocketAddr;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Arc, Mutex};
@@ -79,7 +79,8 @@ impl WebServer {
                 request_timeout: Some(limits.request_timeout),
                 threads: limits.threads,
             },
-        )?;
+        )?
+        .with_log(log.stderr());
         // At least one, whatever a caller passes (the config allows 1 to 1024).
         let count = limits.workers.max(1);
         let mut workers = Vec::with_capacity(count);
@@ -257,28 +258,9 @@ impl Service for WebService {
         }
     }
 
-    fn record(&self, summary: &mut Summary, peer: SocketAddr, access: Access, log: &mut dyn Write) {
+    fn record(&self, summary: &mut Summary, access: Access) {
         summary.requests += 1;
-        self.log.access(format_args!("{peer} {access}"), log);
-    }
-
-    fn logs_to_screen(&self) -> bool {
-        self.log.screen()
-    }
-
-    fn receiving_request(&self, session: &WebSession) -> bool {
-        session.conn.is_receiving()
-    }
-
-    fn answering(&self, session: &WebSession) -> bool {
-        session.handling.is_some()
-    }
-
-    fn request_timed_out(&self, session: &mut WebSession, after: Duration) -> bool {
-        session.conn.time_out(after);
-        // The 408 goes to the access log like any refusal.
-        session.dispatch();
-        true
+        self.log.access(format_args!("{access}"));
     }
 }
 
@@ -300,6 +282,7 @@ impl fmt::Display for Summary {
 /// One line of the access log: a request and how it was answered.
 #[derive(Debug)]
 pub struct Access {
+    peer: SocketAddr,
     /// `"GET /path HTTP/1.1"`, or why the request was refused.
     request: String,
     status: u16,
@@ -309,7 +292,7 @@ pub struct Access {
 
 impl fmt::Display for Access {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.request, self.status)?;
+        write!(f, "{} {} {}", self.peer, self.request, self.status)?;
         if let Some(took) = self.took {
             write!(f, " {:.3} ms", took.as_secs_f64() * 1000.0)?;
         }
@@ -341,6 +324,7 @@ impl WebSession {
     fn dispatch(&mut self) {
         if let Some(rejection) = self.conn.poll_rejection() {
             self.events.push_back(Access {
+                peer: self.peer,
                 request: format!("({})", rejection.reason),
                 status: rejection.status,
                 took: None,
@@ -387,6 +371,7 @@ impl WebSession {
         };
         if let Some(handling) = self.handling.take() {
             self.events.push_back(Access {
+                peer: self.peer,
                 request: handling.request,
                 status: response.status,
                 took: Some(handling.since.elapsed()),
@@ -429,5 +414,20 @@ impl StreamSession for WebSession {
 
     fn is_finished(&self) -> bool {
         self.conn.is_finished()
+    }
+
+    fn is_receiving(&self) -> bool {
+        self.conn.is_receiving()
+    }
+
+    fn is_answering(&self) -> bool {
+        self.handling.is_some()
+    }
+
+    /// Answers 408 and closes; the 408 goes to the access log like any
+    /// refusal.
+    fn handle_request_timeout(&mut self, after: Duration) {
+        self.conn.time_out(after);
+        self.dispatch();
     }
 }
