@@ -13,14 +13,15 @@
 //!
 //! # Loops
 //!
-//! The loops share one listening socket: each has it in its own poller,
-//! and whichever loop is free first accepts the connection, which then
-//! lives on that loop to its end. A busy loop accepts less, so connections
-//! go where there is time for them; `SO_REUSEPORT` (one socket per loop,
-//! the kernel choosing by a hash of the addresses) was measured against it
-//! and spread a burst of connections less evenly (BENCHMARKS.md, "Event
-//! loops"). The connection cap ([`Limits::max_connections`]) is one count
-//! for the whole server.
+//! The loops share one listening socket: each has it in its own poller, so
+//! each hears of every new connection, and the loop that serves the fewest
+//! connections accepts it (a few at a time, then it looks again), which
+//! then lives on that loop to its end. Connections spread evenly however
+//! they arrive: 64 connections on 4 loops give 16 each. `SO_REUSEPORT` (one
+//! socket per loop, the kernel choosing by a hash of the addresses) was
+//! measured against it and gave 12 to 20 (BENCHMARKS.md, "Event loops").
+//! The connection cap ([`Limits::max_connections`]) is one count for the
+//! whole server.
 //!
 //! A session may also wait for work done elsewhere (the web site's
 //! handlers run on worker threads): it gets a [`Notify`] when it is made,
@@ -246,6 +247,10 @@ struct Shared {
     live: AtomicUsize,
     /// One waker per loop.
     wakers: Vec<Arc<Waker>>,
+    /// Connections open on each loop.
+    loads: Vec<AtomicUsize>,
+    /// Set for a loop that another loop woke to accept.
+    nudged: Vec<AtomicBool>,
 }
 
 impl Shared {
@@ -264,6 +269,15 @@ pub struct Stopper {
 }
 
 impl Stopper {
+    /// The connections open on each event loop now.
+    pub fn connections_per_loop(&self) -> Vec<usize> {
+        self.shared
+            .loads
+            .iter()
+            .map(|load| load.load(Ordering::SeqCst))
+            .collect()
+    }
+
     /// Asks the server to stop; [`Server::run`] returns soon after.
     pub fn stop(&self) {
         self.shared.stop.store(true, Ordering::SeqCst);
@@ -323,6 +337,10 @@ impl Notify {
 /// 5 s), short enough for a service manager's stop timeout (systemd's
 /// default is 90 s).
 pub const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
+
+/// Connections a loop accepts in a row before it serves the others (and
+/// the other loops get a chance to accept the next ones).
+const ACCEPT_BATCH: usize = 4;
 
 /// Connections accepted, at most, from the listener's backlog as the server
 /// stops (mio's backlog is 1024).
@@ -481,6 +499,8 @@ impl<S: Service> Server<S> {
                 stop: AtomicBool::new(false),
                 hurry: AtomicBool::new(false),
                 live: AtomicUsize::new(0),
+                loads: wakers.iter().map(|_| AtomicUsize::new(0)).collect(),
+                nudged: wakers.iter().map(|_| AtomicBool::new(false)).collect(),
                 wakers,
             }),
             signals: None,
@@ -547,15 +567,13 @@ impl<S: Service> Server<S> {
             let (service, own, log) = (service.clone(), shared.clone(), log.clone());
             if n == 0 {
                 let signals = signals.take();
-                first = Some(EventLoop::new(
-                    part, service, limits, own, log, signals, true,
-                ));
+                first = Some(EventLoop::new(part, service, limits, own, log, signals, 0));
                 continue;
             }
             // Built on its own thread: sessions never cross threads.
             let spawned = thread::Builder::new()
                 .name(format!("{name}-loop-{n}"))
-                .spawn(move || EventLoop::new(part, service, limits, own, log, None, false).run());
+                .spawn(move || EventLoop::new(part, service, limits, own, log, None, n).run());
             match spawned {
                 Ok(handle) => others.push(handle),
                 Err(error) => {
@@ -612,7 +630,8 @@ struct EventLoop<S: Service> {
     ready: Arc<Ready>,
     /// The first loop hears the signals, and speaks for the server.
     signals: Option<signal_hook_mio::v1_0::Signals>,
-    first: bool,
+    /// This loop's number; 0 is the first.
+    index: usize,
     log: Log,
     connections: Vec<Option<Connection<S>>>,
     free: Vec<usize>,
@@ -625,6 +644,9 @@ struct EventLoop<S: Service> {
     again: Vec<usize>,
     /// Accepting paused until then (the process ran out of descriptors).
     accept_paused_until: Option<Instant>,
+    /// The last accept stopped at [`ACCEPT_BATCH`]: accept again once the
+    /// connections that were ready are served.
+    accept_again: bool,
     /// Set once the server is stopping: when the connections left are
     /// closed.
     drain_deadline: Option<Instant>,
@@ -642,7 +664,7 @@ impl<S: Service> EventLoop<S> {
         shared: Arc<Shared>,
         log: Log,
         signals: Option<signal_hook_mio::v1_0::Signals>,
-        first: bool,
+        index: usize,
     ) -> Self {
         EventLoop {
             poll: parts.poll,
@@ -653,7 +675,7 @@ impl<S: Service> EventLoop<S> {
             shared,
             ready: parts.ready,
             signals,
-            first,
+            index,
             log,
             connections: Vec::new(),
             free: Vec::new(),
@@ -662,6 +684,7 @@ impl<S: Service> EventLoop<S> {
             write_buf: vec![0; WRITE_BUF].into_boxed_slice(),
             again: Vec::new(),
             accept_paused_until: None,
+            accept_again: false,
             drain_deadline: None,
             stopped_by: None,
             origin: Instant::now(),
@@ -696,7 +719,7 @@ impl<S: Service> EventLoop<S> {
             if logged {
                 wake = wake.min(next_flush);
             }
-            let timeout = if self.again.is_empty() {
+            let timeout = if self.again.is_empty() && !self.accept_again {
                 wake.saturating_duration_since(now)
             } else {
                 Duration::ZERO
@@ -713,6 +736,14 @@ impl<S: Service> EventLoop<S> {
                 match event.token() {
                     LISTENER => self.accept(now),
                     WAKER => {
+                        if self
+                            .shared
+                            .nudged
+                            .get(self.index)
+                            .is_some_and(|nudged| nudged.swap(false, Ordering::SeqCst))
+                        {
+                            self.accept(now);
+                        }
                         let ready = std::mem::take(
                             &mut *self.ready.slots.lock().unwrap_or_else(|e| e.into_inner()),
                         );
@@ -726,6 +757,9 @@ impl<S: Service> EventLoop<S> {
             }
             for slot in std::mem::take(&mut self.again) {
                 self.pump(slot, false, now);
+            }
+            if std::mem::take(&mut self.accept_again) {
+                self.accept(now);
             }
             if self.shared.stop.load(Ordering::SeqCst) && self.drain_deadline.is_none() {
                 self.begin_drain(now);
@@ -794,14 +828,14 @@ impl<S: Service> EventLoop<S> {
     /// completed) and starts draining every connection.
     fn begin_drain(&mut self, now: Instant) {
         self.accept_paused_until = None;
-        self.accept_at_most(LAST_ACCEPTS, now);
+        let _ = self.accept_at_most(LAST_ACCEPTS, now);
         if let Some(mut listener) = self.listener.take() {
             // Once every loop closed its copy, the socket is closed and new
             // connections are refused.
             let _ = self.poll.registry().deregister(&mut listener);
         }
         self.drain_deadline = Some(now + SHUTDOWN_DEADLINE);
-        if self.first {
+        if self.index == 0 {
             if let Some(signal) = self.stopped_by {
                 self.say(format_args!("{signal} received, stopping"));
             }
@@ -839,22 +873,59 @@ impl<S: Service> EventLoop<S> {
         left
     }
 
+    /// Accepts if this loop serves the fewest connections (else wakes the
+    /// loop that does), [`ACCEPT_BATCH`] at most before it looks again.
+    /// Every loop hears of a new connection; the least loaded one takes
+    /// it, so connections spread evenly however they arrive.
     fn accept(&mut self, now: Instant) {
-        self.accept_at_most(usize::MAX, now);
+        let least = (0..self.shared.loads.len())
+            .min_by_key(|&n| {
+                self.shared
+                    .loads
+                    .get(n)
+                    .map_or(usize::MAX, |load| load.load(Ordering::SeqCst))
+            })
+            .unwrap_or(self.index);
+        let mine = self
+            .shared
+            .loads
+            .get(self.index)
+            .map_or(0, |load| load.load(Ordering::SeqCst));
+        let fewest = self
+            .shared
+            .loads
+            .get(least)
+            .map_or(0, |load| load.load(Ordering::SeqCst));
+        if mine > fewest && self.drain_deadline.is_none() {
+            if let (Some(nudged), Some(waker)) =
+                (self.shared.nudged.get(least), self.shared.wakers.get(least))
+            {
+                nudged.store(true, Ordering::SeqCst);
+                let _ = waker.wake();
+            }
+            return;
+        }
+        if self.accept_at_most(ACCEPT_BATCH, now) {
+            self.accept_again = true;
+        }
     }
 
     /// Accepts until the listener would block, accepting is paused, or
-    /// `most` connections came.
-    fn accept_at_most(&mut self, most: usize, now: Instant) {
+    /// `most` connections came; returns `true` in that last case (more
+    /// may be waiting).
+    fn accept_at_most(&mut self, most: usize, now: Instant) -> bool {
         let mut accepted = 0;
-        while self.accept_paused_until.is_none() && accepted < most {
+        while self.accept_paused_until.is_none() {
+            if accepted == most {
+                return true;
+            }
             let Some(listener) = &self.listener else {
-                return;
+                return false;
             };
             accepted += 1;
             let (mut stream, peer) = match listener.accept() {
                 Ok(accepted) => accepted,
-                Err(error) if error.kind() == ErrorKind::WouldBlock => return,
+                Err(error) if error.kind() == ErrorKind::WouldBlock => return false,
                 // A client that gave up before we accepted it: next.
                 Err(error)
                     if matches!(
@@ -871,7 +942,7 @@ impl<S: Service> EventLoop<S> {
                     // serving the connections we have.
                     self.say(format_args!("accept failed: {error}; pausing accepts"));
                     self.accept_paused_until = Some(now + TICK);
-                    return;
+                    return false;
                 }
             };
             let max = self.limits.max_connections;
@@ -914,8 +985,10 @@ impl<S: Service> EventLoop<S> {
                     input_cut: false,
                 });
                 self.live += 1;
+                self.publish_load();
             }
         }
+        false
     }
 
     /// Moves bytes between connection `slot` and its session until the
@@ -976,6 +1049,7 @@ impl<S: Service> EventLoop<S> {
             end => end,
         };
         self.live -= 1;
+        self.publish_load();
         self.shared.live.fetch_sub(1, Ordering::SeqCst);
         self.free.push(slot);
         let (name, peer, summary) = (self.service.name(), conn.peer, &conn.summary);
@@ -986,6 +1060,12 @@ impl<S: Service> EventLoop<S> {
             None => self
                 .log
                 .line(format_args!("{name}: {peer}: {summary}; {end}")),
+        }
+    }
+
+    fn publish_load(&self) {
+        if let Some(load) = self.shared.loads.get(self.index) {
+            load.store(self.live, Ordering::SeqCst);
         }
     }
 

@@ -63,3 +63,40 @@ fn serves_then_stops_when_asked() {
         Some(0)
     );
 }
+
+/// Connections that arrive one after another, while every loop is idle,
+/// are spread evenly: each loop hears of each connection and the one with
+/// the fewest takes it.
+#[test]
+fn connections_are_spread_evenly_over_the_loops() {
+    for (loops, clients) in [(2, 64), (4, 64), (4, 1000)] {
+        let limits = Limits {
+            threads: loops,
+            ..Limits::default()
+        };
+        let server = Server::bind("127.0.0.1:0", AdderService::default(), limits).expect("bind");
+        assert_eq!(server.loops(), loops);
+        let addr = server.local_addr();
+        let stopper = server.stopper();
+        let running = thread::spawn(move || server.run());
+        let held: Vec<TcpStream> = (0..clients)
+            .map(|_| TcpStream::connect(addr).expect("connect"))
+            .collect();
+        let until = std::time::Instant::now() + Duration::from_secs(10);
+        let mut counts = stopper.connections_per_loop();
+        while counts.iter().sum::<usize>() < clients && std::time::Instant::now() < until {
+            thread::sleep(Duration::from_millis(10));
+            counts = stopper.connections_per_loop();
+        }
+        eprintln!("{loops} loops, {clients} connections: {counts:?}");
+        assert_eq!(counts.iter().sum::<usize>(), clients, "{counts:?}");
+        let (min, max) = (counts.iter().min(), counts.iter().max());
+        assert!(
+            max.zip(min).is_some_and(|(max, min)| max - min <= 4),
+            "{counts:?}"
+        );
+        drop(held);
+        stopper.stop();
+        assert!(running.join().expect("no panic").is_ok());
+    }
+}
