@@ -1080,3 +1080,9 @@ proptest! {
         prop_assert_eq!(run(step), whole);
     }
 }
+
+#[test]
+fn client_size_is_what_core_readme_says() {
+    // core/README.md's table of sizes (x86-64).
+    assert!(core::mem::size_of::<AdderClient>() <= 408);
+}
