@@ -479,12 +479,6 @@ pub fn decode_sum_request_array<'py>(
     Ok(array)
 }
 
-/// A payload's first byte, which says its format
-/// ([`Format::of_first_byte`]); 0 (pickle) for an empty one.
-fn first_byte(payload: &[u8]) -> u8 {
-    payload.first().copied().unwrap_or_default()
-}
-
 /// A request payload's error as its exception: a pickle's, or a native
 /// payload's error code.
 fn request_error(error: AdderError) -> PyErr {
@@ -504,7 +498,7 @@ fn decode_ints(py: Python<'_>, payload: &[u8]) -> PyResult<Ints> {
         // 1 or more: room for the usual case without growing, within
         // reason (16 M ints, 128 MiB) for a huge payload.
         let mut ints = Ints::Small(Vec::with_capacity((payload.len() / 2).min(1 << 24)));
-        let mut decoder = RequestDecoder::for_first_byte(first_byte(payload));
+        let mut decoder = RequestDecoder::new(Format::of_payload(payload));
         decoder
             .feed(payload, |value| ints.push(value))
             .and_then(|()| decoder.finish())
@@ -562,7 +556,7 @@ impl Ints {
 #[pyo3(signature = (payload, /))]
 pub fn sum_request(py: Python<'_>, payload: PyBackedBytes) -> PyResult<i128> {
     let sum = |payload: &[u8]| -> PyResult<i128> {
-        let mut summer = RequestSummer::for_first_byte(first_byte(payload));
+        let mut summer = RequestSummer::new(Format::of_payload(payload));
         summer
             .feed(payload)
             .and_then(|()| summer.finish())

@@ -288,9 +288,7 @@ impl AdderClient {
         }
         if self.format_pending && take > 0 {
             self.format_pending = false;
-            self.wait_for(Format::of_first_byte(
-                payload.first().copied().unwrap_or_default(),
-            ));
+            self.wait_for(Format::of_payload(payload));
         }
         self.payload_left -= take as u64;
         done.taken = take;

@@ -173,7 +173,7 @@ impl Default for AdderConfig {
 ///
 /// // pickle.dumps([1, 2], protocol=2), in two pieces.
 /// let payload = b"\x80\x02]q\x00(K\x01K\x02e.";
-/// let mut summer = RequestSummer::for_first_byte(payload[0]);
+/// let mut summer = RequestSummer::new(Format::of_payload(payload));
 /// assert_eq!(summer.format(), Format::Pickle);
 /// summer.feed(&payload[..5]).unwrap();
 /// summer.feed(&payload[5..]).unwrap();
@@ -188,9 +188,10 @@ pub enum RequestSummer {
 }
 
 impl RequestSummer {
-    /// A summer for a payload that starts with `first`.
-    pub const fn for_first_byte(first: u8) -> Self {
-        match Format::of_first_byte(first) {
+    /// A summer for a payload in `format` (that of its first byte:
+    /// [`Format::of_payload`]).
+    pub const fn new(format: Format) -> Self {
+        match format {
             Format::Pickle => RequestSummer::Pickle(PickleSummer::new()),
             Format::Native => RequestSummer::Native(NativeSummer::new()),
         }
@@ -238,10 +239,10 @@ impl RequestSummer {
 /// its first byte (the Python binding's `decode_sum_request`).
 ///
 /// ```
-/// use reseau_core::adder::RequestDecoder;
+/// use reseau_core::adder::{Format, RequestDecoder};
 ///
 /// let payload = [0xFE, 0x01, 0x02, 0x03]; // native: version 1, then 1, -2
-/// let mut decoder = RequestDecoder::for_first_byte(payload[0]);
+/// let mut decoder = RequestDecoder::new(Format::of_payload(&payload));
 /// let mut ints = Vec::new();
 /// decoder.feed(&payload, |value| ints.push(value)).unwrap();
 /// decoder.finish().unwrap();
@@ -256,9 +257,10 @@ pub enum RequestDecoder {
 }
 
 impl RequestDecoder {
-    /// A decoder for a payload that starts with `first`.
-    pub const fn for_first_byte(first: u8) -> Self {
-        match Format::of_first_byte(first) {
+    /// A decoder for a payload in `format` (that of its first byte:
+    /// [`Format::of_payload`]).
+    pub const fn new(format: Format) -> Self {
+        match format {
             Format::Pickle => RequestDecoder::Pickle(PickleDecoder::new()),
             Format::Native => RequestDecoder::Native(NativeDecoder::new()),
         }
@@ -427,8 +429,7 @@ impl AdderSession {
 
     fn payload(&mut self, data: &[u8]) {
         if let Request::Started = self.request {
-            let first = data.first().copied().unwrap_or_default();
-            self.request = Request::Summing(RequestSummer::for_first_byte(first));
+            self.request = Request::Summing(RequestSummer::new(Format::of_payload(data)));
         }
         if let Request::Summing(summer) = &mut self.request
             && let Err(error) = summer.feed(data)
