@@ -301,7 +301,8 @@ impl Exchange {
                 }
                 match session.poll_outcome()? {
                     Outcome::Sum(sum) if sum == *expected => Some(Ok(())),
-                    other => Some(Err(format!("{other}, expected the sum {expected}"))),
+                    Outcome::Sum(sum) => Some(Err(format!("wrong sum {sum}, expected {expected}"))),
+                    other => Some(Err(other.to_string())),
                 }
             }
             (Exchange::Echo { .. }, None) => Some(Err("the server closed the connection".into())),
