@@ -623,3 +623,48 @@ fn a_session_that_breaks_its_contract_stops_the_driver() {
     .unwrap_err();
     assert_eq!(error, Error::Stalled { eof: true });
 }
+
+/// Ints whose clones are not the same ints: each clone yields one int
+/// fewer than the one before.
+#[derive(Clone)]
+struct Shrinking {
+    clones: std::rc::Rc<std::cell::Cell<i128>>,
+    next: i128,
+    end: i128,
+}
+
+impl Iterator for Shrinking {
+    type Item = i128;
+    fn next(&mut self) -> Option<i128> {
+        if self.next == 0 {
+            // The first int of a pass: this pass ends one int earlier.
+            self.end -= self.clones.get();
+            self.clones.set(self.clones.get() + 1);
+        }
+        (self.next < self.end).then(|| {
+            self.next += 1;
+            self.next
+        })
+    }
+}
+
+#[test]
+fn ints_that_change_between_passes_are_refused() {
+    let ints = Shrinking {
+        clones: Default::default(),
+        next: 0,
+        end: 50,
+    };
+    let mut transport = Trickle::new(Vec::new());
+    let error = sum_blocking(
+        &mut transport,
+        Format::Native,
+        ints,
+        &mut [0u8; SUM_BUF_MIN],
+    )
+    .unwrap_err();
+    assert_eq!(error, Error::RequestChanged);
+    // The short request was not flushed: the server gets a cut frame at
+    // most, never a frame of other bytes than its header says.
+    assert!(transport.output.len() < frame::HEADER_LEN + 50);
+}

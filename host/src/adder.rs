@@ -6,11 +6,10 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, BufWriter, ErrorKind, Read, Seek, SeekFrom, Write};
 use std::net::SocketAddr;
 
-use reseau_core::adder::native::Reply;
+use reseau_core::adder::client::{AdderClient, Outcome};
 use reseau_core::adder::{
-    AdderConfig, AdderSession, EncodeError, Error, Event, Format, ReplyDecoder, RequestEncoder,
+    AdderConfig, AdderSession, EncodeError, Error, Event, Format, RequestEncoder,
 };
-use reseau_core::frame;
 
 use crate::net::{self, Notify, Service};
 
@@ -280,34 +279,6 @@ pub fn spool() -> io::Result<File> {
     ))
 }
 
-/// Reads one reply from `stream`.
-pub fn read_reply(stream: &mut impl Read, format: Format) -> Result<i64, SumError> {
-    let mut decoder = ReplyDecoder::new(format);
-    let mut buf = [0u8; 64];
-    loop {
-        let n = match stream.read(&mut buf) {
-            Ok(0) => return Err(SumError::Closed(format)),
-            Ok(n) => n,
-            Err(error) if error.kind() == ErrorKind::Interrupted => continue,
-            Err(error) if error.kind() == ErrorKind::ConnectionReset => {
-                return Err(SumError::Closed(format));
-            }
-            Err(error) => return Err(SumError::Io(error)),
-        };
-        let mut input = buf.get(..n).unwrap_or_default();
-        while !input.is_empty() {
-            let (used, reply) = decoder.decode(input);
-            input = input.get(used..).unwrap_or_default();
-            match reply {
-                None => {}
-                Some(Ok(Reply::Sum(sum))) => return Ok(sum),
-                Some(Ok(Reply::Error(code))) => return Err(SumError::Refused(code)),
-                Some(Err(_)) => return Err(SumError::BadReply),
-            }
-        }
-    }
-}
-
 /// `reseau adder sum`: sends `ints` (or, if `None`, the ints on stdin) to
 /// the server at `addr` and returns the sum.
 pub fn sum(addr: &str, format: Format, ints: Option<&[String]>) -> Result<i64, SumError> {
@@ -340,22 +311,21 @@ pub fn sum(addr: &str, format: Format, ints: Option<&[String]>) -> Result<i64, S
 /// Sends one request whose payload (`len` bytes, already encoded in
 /// `format`) `payload` reads, to the server at `addr`, and returns the sum
 /// it answers: the client side of `reseau adder sum` once the ints are
-/// encoded, shared with the Python binding.
+/// encoded, shared with the Python binding. The rules are
+/// [`AdderClient`]'s; this moves its bytes over a blocking socket.
 pub fn send_payload(
     addr: &str,
     format: Format,
     len: u64,
     payload: &mut dyn Read,
 ) -> Result<i64, SumError> {
-    let header = u32::try_from(len).map_err(|_| SumError::TooLong(len))?;
+    let mut client = AdderClient::new();
+    client.start(len).map_err(|_| SumError::TooLong(len))?;
     let mut stream = net::connect(addr).map_err(|error| SumError::Connect {
         addr: addr.to_string(),
         error,
     })?;
-    let sent = stream
-        .write_all(&frame::encode_header(header))
-        .and_then(|()| io::copy(payload, &mut stream).map(|_| ()));
-    match sent {
+    match transmit(&mut client, payload, &mut stream) {
         Ok(()) => {}
         // The server may refuse and close before reading it all: its reply
         // (or its silence) says more than the broken pipe.
@@ -366,5 +336,63 @@ pub fn send_payload(
             ) => {}
         Err(error) => return Err(SumError::Io(error)),
     }
-    read_reply(&mut stream, format)
+    match receive(&mut client, &mut stream)? {
+        Outcome::Sum(sum) => Ok(sum),
+        Outcome::Refused(code) => Err(SumError::Refused(code)),
+        Outcome::ClosedBeforeReply => Err(SumError::Closed(format)),
+        Outcome::MalformedReply => Err(SumError::BadReply),
+    }
+}
+
+/// Writes the request `client` has started, reading its payload from
+/// `payload` 64 KiB at a time.
+fn transmit(
+    client: &mut AdderClient,
+    payload: &mut dyn Read,
+    stream: &mut impl Write,
+) -> io::Result<()> {
+    let mut piece = vec![0u8; 64 * 1024];
+    let mut out = vec![0u8; 64 * 1024];
+    // Payload bytes read and not yet taken: piece[start..end].
+    let (mut start, mut end) = (0, 0);
+    while client.is_sending() {
+        if start == end && client.payload_left() > 0 {
+            (start, end) = match payload.read(&mut piece) {
+                Ok(0) => {
+                    return Err(io::Error::new(
+                        ErrorKind::UnexpectedEof,
+                        "the payload ended before its announced length",
+                    ));
+                }
+                Ok(n) => (0, n),
+                Err(error) if error.kind() == ErrorKind::Interrupted => continue,
+                Err(error) => return Err(error),
+            };
+        }
+        let sent = client.poll_transmit(piece.get(start..end).unwrap_or_default(), &mut out);
+        start += sent.taken;
+        stream.write_all(out.get(..sent.written).unwrap_or_default())?;
+    }
+    Ok(())
+}
+
+/// Reads until `client` has the outcome of its request.
+fn receive(client: &mut AdderClient, stream: &mut impl Read) -> Result<Outcome, SumError> {
+    let mut buf = [0u8; 64];
+    loop {
+        if let Some(outcome) = client.poll_outcome() {
+            return Ok(outcome);
+        }
+        // Each pass gives the client input or its end: after the end, the
+        // request in flight has its outcome.
+        match stream.read(&mut buf) {
+            Ok(0) => client.handle_eof(),
+            Ok(n) => {
+                client.handle_input(buf.get(..n).unwrap_or_default());
+            }
+            Err(error) if error.kind() == ErrorKind::Interrupted => {}
+            Err(error) if error.kind() == ErrorKind::ConnectionReset => client.handle_eof(),
+            Err(error) => return Err(SumError::Io(error)),
+        }
+    }
 }

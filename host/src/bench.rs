@@ -13,9 +13,8 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
-use reseau_core::adder::native::Reply;
-use reseau_core::adder::{Format, ReplyDecoder, RequestEncoder};
-use reseau_core::frame;
+use reseau_core::adder::client::{AdderClient, Outcome};
+use reseau_core::adder::{Format, RequestEncoder};
 
 use crate::net;
 
@@ -164,53 +163,150 @@ impl fmt::Display for Report {
 
 enum State {
     Connecting,
-    /// `sent` bytes of the request are sent; the reply is being read.
-    Exchanging {
-        sent: usize,
-    },
+    /// The request is being sent and its reply read.
+    Exchanging,
 }
 
 struct Client {
     stream: TcpStream,
     state: State,
-    reader: Reader,
+    exchange: Exchange,
     started: Instant,
 }
 
-/// Checks one reply as its bytes arrive.
+/// One request and its reply, as their bytes go out and come in.
 #[derive(Debug, Clone)]
-enum Reader {
+enum Exchange {
+    /// The adder's client session sends the payload and reads the reply.
     Sum {
-        decoder: ReplyDecoder,
+        /// Boxed: the session holds its replies' outcomes (400 bytes).
+        session: Box<AdderClient>,
+        /// Payload bytes the session has taken.
+        taken: usize,
+        /// Bytes the session gave that the socket has not taken yet.
+        unsent: Vec<u8>,
         expected: i64,
     },
     Echo {
+        /// Bytes of the message written.
+        sent: usize,
+        /// Bytes of the echo checked.
         matched: usize,
     },
 }
 
-impl Reader {
-    fn new(workload: Workload) -> Reader {
+impl Exchange {
+    fn new(workload: Workload) -> Exchange {
         match workload {
-            Workload::Adder { ints, format } => {
+            Workload::Adder { ints, .. } => {
                 let n = i64::from(ints);
-                Reader::Sum {
-                    decoder: ReplyDecoder::new(format),
+                Exchange::Sum {
+                    session: Box::new(AdderClient::new()),
+                    taken: 0,
+                    unsent: Vec::new(),
                     expected: n * (n + 1) / 2,
                 }
             }
-            Workload::Echo { .. } => Reader::Echo { matched: 0 },
+            Workload::Echo { .. } => Exchange::Echo {
+                sent: 0,
+                matched: 0,
+            },
         }
     }
 
-    /// `Some` once the reply is complete: whether it was right.
-    fn feed(&mut self, input: &[u8], request: &[u8]) -> Option<Result<(), String>> {
+    /// Starts the next request, of `request` (the adder's payload, or the
+    /// echo's message).
+    fn begin(&mut self, request: &[u8]) -> Result<(), String> {
         match self {
-            Reader::Sum { decoder, expected } => match decoder.decode(input).1? {
-                Ok(Reply::Sum(sum)) if sum == *expected => Some(Ok(())),
-                other => Some(Err(format!("wrong reply {other:?}, expected {expected}"))),
-            },
-            Reader::Echo { matched } => {
+            Exchange::Sum { session, taken, .. } => {
+                *taken = 0;
+                session
+                    .start(request.len() as u64)
+                    .map_err(|error| format!("request: {error}"))
+            }
+            Exchange::Echo { sent, matched } => {
+                (*sent, *matched) = (0, 0);
+                Ok(())
+            }
+        }
+    }
+
+    /// True once the whole request is written.
+    fn written(&self, request: &[u8]) -> bool {
+        match self {
+            Exchange::Sum {
+                session, unsent, ..
+            } => unsent.is_empty() && !session.is_sending(),
+            Exchange::Echo { sent, .. } => *sent == request.len(),
+        }
+    }
+
+    /// Writes what is next of the request to `stream` (`buf` is scratch
+    /// room); `Ok(true)` once all of it is written.
+    fn write(
+        &mut self,
+        stream: &mut TcpStream,
+        request: &[u8],
+        buf: &mut [u8],
+    ) -> io::Result<bool> {
+        match self {
+            Exchange::Sum {
+                session,
+                taken,
+                unsent,
+                ..
+            } => {
+                if !unsent.is_empty() {
+                    let n = stream.write(unsent)?;
+                    unsent.drain(..n);
+                } else if session.is_sending() {
+                    let t = session.poll_transmit(request.get(*taken..).unwrap_or_default(), buf);
+                    *taken += t.taken;
+                    let out = buf.get(..t.written).unwrap_or_default();
+                    let n = match stream.write(out) {
+                        Err(error) if error.kind() == ErrorKind::WouldBlock => 0,
+                        other => other?,
+                    };
+                    unsent.extend_from_slice(out.get(n..).unwrap_or_default());
+                    if n == 0 && !out.is_empty() {
+                        return Err(ErrorKind::WouldBlock.into());
+                    }
+                }
+                Ok(unsent.is_empty() && !session.is_sending())
+            }
+            Exchange::Echo { sent, .. } => {
+                if *sent < request.len() {
+                    *sent += stream.write(request.get(*sent..).unwrap_or_default())?;
+                }
+                Ok(*sent == request.len())
+            }
+        }
+    }
+
+    /// Checks received bytes (`None`: end of stream); `Some` once the reply
+    /// is complete: whether it was right.
+    fn read(&mut self, input: Option<&[u8]>, request: &[u8]) -> Option<Result<(), String>> {
+        match (self, input) {
+            (
+                Exchange::Sum {
+                    session, expected, ..
+                },
+                input,
+            ) => {
+                match input {
+                    Some(input) => {
+                        session.handle_input(input);
+                    }
+                    None => session.handle_eof(),
+                }
+                match session.poll_outcome()? {
+                    Outcome::Sum(sum) if sum == *expected => Some(Ok(())),
+                    Outcome::Sum(sum) => Some(Err(format!("wrong sum {sum}, expected {expected}"))),
+                    other => Some(Err(other.to_string())),
+                }
+            }
+            (Exchange::Echo { .. }, None) => Some(Err("the server closed the connection".into())),
+            (Exchange::Echo { matched, .. }, Some(input)) => {
                 let end = *matched + input.len();
                 if request.get(*matched..end) != Some(input) {
                     return Some(Err(format!(
@@ -218,16 +314,14 @@ impl Reader {
                     )));
                 }
                 *matched = end;
-                (end == request.len()).then(|| {
-                    *matched = 0;
-                    Ok(())
-                })
+                (end == request.len()).then_some(Ok(()))
             }
         }
     }
 }
 
-/// The bytes of one request.
+/// The bytes of one request: the adder's payload (the client session
+/// frames it), or the echo's message.
 fn request(workload: Workload) -> Vec<u8> {
     match workload {
         Workload::Adder { ints, format } => {
@@ -236,9 +330,7 @@ fn request(workload: Workload) -> Vec<u8> {
             let _ = RequestEncoder::encode_all(format, (1..=ints).map(i128::from), |b| {
                 payload.extend_from_slice(b)
             });
-            let mut framed = frame::encode_header(payload.len() as u32).to_vec();
-            framed.extend_from_slice(&payload);
-            framed
+            payload
         }
         // Printable, and different at every offset, so a byte out of place
         // shows.
@@ -392,7 +484,7 @@ fn connect(poll: &Poll, addr: SocketAddr, i: usize, workload: Workload) -> io::R
     Ok(Client {
         stream,
         state: State::Connecting,
-        reader: Reader::new(workload),
+        exchange: Exchange::new(workload),
         started: Instant::now(),
     })
 }
@@ -405,12 +497,15 @@ enum Step {
 
 fn step(client: &mut Client, request: &[u8], buf: &mut [u8], latency: &mut Histogram<u64>) -> Step {
     loop {
-        let State::Exchanging { sent } = client.state else {
+        if let State::Connecting = client.state {
             match client.stream.peer_addr() {
                 Ok(_) => {
                     let _ = client.stream.set_nodelay(true);
                     client.started = Instant::now();
-                    client.state = State::Exchanging { sent: 0 };
+                    client.state = State::Exchanging;
+                    if let Err(why) = client.exchange.begin(request) {
+                        return Step::Failed(why);
+                    }
                     continue;
                 }
                 Err(error) if error.kind() == ErrorKind::NotConnected => {
@@ -421,51 +516,44 @@ fn step(client: &mut Client, request: &[u8], buf: &mut [u8], latency: &mut Histo
                 }
                 Err(error) => return Step::Failed(format!("connect: {error}")),
             }
-        };
+        }
         // Write until the request is sent or the socket is full; read when
         // there is nothing more to write, so that a large echo, which comes
         // back while it is being sent, cannot stall both sides.
-        let mut write_blocked = sent == request.len();
-        if !write_blocked {
-            match client.stream.write(request.get(sent..).unwrap_or_default()) {
-                Ok(n) => {
-                    let sent = sent + n;
-                    client.state = State::Exchanging { sent };
-                    if sent < request.len() {
-                        continue;
-                    }
-                    // The whole request is out: the reply cannot be here
-                    // yet, and its arrival is an event of its own.
-                    return Step::Blocked;
-                }
-                Err(error) if error.kind() == ErrorKind::WouldBlock => write_blocked = true,
+        let write_blocked = client.exchange.written(request)
+            || match client.exchange.write(&mut client.stream, request, buf) {
+                // The whole request is out: the reply cannot be here yet,
+                // and its arrival is an event of its own.
+                Ok(true) => return Step::Blocked,
+                Ok(false) => continue,
+                Err(error) if error.kind() == ErrorKind::WouldBlock => true,
                 Err(error) if error.kind() == ErrorKind::Interrupted => continue,
                 Err(error) => return Step::Failed(format!("send: {error}")),
-            }
-        }
-        match client.stream.read(buf) {
-            Ok(0) => return Step::Failed("the server closed the connection".into()),
-            Ok(n) => match client
-                .reader
-                .feed(buf.get(..n).unwrap_or_default(), request)
-            {
-                None => {}
-                Some(Ok(())) => {
-                    let micros = client.started.elapsed().as_micros();
-                    let _ = latency.record(u64::try_from(micros).unwrap_or(u64::MAX).max(1));
-                    client.started = Instant::now();
-                    client.state = State::Exchanging { sent: 0 };
-                    return Step::Done;
-                }
-                Some(Err(why)) => return Step::Failed(why),
-            },
+            };
+        let input = match client.stream.read(buf) {
+            Ok(0) => None,
+            Ok(n) => Some(buf.get(..n).unwrap_or_default()),
             Err(error) if error.kind() == ErrorKind::WouldBlock => {
                 if write_blocked {
                     return Step::Blocked;
                 }
+                continue;
             }
-            Err(error) if error.kind() == ErrorKind::Interrupted => {}
+            Err(error) if error.kind() == ErrorKind::Interrupted => continue,
             Err(error) => return Step::Failed(format!("receive: {error}")),
+        };
+        match client.exchange.read(input, request) {
+            None => {}
+            Some(Ok(())) => {
+                let micros = client.started.elapsed().as_micros();
+                let _ = latency.record(u64::try_from(micros).unwrap_or(u64::MAX).max(1));
+                client.started = Instant::now();
+                if let Err(why) = client.exchange.begin(request) {
+                    return Step::Failed(why);
+                }
+                return Step::Done;
+            }
+            Some(Err(why)) => return Step::Failed(why),
         }
     }
 }

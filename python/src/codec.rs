@@ -14,9 +14,9 @@ use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyList, PyTuple, PyType};
-use reseau_core::adder::native::{NativeDecoder, NativeSummer};
-use reseau_core::adder::pickle::{PickleDecoder, PickleSummer};
-use reseau_core::adder::{Format, RequestEncoder};
+use reseau_core::adder::{
+    Error as AdderError, Format, RequestDecoder, RequestEncoder, RequestSummer,
+};
 use reseau_core::frame::{self, DEFAULT_MAX_FRAME, HEADER_LEN, Item};
 use reseau_core::writer::Writer;
 
@@ -479,6 +479,17 @@ pub fn decode_sum_request_array<'py>(
     Ok(array)
 }
 
+/// A request payload's error as its exception: a pickle's, or a native
+/// payload's error code.
+fn request_error(error: AdderError) -> PyErr {
+    match error {
+        AdderError::Pickle(error) => errors::pickle(error),
+        AdderError::Native(code) => errors::native(code),
+        // Not a payload's errors: no reader of a payload returns them.
+        other => errors::ProtocolError::new_err(other.to_string()),
+    }
+}
+
 /// Decodes a request payload in either format; without the GIL when it
 /// is large.
 fn decode_ints(py: Python<'_>, payload: &[u8]) -> PyResult<Ints> {
@@ -487,23 +498,11 @@ fn decode_ints(py: Python<'_>, payload: &[u8]) -> PyResult<Ints> {
         // 1 or more: room for the usual case without growing, within
         // reason (16 M ints, 128 MiB) for a huge payload.
         let mut ints = Ints::Small(Vec::with_capacity((payload.len() / 2).min(1 << 24)));
-        match Format::of_first_byte(payload.first().copied().unwrap_or_default()) {
-            Format::Native => {
-                let mut decoder = NativeDecoder::new();
-                decoder.feed(payload, |value| ints.push(i128::from(value)));
-                decoder.finish().map_err(errors::native)?;
-            }
-            Format::Pickle => {
-                let mut decoder = PickleDecoder::new();
-                decoder
-                    .feed(payload, |value| {
-                        ints.push(value);
-                        Ok(())
-                    })
-                    .map_err(errors::pickle)?;
-                decoder.finish().map_err(errors::pickle)?;
-            }
-        }
+        let mut decoder = RequestDecoder::new(Format::of_payload(payload));
+        decoder
+            .feed(payload, |value| ints.push(value))
+            .and_then(|()| decoder.finish())
+            .map_err(request_error)?;
         Ok(ints)
     };
     if payload.len() >= DETACH_AT {
@@ -557,18 +556,11 @@ impl Ints {
 #[pyo3(signature = (payload, /))]
 pub fn sum_request(py: Python<'_>, payload: PyBackedBytes) -> PyResult<i128> {
     let sum = |payload: &[u8]| -> PyResult<i128> {
-        match Format::of_first_byte(payload.first().copied().unwrap_or_default()) {
-            Format::Native => {
-                let mut summer = NativeSummer::new();
-                summer.feed(payload);
-                summer.finish().map(i128::from).map_err(errors::native)
-            }
-            Format::Pickle => {
-                let mut summer = PickleSummer::new();
-                summer.feed(payload).map_err(errors::pickle)?;
-                summer.finish().map_err(errors::pickle)
-            }
-        }
+        let mut summer = RequestSummer::new(Format::of_payload(payload));
+        summer
+            .feed(payload)
+            .and_then(|()| summer.finish())
+            .map_err(request_error)
     };
     if payload.len() >= DETACH_AT {
         py.detach(|| sum(&payload))

@@ -8,9 +8,14 @@
 //! (`struct.pack('I', total)`); a native one with a frame carrying a
 //! [`native::Reply`].
 //!
-//! [`AdderSession`] is the server side of one connection, [`RequestEncoder`]
-//! and [`ReplyDecoder`] the client side. None of them allocates or does I/O.
+//! [`AdderSession`] is the server side of one connection,
+//! [`client::AdderClient`] the client side (it frames a request and reads
+//! its reply with [`ReplyDecoder`]); [`RequestEncoder`] writes a payload,
+//! [`RequestSummer`] and [`RequestDecoder`] read one in the format its
+//! first byte says ([`Format::of_first_byte`], the one place that
+//! decides). None of them allocates or does I/O.
 
+pub mod client;
 pub mod native;
 pub mod pickle;
 
@@ -19,8 +24,8 @@ use core::fmt;
 use crate::frame::{self, FrameDecoder, FrameError, Item};
 use crate::session::StreamSession;
 use crate::writer::Writer;
-use native::{ErrorCode, NativeEncoder, NativeSummer, Reply};
-use pickle::{PickleEncoder, PickleError, PickleSummer};
+use native::{ErrorCode, NativeDecoder, NativeEncoder, NativeSummer, Reply};
+use pickle::{PickleDecoder, PickleEncoder, PickleError, PickleSummer};
 
 /// The two payload formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -38,6 +43,15 @@ impl Format {
             Format::Native
         } else {
             Format::Pickle
+        }
+    }
+
+    /// The format of `payload`, by its first byte; an empty payload is a
+    /// pickle one (the server refuses it as a truncated pickle).
+    pub const fn of_payload(payload: &[u8]) -> Format {
+        match payload.first() {
+            Some(&first) => Format::of_first_byte(first),
+            None => Format::Pickle,
         }
     }
 
@@ -151,13 +165,139 @@ impl Default for AdderConfig {
     }
 }
 
+/// Sums a request payload while it is read, in the format of its first
+/// byte: the server's reader, also the Python binding's `sum_request`.
+///
+/// ```
+/// use reseau_core::adder::{Format, RequestSummer};
+///
+/// // pickle.dumps([1, 2], protocol=2), in two pieces.
+/// let payload = b"\x80\x02]q\x00(K\x01K\x02e.";
+/// let mut summer = RequestSummer::new(Format::of_payload(payload));
+/// assert_eq!(summer.format(), Format::Pickle);
+/// summer.feed(&payload[..5]).unwrap();
+/// summer.feed(&payload[5..]).unwrap();
+/// assert_eq!(summer.finish(), Ok(3));
+/// ```
+#[derive(Debug, Clone)]
+pub enum RequestSummer {
+    /// The course's pickle.
+    Pickle(PickleSummer),
+    /// reseau's native format.
+    Native(NativeSummer),
+}
+
+impl RequestSummer {
+    /// A summer for a payload in `format` (that of its first byte:
+    /// [`Format::of_payload`]).
+    pub const fn new(format: Format) -> Self {
+        match format {
+            Format::Pickle => RequestSummer::Pickle(PickleSummer::new()),
+            Format::Native => RequestSummer::Native(NativeSummer::new()),
+        }
+    }
+
+    /// The payload's format.
+    pub const fn format(&self) -> Format {
+        match self {
+            RequestSummer::Pickle(_) => Format::Pickle,
+            RequestSummer::Native(_) => Format::Native,
+        }
+    }
+
+    /// Ints summed so far.
+    pub fn count(&self) -> u64 {
+        match self {
+            RequestSummer::Pickle(s) => s.count(),
+            RequestSummer::Native(s) => s.count(),
+        }
+    }
+
+    /// Reads the next bytes of the payload. A native payload's errors are
+    /// reported by [`finish`](Self::finish).
+    pub fn feed(&mut self, input: &[u8]) -> Result<(), Error> {
+        match self {
+            RequestSummer::Pickle(s) => s.feed(input).map_err(Error::Pickle),
+            RequestSummer::Native(s) => {
+                s.feed(input);
+                Ok(())
+            }
+        }
+    }
+
+    /// The sum, once the whole payload was fed: exact to 128 bits for a
+    /// pickle, within 64 bits for a native payload.
+    pub fn finish(&self) -> Result<i128, Error> {
+        match self {
+            RequestSummer::Pickle(s) => s.finish().map_err(Error::Pickle),
+            RequestSummer::Native(s) => s.finish().map(i128::from).map_err(Error::Native),
+        }
+    }
+}
+
+/// Decodes a request payload's ints while it is read, in the format of
+/// its first byte (the Python binding's `decode_sum_request`).
+///
+/// ```
+/// use reseau_core::adder::{Format, RequestDecoder};
+///
+/// let payload = [0xFE, 0x01, 0x02, 0x03]; // native: version 1, then 1, -2
+/// let mut decoder = RequestDecoder::new(Format::of_payload(&payload));
+/// let mut ints = Vec::new();
+/// decoder.feed(&payload, |value| ints.push(value)).unwrap();
+/// decoder.finish().unwrap();
+/// assert_eq!(ints, [1, -2]);
+/// ```
+#[derive(Debug, Clone)]
+pub enum RequestDecoder {
+    /// The course's pickle.
+    Pickle(PickleDecoder),
+    /// reseau's native format.
+    Native(NativeDecoder),
+}
+
+impl RequestDecoder {
+    /// A decoder for a payload in `format` (that of its first byte:
+    /// [`Format::of_payload`]).
+    pub const fn new(format: Format) -> Self {
+        match format {
+            Format::Pickle => RequestDecoder::Pickle(PickleDecoder::new()),
+            Format::Native => RequestDecoder::Native(NativeDecoder::new()),
+        }
+    }
+
+    /// Reads the next bytes of the payload, handing each int to `visit`.
+    /// A native payload's errors are reported by [`finish`](Self::finish).
+    pub fn feed(&mut self, input: &[u8], mut visit: impl FnMut(i128)) -> Result<(), Error> {
+        match self {
+            RequestDecoder::Pickle(d) => d
+                .feed(input, |value| {
+                    visit(value);
+                    Ok(())
+                })
+                .map_err(Error::Pickle),
+            RequestDecoder::Native(d) => {
+                d.feed(input, |value| visit(i128::from(value)));
+                Ok(())
+            }
+        }
+    }
+
+    /// Checks that the payload is complete and valid.
+    pub fn finish(&self) -> Result<(), Error> {
+        match self {
+            RequestDecoder::Pickle(d) => d.finish().map_err(Error::Pickle),
+            RequestDecoder::Native(d) => d.finish().map_err(Error::Native),
+        }
+    }
+}
+
 /// The request being read.
 #[derive(Debug, Clone)]
 enum Request {
     /// A header was read, no payload byte yet.
     Started,
-    Pickle(PickleSummer),
-    Native(NativeSummer),
+    Summing(RequestSummer),
 }
 
 /// Output buffer: room for several replies, so a pipelining client is
@@ -289,20 +429,12 @@ impl AdderSession {
 
     fn payload(&mut self, data: &[u8]) {
         if let Request::Started = self.request {
-            let first = data.first().copied().unwrap_or_default();
-            self.request = match Format::of_first_byte(first) {
-                Format::Pickle => Request::Pickle(PickleSummer::new()),
-                Format::Native => Request::Native(NativeSummer::new()),
-            };
+            self.request = Request::Summing(RequestSummer::new(Format::of_payload(data)));
         }
-        match &mut self.request {
-            Request::Pickle(summer) => {
-                if let Err(error) = summer.feed(data) {
-                    self.event(Event::Rejected(Error::Pickle(error)));
-                }
-            }
-            Request::Native(summer) => summer.feed(data),
-            Request::Started => {}
+        if let Request::Summing(summer) = &mut self.request
+            && let Err(error) = summer.feed(data)
+        {
+            self.event(Event::Rejected(error));
         }
     }
 
@@ -310,7 +442,7 @@ impl AdderSession {
         let request = core::mem::replace(&mut self.request, Request::Started);
         let event = match request {
             Request::Started => Event::Rejected(Error::Pickle(PickleError::Truncated)),
-            Request::Pickle(summer) => match summer.finish() {
+            Request::Summing(RequestSummer::Pickle(summer)) => match summer.finish() {
                 Err(error) => Event::Rejected(Error::Pickle(error)),
                 Ok(sum) => match u32::try_from(sum) {
                     Ok(sum) => {
@@ -324,7 +456,7 @@ impl AdderSession {
                     Err(_) => Event::Rejected(Error::OutOfRange { sum }),
                 },
             },
-            Request::Native(summer) => {
+            Request::Summing(RequestSummer::Native(summer)) => {
                 let result = summer.finish();
                 let reply = match result {
                     Ok(sum) => Reply::Sum(sum),

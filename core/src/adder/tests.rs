@@ -795,3 +795,294 @@ proptest! {
         prop_assert_eq!(result.and_then(|()| summer.finish()), whole);
     }
 }
+
+// The client session.
+
+use client::{AdderClient, MAX_IN_FLIGHT, Outcome, StartError};
+
+/// The payload of `ints` in `format`.
+fn payload(ints: &[i128], format: Format) -> Vec<u8> {
+    let mut payload = Vec::new();
+    RequestEncoder::encode_all(format, ints.iter().copied(), |b| {
+        payload.extend_from_slice(b)
+    })
+    .unwrap();
+    payload
+}
+
+/// Starts a request of `payload` and transmits it all, offering the
+/// payload in pieces of `piece` bytes and draining into a buffer of `room`
+/// bytes; returns the bytes transmitted.
+fn transmit(client: &mut AdderClient, payload: &[u8], piece: usize, room: usize) -> Vec<u8> {
+    client.start(payload.len() as u64).unwrap();
+    let mut sent = Vec::new();
+    let mut out = std::vec![0u8; room];
+    let mut taken = 0;
+    // Each call writes at least one byte while the request is sending and
+    // `room` > 0: bounded by the frame's length.
+    for _ in 0..=payload.len() + frame::HEADER_LEN {
+        if !client.is_sending() {
+            break;
+        }
+        let end = payload.len().min(taken + piece.max(1));
+        let t = client.poll_transmit(&payload[taken..end], &mut out);
+        assert!(t.taken <= end - taken && t.written <= room);
+        taken += t.taken;
+        sent.extend_from_slice(&out[..t.written]);
+    }
+    assert!(!client.is_sending(), "the request was not all transmitted");
+    sent
+}
+
+/// Feeds `reply` to the client in pieces of `step` bytes, then end of
+/// stream if `eof`; returns the outcomes.
+fn receive(client: &mut AdderClient, reply: &[u8], step: usize, eof: bool) -> Vec<Outcome> {
+    let mut outcomes = Vec::new();
+    for piece in reply.chunks(step.max(1)) {
+        client.handle_input(piece);
+        outcomes.extend(std::iter::from_fn(|| client.poll_outcome()));
+    }
+    if eof {
+        client.handle_eof();
+        outcomes.extend(std::iter::from_fn(|| client.poll_outcome()));
+    }
+    outcomes
+}
+
+#[test]
+fn client_pickle_reply_in_every_split_is_the_sum() {
+    let reply = pickle_reply(3);
+    for step in 1..=4 {
+        let mut client = AdderClient::new();
+        transmit(&mut client, &payload(&[1, 2], Format::Pickle), 64, 64);
+        assert_eq!(
+            receive(&mut client, &reply, step, true),
+            [Outcome::Sum(3)],
+            "{step}"
+        );
+        assert!(client.is_finished());
+    }
+}
+
+#[test]
+fn client_native_reply_in_every_split_of_two_points() {
+    let reply = native_reply(Reply::Sum(-7_000_000_000));
+    for a in 0..=reply.len() {
+        for b in a..=reply.len() {
+            let mut client = AdderClient::new();
+            transmit(
+                &mut client,
+                &payload(&[-7_000_000_000], Format::Native),
+                3,
+                5,
+            );
+            let mut outcomes = Vec::new();
+            for piece in [&reply[..a], &reply[a..b], &reply[b..]] {
+                assert_eq!(client.handle_input(piece), piece.len());
+                outcomes.extend(std::iter::from_fn(|| client.poll_outcome()));
+            }
+            assert_eq!(outcomes, [Outcome::Sum(-7_000_000_000)], "{a} {b}");
+            assert!(!client.is_finished());
+        }
+    }
+}
+
+#[test]
+fn client_closed_before_the_reply() {
+    let mut client = AdderClient::new();
+    transmit(&mut client, &payload(&[1, 2], Format::Pickle), 64, 64);
+    // Three of the four bytes of the reply, then the server's FIN.
+    assert_eq!(
+        receive(&mut client, &[3, 0, 0], 1, true),
+        [Outcome::ClosedBeforeReply]
+    );
+    assert!(client.is_finished());
+    assert_eq!(client.start(1), Err(StartError::Finished));
+}
+
+#[test]
+fn client_closed_while_the_request_is_sent() {
+    let mut client = AdderClient::new();
+    let payload = payload(&[1, 2, 3], Format::Native);
+    client.start(payload.len() as u64).unwrap();
+    let mut out = [0u8; 6];
+    let t = client.poll_transmit(&payload, &mut out);
+    assert_eq!(t.written, 6);
+    client.handle_eof();
+    assert_eq!(client.poll_outcome(), Some(Outcome::ClosedBeforeReply));
+    assert_eq!(client.poll_outcome(), None);
+    assert!(!client.is_sending());
+    assert_eq!(
+        client.poll_transmit(&payload[t.taken..], &mut out),
+        Default::default()
+    );
+}
+
+#[test]
+fn client_native_error_reply_keeps_the_connection() {
+    let mut client = AdderClient::new();
+    transmit(
+        &mut client,
+        &payload(&[i128::from(i64::MAX), 1], Format::Native),
+        64,
+        64,
+    );
+    let reply = native_reply(Reply::Error(ErrorCode::Overflow));
+    assert_eq!(
+        receive(&mut client, &reply, 1, false),
+        [Outcome::Refused(ErrorCode::Overflow)]
+    );
+    assert!(!client.is_finished());
+    transmit(&mut client, &payload(&[5], Format::Native), 64, 64);
+    assert_eq!(
+        receive(&mut client, &native_reply(Reply::Sum(5)), 64, false),
+        [Outcome::Sum(5)]
+    );
+}
+
+#[test]
+fn client_two_requests_in_a_row_on_one_connection() {
+    let mut client = AdderClient::new();
+    for (ints, format) in [
+        (&[1, 2][..], Format::Pickle),
+        (&[-4, 1][..], Format::Native),
+    ] {
+        let frame = transmit(&mut client, &payload(ints, format), 5, 7);
+        assert_eq!(frame, request(ints, format));
+        // The server's reply to that frame.
+        let (reply, _) = drive(&mut AdderSession::new(KEEP_ALIVE), &frame, 3, 2);
+        let expected = ints.iter().sum::<i128>() as i64;
+        assert_eq!(
+            receive(&mut client, &reply, 2, false),
+            [Outcome::Sum(expected)]
+        );
+    }
+}
+
+#[test]
+fn client_pipelined_requests_get_their_outcomes_in_order() {
+    let mut client = AdderClient::new();
+    let mut frames = Vec::new();
+    let mut replies = Vec::new();
+    for i in 0..MAX_IN_FLIGHT as i128 {
+        let format = if i % 2 == 0 {
+            Format::Pickle
+        } else {
+            Format::Native
+        };
+        frames.extend(transmit(&mut client, &payload(&[i, 1], format), 64, 64));
+        replies.extend(match format {
+            Format::Pickle => pickle_reply(i as u32 + 1).to_vec(),
+            Format::Native => native_reply(Reply::Sum(i as i64 + 1)),
+        });
+    }
+    assert_eq!(client.in_flight(), MAX_IN_FLIGHT);
+    assert_eq!(client.start(1), Err(StartError::Busy));
+    let expected: Vec<_> = (0..MAX_IN_FLIGHT as i64)
+        .map(|i| Outcome::Sum(i + 1))
+        .collect();
+    assert_eq!(receive(&mut client, &replies, 5, false), expected);
+    assert_eq!(client.in_flight(), 0);
+}
+
+#[test]
+fn client_refuses_a_start_while_sending_and_an_oversized_payload() {
+    let mut client = AdderClient::new();
+    assert_eq!(
+        client.start(u64::from(u32::MAX) + 1),
+        Err(StartError::TooLarge {
+            len: u64::from(u32::MAX) + 1
+        })
+    );
+    client.start(3).unwrap();
+    assert_eq!(client.start(3), Err(StartError::Busy));
+}
+
+#[test]
+fn client_bytes_nobody_asked_for_are_malformed() {
+    let mut client = AdderClient::new();
+    assert_eq!(client.handle_input(&[0]), 0);
+    assert_eq!(client.poll_outcome(), Some(Outcome::MalformedReply));
+    assert!(client.is_finished());
+    // A pickle reply followed by a stray byte.
+    let mut client = AdderClient::new();
+    transmit(&mut client, &payload(&[1], Format::Pickle), 64, 64);
+    assert_eq!(
+        receive(&mut client, &[1, 0, 0, 0, 9], 64, false),
+        [Outcome::Sum(1), Outcome::MalformedReply]
+    );
+}
+
+#[test]
+fn client_malformed_native_reply_ends_the_connection() {
+    let mut client = AdderClient::new();
+    transmit(&mut client, &payload(&[1], Format::Native), 64, 64);
+    // A frame over the reply's limit.
+    assert_eq!(
+        receive(&mut client, &encode_header(1000), 64, false),
+        [Outcome::MalformedReply]
+    );
+    assert!(client.is_finished());
+}
+
+#[test]
+fn client_empty_payload_waits_for_a_pickle_reply() {
+    let mut client = AdderClient::new();
+    assert_eq!(transmit(&mut client, &[], 1, 1), encode_header(0));
+    // The server refuses an empty pickle and closes.
+    assert_eq!(
+        receive(&mut client, &[], 1, true),
+        [Outcome::ClosedBeforeReply]
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 256,
+        ..ProptestConfig::default()
+    })]
+
+    /// Exactly the frame's bytes go out, whatever the payload, the pieces
+    /// it is offered in and the room to write into.
+    #[test]
+    fn client_transmits_exactly_the_frame(
+        payload in prop::collection::vec(any::<u8>(), 0..600),
+        piece in 1usize..700,
+        room in 1usize..700,
+    ) {
+        let mut client = AdderClient::new();
+        let sent = transmit(&mut client, &payload, piece, room);
+        let mut frame = encode_header(payload.len() as u32).to_vec();
+        frame.extend_from_slice(&payload);
+        prop_assert_eq!(sent, frame);
+        // Bytes past the announced length are never taken.
+        let mut out = [0u8; 8];
+        prop_assert_eq!(client.poll_transmit(&[1, 2, 3], &mut out), Default::default());
+    }
+
+    /// Any reply bytes, cut anywhere: the same outcomes as in one piece.
+    #[test]
+    fn client_outcomes_do_not_depend_on_cuts(
+        native in any::<bool>(),
+        reply in prop::collection::vec(any::<u8>(), 0..40),
+        step in 1usize..16,
+        eof in any::<bool>(),
+    ) {
+        let format = if native { Format::Native } else { Format::Pickle };
+        let run = |step: usize| {
+            let mut client = AdderClient::new();
+            transmit(&mut client, &payload(&[1, 2], format), 64, 64);
+            transmit(&mut client, &payload(&[3], format), 64, 64);
+            receive(&mut client, &reply, step, eof)
+        };
+        let whole = run(reply.len().max(1));
+        prop_assert!(whole.len() <= 3);
+        prop_assert_eq!(run(step), whole);
+    }
+}
+
+#[test]
+fn client_size_is_what_core_readme_says() {
+    // core/README.md's table of sizes (x86-64).
+    assert!(core::mem::size_of::<AdderClient>() <= 408);
+}

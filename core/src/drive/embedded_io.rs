@@ -93,8 +93,9 @@ use core::fmt;
 
 use embedded_io::{Error as _, ErrorKind, Read, Write};
 
+use crate::adder::client::{AdderClient, Outcome as SumOutcome};
 use crate::adder::native::Reply;
-use crate::adder::{EncodeError, Format, ReplyDecoder, ReplyError, RequestEncoder};
+use crate::adder::{EncodeError, Format, ReplyError, RequestEncoder};
 use crate::frame;
 use crate::session::StreamSession;
 
@@ -136,6 +137,9 @@ pub enum Error<E> {
         /// The payload's length in bytes.
         len: u64,
     },
+    /// [`sum_blocking`]: `ints` encoded to another length the second time
+    /// (a clone that is not the same ints); nothing more was sent.
+    RequestChanged,
     /// [`sum_blocking`]: the server's reply is not a valid reply.
     Reply(ReplyError),
     /// [`sum_blocking`]: the server closed the connection before its
@@ -166,6 +170,9 @@ impl<E: embedded_io::Error> fmt::Display for Error<E> {
                 "request payload of {len} bytes is over the frame limit of {} bytes",
                 u32::MAX
             ),
+            Error::RequestChanged => {
+                f.write_str("the ints encoded to another length when sent than when measured")
+            }
             Error::Reply(e) => e.fmt(f),
             Error::ClosedBeforeReply => {
                 f.write_str("the server closed the connection before its reply was complete")
@@ -194,7 +201,8 @@ impl<E: embedded_io::Error + 'static> embedded_io::Error for Error<E> {
             | Error::EmptyWriteBuffer
             | Error::BufferTooSmall { .. }
             | Error::Encode(_)
-            | Error::RequestTooLarge { .. } => ErrorKind::InvalidInput,
+            | Error::RequestTooLarge { .. }
+            | Error::RequestChanged => ErrorKind::InvalidInput,
             Error::Reply(_) => ErrorKind::InvalidData,
             Error::ClosedBeforeReply => ErrorKind::ConnectionAborted,
             Error::Stalled { .. } => ErrorKind::Other,
@@ -346,12 +354,14 @@ where
 }
 
 /// The smallest buffer [`sum_blocking`] takes: a frame header and one
-/// [`RequestEncoder`] write.
+/// [`RequestEncoder`] write, so that each batch it writes is worth a call
+/// to the transport.
 pub const SUM_BUF_MIN: usize = frame::HEADER_LEN + RequestEncoder::MAX_WRITE;
 
 /// Client side of one adder request: sends `ints` as one framed request
 /// in `format` over `transport`, then reads and returns the server's
-/// reply.
+/// reply. The rules (the frame, the reply's format, an end of stream
+/// before the reply) are [`AdderClient`]'s; this moves its bytes.
 ///
 /// The payload is encoded twice (once to learn its length for the frame
 /// header, once to send it), so `ints` must be cloneable; nothing is held
@@ -367,8 +377,8 @@ pub const SUM_BUF_MIN: usize = frame::HEADER_LEN + RequestEncoder::MAX_WRITE;
 /// # Errors
 ///
 /// The transport's errors, [`Error::Encode`] for an int the native format
-/// cannot carry, [`Error::RequestTooLarge`], [`Error::Reply`] for a
-/// malformed reply, [`Error::ClosedBeforeReply`], or
+/// cannot carry, [`Error::RequestTooLarge`], [`Error::RequestChanged`],
+/// [`Error::Reply`] for a malformed reply, [`Error::ClosedBeforeReply`], or
 /// [`Error::BufferTooSmall`] if `buf` is shorter than [`SUM_BUF_MIN`].
 pub fn sum_blocking<T, I>(
     mut transport: T,
@@ -384,63 +394,61 @@ where
         return Err(Error::BufferTooSmall { len: buf.len() });
     }
     let len = RequestEncoder::encode_all(format, ints.clone(), |_| {}).map_err(Error::Encode)?;
-    let len32 = u32::try_from(len).map_err(|_| Error::RequestTooLarge { len })?;
+    let mut client = AdderClient::new();
+    client
+        .start(len)
+        .map_err(|_| Error::RequestTooLarge { len })?;
 
-    // Bytes in `buf` waiting to be written, and the first write error.
+    // The client's bytes wait in buf[..used] until it is full.
     let mut used = 0;
     let mut failed = None;
-    let header = frame::encode_header(len32);
-    if let Some(dst) = buf.get_mut(..header.len()) {
-        dst.copy_from_slice(&header);
-        used = header.len();
-    }
-    // Below `batch`, one more encoder write fits; so does one right after
-    // the header, since the buffer holds at least SUM_BUF_MIN.
-    let batch = buf.len() - RequestEncoder::MAX_WRITE;
-    RequestEncoder::encode_all(format, ints, |bytes| {
-        if failed.is_some() {
-            return;
-        }
-        match buf.get_mut(used..used + bytes.len()) {
-            Some(dst) => dst.copy_from_slice(bytes),
-            // Ruled out by the sizes above; refuse rather than drop bytes.
-            None => {
-                failed = Some(Error::BufferTooSmall { len: buf.len() });
-                return;
+    let mut changed = false;
+    let mut send = |payload: &[u8], client: &mut AdderClient| {
+        let mut rest = payload;
+        while failed.is_none() {
+            let room = buf.get_mut(used..).unwrap_or_default();
+            let sent = client.poll_transmit(rest, room);
+            used += sent.written;
+            rest = rest.get(sent.taken..).unwrap_or_default();
+            if used == buf.len() {
+                if let Err(e) = write_all(&mut transport, buf) {
+                    failed = Some(e);
+                }
+                used = 0;
+            } else if sent.written == 0 {
+                // Everything is taken, or bytes past the announced length
+                // are left.
+                changed |= !rest.is_empty();
+                break;
             }
         }
-        used += bytes.len();
-        if used >= batch {
-            if let Err(e) = write_all(&mut transport, buf.get(..used).unwrap_or_default()) {
-                failed = Some(e);
-            }
-            used = 0;
-        }
-    })
-    .map_err(Error::Encode)?;
+    };
+    RequestEncoder::encode_all(format, ints, |bytes| send(bytes, &mut client))
+        .map_err(Error::Encode)?;
     if let Some(e) = failed {
         return Err(e);
+    }
+    // A clone of `ints` that is not the same ints would send a request of
+    // another length than its header says.
+    if changed || client.is_sending() {
+        return Err(Error::RequestChanged);
     }
     write_all(&mut transport, buf.get(..used).unwrap_or_default())?;
     transport.flush().map_err(Error::Write)?;
 
-    let mut decoder = ReplyDecoder::new(format);
     loop {
-        let n = read(&mut transport, buf)?;
-        let received = buf.get(..n).unwrap_or_default();
-        if received.is_empty() {
-            return Err(Error::ClosedBeforeReply);
+        if let Some(outcome) = client.poll_outcome() {
+            return match outcome {
+                SumOutcome::Sum(sum) => Ok(Reply::Sum(sum)),
+                SumOutcome::Refused(code) => Ok(Reply::Error(code)),
+                SumOutcome::ClosedBeforeReply => Err(Error::ClosedBeforeReply),
+                SumOutcome::MalformedReply => Err(Error::Reply(ReplyError::Malformed)),
+            };
         }
-        let mut offset = 0;
-        while let Some(rest) = received.get(offset..).filter(|r| !r.is_empty()) {
-            let (took, reply) = decoder.decode(rest);
-            offset += took;
-            match reply {
-                // Bytes after the reply would belong to no request: one
-                // request, one reply.
-                Some(reply) => return reply.map_err(Error::Reply),
-                None if took == 0 => return Err(Error::Reply(ReplyError::Malformed)),
-                None => {}
+        match read(&mut transport, buf)? {
+            0 => client.handle_eof(),
+            n => {
+                client.handle_input(buf.get(..n).unwrap_or_default());
             }
         }
     }
