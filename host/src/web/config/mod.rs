@@ -206,6 +206,13 @@ impl fmt::Display for ConfigError {
     }
 }
 
+impl ConfigError {
+    /// The process exit code ([`crate::exit`]): the site could not start.
+    pub fn exit_code(&self) -> u8 {
+        crate::exit::SETUP
+    }
+}
+
 impl std::error::Error for ConfigError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
