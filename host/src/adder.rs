@@ -100,12 +100,12 @@ pub enum SumError {
 }
 
 impl SumError {
-    /// The process exit code: 2 for bad input or no server, 1 when the
-    /// server would not answer.
-    pub fn exit_code(&self) -> i32 {
+    /// The process exit code ([`crate::exit`]): bad input or no server is
+    /// a setup failure, a server that would not answer a run-time one.
+    pub fn exit_code(&self) -> u8 {
         match self {
-            SumError::Closed(_) | SumError::Refused(_) | SumError::BadReply => 1,
-            _ => 2,
+            SumError::Closed(_) | SumError::Refused(_) | SumError::BadReply => crate::exit::FAILED,
+            _ => crate::exit::SETUP,
         }
     }
 }

@@ -90,14 +90,16 @@ impl Chat {
     /// Sends `text`, as it is, to the joined peer in one datagram (what
     /// `/send` does after trimming); returns the peer and whether the
     /// course's peers, which read 1024 bytes, will see it cut.
-    pub fn send(&self, text: &str) -> Result<(SocketAddr, bool), SendError> {
+    pub fn send(&self, text: &str) -> Result<(SocketAddr, bool), ChatSendError> {
         match self.state.send(text) {
             Ok(Action::Send { to, text, cut }) => {
-                self.send_datagram(to, text).map_err(SendError::Io)?;
+                self.send_datagram(to, text).map_err(ChatSendError::Io)?;
                 Ok((to, cut))
             }
             // `ChatState::send` only gives `Action::Send`.
-            Ok(_) => Err(SendError::Io(io::Error::other("unexpected chat action"))),
+            Ok(_) => Err(ChatSendError::Io(io::Error::other(
+                "unexpected chat action",
+            ))),
             Err(error) => Err(error.into()),
         }
     }
@@ -142,9 +144,10 @@ impl Chat {
     }
 }
 
-/// Why [`Chat::send`] sent nothing.
+/// Why [`Chat::send`] sent nothing (the same question as the smoltcp
+/// driver's `reseau_core::drive::smoltcp::ChatSendError`, for this driver).
 #[derive(Debug)]
-pub enum SendError {
+pub enum ChatSendError {
     /// The chat's rules refuse it (no peer joined, a text too long for one
     /// datagram); the message says which.
     Chat(String),
@@ -152,20 +155,20 @@ pub enum SendError {
     Io(io::Error),
 }
 
-impl std::fmt::Display for SendError {
+impl std::fmt::Display for ChatSendError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            SendError::Chat(message) => f.write_str(message),
-            SendError::Io(error) => error.fmt(f),
+            ChatSendError::Chat(message) => f.write_str(message),
+            ChatSendError::Io(error) => error.fmt(f),
         }
     }
 }
 
-impl std::error::Error for SendError {}
+impl std::error::Error for ChatSendError {}
 
-impl From<ChatError<'_>> for SendError {
+impl From<ChatError<'_>> for ChatSendError {
     fn from(error: ChatError<'_>) -> Self {
-        SendError::Chat(error.to_string())
+        ChatSendError::Chat(error.to_string())
     }
 }
 

@@ -9,6 +9,7 @@ use std::thread;
 use reseau_core::echo::{EchoSession, Event};
 
 use crate::escape::{Quoted, TerminalWriter};
+use crate::exit;
 use crate::net::{self, Notify, Service};
 
 /// The echo server's default address, as in the course.
@@ -59,23 +60,36 @@ impl Service for EchoService {
 
 /// Why `reseau echo send` failed.
 #[derive(Debug)]
-pub enum SendError {
+pub enum EchoError {
     /// Could not connect.
     Connect { addr: String, error: io::Error },
     /// Reading the message or the echo failed.
     Io(io::Error),
 }
 
-impl fmt::Display for SendError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl EchoError {
+    /// The process exit code ([`crate::exit`]): no server is a setup
+    /// failure, the rest a run-time one.
+    pub fn exit_code(&self) -> u8 {
         match self {
-            SendError::Connect { addr, error } => {
-                write!(f, "server not found at {addr}, cannot connect: {error}")
-            }
-            SendError::Io(error) => error.fmt(f),
+            EchoError::Connect { .. } => exit::SETUP,
+            EchoError::Io(_) => exit::FAILED,
         }
     }
 }
+
+impl fmt::Display for EchoError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EchoError::Connect { addr, error } => {
+                write!(f, "server not found at {addr}, cannot connect: {error}")
+            }
+            EchoError::Io(error) => error.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for EchoError {}
 
 /// What came back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,12 +103,12 @@ pub struct Sent {
 /// `reseau echo send`: sends `message` (or stdin, if `None`) to `addr`,
 /// half-closes, and copies what comes back to `out` until the server
 /// closes.
-pub fn send(addr: &str, message: Option<&[u8]>, out: &mut impl Write) -> Result<Sent, SendError> {
-    let stream = net::connect(addr).map_err(|error| SendError::Connect {
+pub fn send(addr: &str, message: Option<&[u8]>, out: &mut impl Write) -> Result<Sent, EchoError> {
+    let stream = net::connect(addr).map_err(|error| EchoError::Connect {
         addr: addr.to_string(),
         error,
     })?;
-    let mut writer = stream.try_clone().map_err(SendError::Io)?;
+    let mut writer = stream.try_clone().map_err(EchoError::Io)?;
     let owned = message.map(<[u8]>::to_vec);
     // Send from a thread while this one reads the echo: a server that
     // echoes as it reads would otherwise fill both directions and stall.
@@ -133,7 +147,7 @@ pub fn send(addr: &str, message: Option<&[u8]>, out: &mut impl Write) -> Result<
         Ok(result) => result,
         Err(_) => Err(io::Error::other("the sending thread failed")),
     };
-    read_result.map_err(SendError::Io)?;
+    read_result.map_err(EchoError::Io)?;
     // A server that closed early makes the rest of the send fail: that is
     // its answer, not ours to report as an error.
     let sent = match sent {
@@ -146,7 +160,7 @@ pub fn send(addr: &str, message: Option<&[u8]>, out: &mut impl Write) -> Result<
         {
             0
         }
-        Err(error) => return Err(SendError::Io(error)),
+        Err(error) => return Err(EchoError::Io(error)),
     };
     Ok(Sent { sent, echoed })
 }
@@ -156,7 +170,7 @@ pub fn send(addr: &str, message: Option<&[u8]>, out: &mut impl Write) -> Result<
 /// escaped by [`crate::escape`]'s rule when stdout is a terminal, where a
 /// hostile server's bytes would otherwise drive it (newlines still end
 /// lines).
-pub fn send_to_stdout(addr: &str, message: Option<&[u8]>) -> Result<Sent, SendError> {
+pub fn send_to_stdout(addr: &str, message: Option<&[u8]>) -> Result<Sent, EchoError> {
     let stdout = io::stdout();
     if stdout.is_terminal() {
         let mut out = TerminalWriter::new(stdout.lock());

@@ -9,6 +9,7 @@ pub mod bench;
 pub mod chat;
 pub mod echo;
 pub mod escape;
+pub mod exit;
 pub mod net;
 pub mod nic;
 pub mod resolve;

@@ -1,5 +1,8 @@
-//! The `reseau` command line.
+//! The `reseau` command line: one function per command (`run` only
+//! dispatches), and one error type, [`CliError`], whose `exit_code()`
+//! follows the table of [`reseau_host::exit`].
 
+use std::fmt;
 use std::io;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,14 +12,18 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use reseau_core::adder::{AdderConfig, Format};
 use reseau_core::frame::DEFAULT_MAX_FRAME;
-use reseau_host::adder::{self, AdderService};
+use reseau_host::adder::{self, AdderService, SumError};
 use reseau_host::bench::{self, Workload};
 use reseau_host::chat::{self, Chat};
-use reseau_host::echo::{self, EchoService};
+use reseau_host::echo::{self, EchoError, EchoService};
+use reseau_host::exit;
 use reseau_host::net::{self, Limits, Server};
-use reseau_host::nic;
-use reseau_host::resolve;
-use reseau_host::web::{self, config::Settings};
+use reseau_host::nic::{self, NicError};
+use reseau_host::resolve::{self, LookupError};
+use reseau_host::web::{
+    self,
+    config::{ConfigError, Settings},
+};
 
 /// The programs of a network-programming course, in Rust.
 #[derive(Parser)]
@@ -33,16 +40,7 @@ enum Command {
     /// them all gracefully: new connections are refused, requests already
     /// received are answered, then the process exits (10 s at most; a
     /// second Ctrl-C stops at once).
-    Serve {
-        #[command(flatten)]
-        web: WebArgs,
-        /// The echo server's address.
-        #[arg(long, default_value = echo::DEFAULT_ADDR)]
-        echo: String,
-        /// The adder server's address.
-        #[arg(long, default_value = adder::DEFAULT_ADDR)]
-        adder: String,
-    },
+    Serve(ServeArgs),
     /// The course's web site (its CherryPy application): pages, a form,
     /// static files, JSON routes and a REST API over SQLite, on
     /// http://127.0.0.1:8080/ by default.
@@ -54,87 +52,123 @@ enum Command {
     #[command(subcommand)]
     Echo(EchoCommand),
     /// The UDP chat: commands from stdin, messages printed as they arrive.
-    Chat {
-        /// Address to receive on (IPv6: `[::1]:5000`).
-        #[arg(long, default_value = chat::DEFAULT_ADDR)]
-        bind: String,
-    },
+    Chat(ChatArgs),
     /// The course's four host-name look-ups, for a name or an address.
-    Resolve {
-        /// A host name (`localhost`) or an address (`127.0.0.1`, `::1`).
-        name: String,
-    },
+    Resolve(ResolveArgs),
     /// Load generators that measure a server.
     #[command(subcommand)]
     Bench(BenchCommand),
     /// The adder (TCP 6001), echo (TCP 6000) and the chat (UDP 5000) on
     /// smoltcp's TCP/IP stack over a Linux TAP device.
-    Nic {
-        /// The TAP device (e.g. made by `ip tuntap add dev tap0 mode tap`).
-        #[arg(long)]
-        tap: String,
-        /// This stack's address and prefix, e.g. `192.168.69.2/24`.
-        #[arg(long)]
-        address: String,
-        /// The default gateway, e.g. `192.168.69.1`.
-        #[arg(long)]
-        gateway: Option<String>,
-    },
+    Nic(NicArgs),
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    web: WebArgs,
+    /// The echo server's address.
+    #[arg(long, default_value = echo::DEFAULT_ADDR)]
+    echo: String,
+    /// The adder server's address.
+    #[arg(long, default_value = adder::DEFAULT_ADDR)]
+    adder: String,
+}
+
+#[derive(Args)]
+struct ChatArgs {
+    /// Address to receive on (IPv6: `[::1]:5000`).
+    #[arg(long, default_value = chat::DEFAULT_ADDR)]
+    bind: String,
+}
+
+#[derive(Args)]
+struct ResolveArgs {
+    /// A host name (`localhost`) or an address (`127.0.0.1`, `::1`).
+    name: String,
+}
+
+#[derive(Args)]
+struct NicArgs {
+    /// The TAP device (e.g. made by `ip tuntap add dev tap0 mode tap`).
+    #[arg(long)]
+    tap: String,
+    /// This stack's address and prefix, e.g. `192.168.69.2/24`.
+    #[arg(long)]
+    address: String,
+    /// The default gateway, e.g. `192.168.69.1`.
+    #[arg(long)]
+    gateway: Option<String>,
 }
 
 #[derive(Subcommand)]
 enum AdderCommand {
     /// Serves the adder to many clients at once.
-    Serve {
-        /// Address to listen on (IPv6: `[::1]:6001`).
-        #[arg(long, default_value = adder::DEFAULT_ADDR)]
-        bind: String,
-        /// Largest request payload, in bytes.
-        #[arg(long, default_value_t = DEFAULT_MAX_FRAME)]
-        max_frame: u32,
-        /// Answer several pickle requests per connection. Without it, as in
-        /// the course, a pickle request is its connection's last: the server
-        /// replies and closes first. Native requests always share a
-        /// connection.
-        #[arg(long)]
-        keep_alive: bool,
-        #[command(flatten)]
-        limits: LimitArgs,
-    },
+    Serve(AdderServeArgs),
     /// Sends ints to an adder server and prints their sum.
-    Sum {
-        /// The server.
-        #[arg(long, default_value = adder::DEFAULT_ADDR)]
-        to: String,
-        /// `pickle` is the course's format (sums from 0 to 2^32-1);
-        /// `native` carries 64-bit sums and error replies.
-        #[arg(long, value_enum, default_value_t = Encoding::Pickle)]
-        encoding: Encoding,
-        /// The ints; with none, whitespace-separated ints are read from stdin.
-        #[arg(allow_negative_numbers = true)]
-        ints: Vec<String>,
-    },
+    Sum(SumArgs),
+}
+
+#[derive(Args)]
+struct AdderServeArgs {
+    /// Address to listen on (IPv6: `[::1]:6001`).
+    #[arg(long, default_value = adder::DEFAULT_ADDR)]
+    bind: String,
+    /// Largest request payload, in bytes.
+    #[arg(long, default_value_t = DEFAULT_MAX_FRAME)]
+    max_frame: u32,
+    /// Answer several pickle requests per connection. Without it, as in
+    /// the course, a pickle request is its connection's last: the server
+    /// replies and closes first. Native requests always share a
+    /// connection.
+    #[arg(long)]
+    keep_alive: bool,
+    #[command(flatten)]
+    limits: LimitArgs,
+}
+
+#[derive(Args)]
+struct SumArgs {
+    /// The server.
+    #[arg(long, default_value = adder::DEFAULT_ADDR)]
+    to: String,
+    /// `pickle` is the course's format (sums from 0 to 2^32-1);
+    /// `native` carries 64-bit sums and error replies.
+    #[arg(long, value_enum, default_value_t = Encoding::Pickle)]
+    encoding: Encoding,
+    /// The ints; with none, whitespace-separated ints are read from stdin.
+    #[arg(allow_negative_numbers = true)]
+    ints: Vec<String>,
 }
 
 #[derive(Subcommand)]
 enum EchoCommand {
     /// Serves echo to many clients at once; prints each message.
-    Serve {
-        /// Address to listen on (IPv6: `[::1]:6000`).
-        #[arg(long, default_value = echo::DEFAULT_ADDR)]
-        bind: String,
-        #[command(flatten)]
-        limits: LimitArgs,
-    },
+    Serve(EchoServeArgs),
     /// Sends a message, then prints what comes back.
-    Send {
-        /// The server.
-        #[arg(long, default_value = echo::DEFAULT_ADDR)]
-        to: String,
-        /// The message; without it, stdin is sent.
-        message: Option<String>,
-    },
+    Send(SendArgs),
 }
+
+#[derive(Args)]
+struct EchoServeArgs {
+    /// Address to listen on (IPv6: `[::1]:6000`).
+    #[arg(long, default_value = echo::DEFAULT_ADDR)]
+    bind: String,
+    #[command(flatten)]
+    limits: LimitArgs,
+}
+
+#[derive(Args)]
+struct SendArgs {
+    /// The server.
+    #[arg(long, default_value = echo::DEFAULT_ADDR)]
+    to: String,
+    /// The message; without it, stdin is sent.
+    message: Option<String>,
+}
+
+/// The most event loops `--threads` and `reseau.threads` accept.
+const MAX_THREADS: u16 = 1024;
 
 #[derive(Args)]
 struct WebArgs {
@@ -148,18 +182,25 @@ struct WebArgs {
     /// The SQLite database file, over the config's reseau.db.
     #[arg(long)]
     db: Option<PathBuf>,
+    /// Event loops that share the connections, 0 to 1024 (0: one per
+    /// available core), over the config's reseau.threads. Under `serve`,
+    /// the echo and adder servers' too.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(0..=i64::from(MAX_THREADS)))]
+    threads: Option<u16>,
 }
 
 impl WebArgs {
     /// The config file's settings with the flags over them.
-    fn settings(&self) -> Result<Settings, Failure> {
-        let mut settings =
-            Settings::load(self.config.as_deref()).map_err(|e| (2, e.to_string()))?;
+    fn settings(&self) -> Result<Settings, CliError> {
+        let mut settings = Settings::load(self.config.as_deref()).map_err(CliError::Config)?;
         if let Some(bind) = &self.bind {
-            settings.set_address(bind).map_err(|e| (2, e))?;
+            settings.set_address(bind).map_err(CliError::Usage)?;
         }
         if let Some(db) = &self.db {
             settings.db = db.clone();
+        }
+        if let Some(threads) = self.threads {
+            settings.limits.threads = threads.into();
         }
         settings.limits.max_connections = fit_connections(settings.limits.max_connections);
         Ok(settings)
@@ -174,6 +215,10 @@ struct LimitArgs {
     /// Seconds a connection may stay silent before it is closed.
     #[arg(long, default_value_t = Limits::default().idle_timeout.as_secs())]
     idle_timeout: u64,
+    /// Event loops that share the connections, 0 to 1024 (0: one per
+    /// available core).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u16).range(0..=i64::from(MAX_THREADS)))]
+    threads: u16,
 }
 
 impl LimitArgs {
@@ -182,7 +227,7 @@ impl LimitArgs {
             max_connections: self.max_connections,
             idle_timeout: Duration::from_secs(self.idle_timeout),
             request_timeout: None,
-            threads: 0,
+            threads: self.threads.into(),
         }
     }
 }
@@ -214,30 +259,36 @@ enum CloseArg {
 #[derive(Subcommand)]
 enum BenchCommand {
     /// Measures an adder server: requests/s and latency.
-    Adder {
-        /// The server.
-        #[arg(long, default_value = adder::DEFAULT_ADDR)]
-        to: String,
-        #[command(flatten)]
-        load: LoadArgs,
-        /// Ints per request.
-        #[arg(long, default_value_t = 10)]
-        ints: u32,
-        /// Payload format.
-        #[arg(long, value_enum, default_value_t = Encoding::Pickle)]
-        encoding: Encoding,
-    },
+    Adder(BenchAdderArgs),
     /// Measures an echo server: round trips/s, latency and MB/s.
-    Echo {
-        /// The server.
-        #[arg(long, default_value = echo::DEFAULT_ADDR)]
-        to: String,
-        #[command(flatten)]
-        load: LoadArgs,
-        /// Bytes per message.
-        #[arg(long, default_value_t = 64)]
-        size: usize,
-    },
+    Echo(BenchEchoArgs),
+}
+
+#[derive(Args)]
+struct BenchAdderArgs {
+    /// The server.
+    #[arg(long, default_value = adder::DEFAULT_ADDR)]
+    to: String,
+    #[command(flatten)]
+    load: LoadArgs,
+    /// Ints per request.
+    #[arg(long, default_value_t = 10)]
+    ints: u32,
+    /// Payload format.
+    #[arg(long, value_enum, default_value_t = Encoding::Pickle)]
+    encoding: Encoding,
+}
+
+#[derive(Args)]
+struct BenchEchoArgs {
+    /// The server.
+    #[arg(long, default_value = echo::DEFAULT_ADDR)]
+    to: String,
+    #[command(flatten)]
+    load: LoadArgs,
+    /// Bytes per message.
+    #[arg(long, default_value_t = 64)]
+    size: usize,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -255,130 +306,215 @@ impl From<Encoding> for Format {
     }
 }
 
+/// Why a command failed: a command's own error, or a failure of the
+/// start-up and run that the servers share. One line on stderr, and
+/// [`CliError::exit_code`], from the table of [`reseau_host::exit`].
+#[derive(Debug)]
+enum CliError {
+    /// `adder sum`.
+    Sum(SumError),
+    /// `echo send`.
+    Echo(EchoError),
+    /// `resolve`.
+    Lookup(LookupError),
+    /// `nic`.
+    Nic(NicError),
+    /// `web`, `serve`: the config file.
+    Config(ConfigError),
+    /// `web`, `serve`: the site's database, static folder, logs or address.
+    Site(web::StartError),
+    /// A flag's value that clap cannot check (`--bind`, `--duration`).
+    Usage(String),
+    /// A server's address cannot be bound.
+    Listen { addr: String, error: io::Error },
+    /// The chat's address cannot be bound.
+    ChatBind { addr: String, error: io::Error },
+    /// SIGINT and SIGTERM cannot be handled.
+    Signals(io::Error),
+    /// A server's event loop or the chat stopped on an error.
+    Run(io::Error),
+    /// One of `serve`'s server threads panicked.
+    ServerThread,
+    /// The load generator could not start.
+    Bench(io::Error),
+    /// Requests failed under load.
+    RequestsFailed(u64),
+}
+
+impl CliError {
+    /// The process exit code: [`reseau_host::exit`] lists them all.
+    fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Sum(error) => error.exit_code(),
+            CliError::Echo(error) => error.exit_code(),
+            CliError::Lookup(error) => error.exit_code(),
+            CliError::Nic(error) => error.exit_code(),
+            CliError::Config(error) => error.exit_code(),
+            CliError::Site(error) => error.exit_code(),
+            CliError::Usage(_)
+            | CliError::Listen { .. }
+            | CliError::ChatBind { .. }
+            | CliError::Signals(_)
+            | CliError::Bench(_) => exit::SETUP,
+            CliError::Run(_) | CliError::ServerThread | CliError::RequestsFailed(_) => exit::FAILED,
+        }
+    }
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CliError::Sum(error) => error.fmt(f),
+            CliError::Echo(error) => error.fmt(f),
+            CliError::Lookup(error) => error.fmt(f),
+            CliError::Nic(error) => error.fmt(f),
+            CliError::Config(error) => error.fmt(f),
+            CliError::Site(error) => error.fmt(f),
+            CliError::Usage(message) => f.write_str(message),
+            CliError::Listen { addr, error } => write!(f, "cannot listen on {addr}: {error}"),
+            CliError::ChatBind { addr, error } => write!(f, "cannot bind {addr}: {error}"),
+            CliError::Signals(error) => write!(f, "cannot handle signals: {error}"),
+            CliError::Run(error) | CliError::Bench(error) => error.fmt(f),
+            CliError::ServerThread => f.write_str("a server thread failed"),
+            CliError::RequestsFailed(count) => write!(f, "{count} requests failed"),
+        }
+    }
+}
+
 fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
-        Err((code, message)) => {
-            eprintln!("reseau: {message}");
-            ExitCode::from(code)
+        Err(error) => {
+            eprintln!("reseau: {error}");
+            ExitCode::from(error.exit_code())
         }
     }
 }
 
-/// An exit code and the one line that says why.
-type Failure = (u8, String);
-
-fn run(cli: Cli) -> Result<(), Failure> {
+/// Runs the command: one function each.
+fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
-        Command::Web(args) => {
-            let mut server = web::bind(&args.settings()?).map_err(|e| (2, e.to_string()))?;
-            server
-                .stop_on_signals()
-                .map_err(|e| (2, format!("cannot handle signals: {e}")))?;
-            server.announce();
-            server.run().map_err(|e| (1, e.to_string()))
-        }
-        Command::Serve { web, echo, adder } => serve_all(&web, &echo, &adder),
-        Command::Adder(AdderCommand::Serve {
-            bind,
-            max_frame,
-            keep_alive,
-            limits,
-        }) => serve(
-            &bind,
-            AdderService {
-                config: AdderConfig {
-                    max_frame,
-                    keep_alive,
-                },
-            },
-            limits.limits(),
-        ),
-        Command::Adder(AdderCommand::Sum { to, encoding, ints }) => {
-            let ints = (!ints.is_empty()).then_some(&ints[..]);
-            match adder::sum(&to, encoding.into(), ints) {
-                Ok(sum) => {
-                    println!("{sum}");
-                    Ok(())
-                }
-                Err(error) => Err((error.exit_code() as u8, error.to_string())),
-            }
-        }
-        Command::Echo(EchoCommand::Serve { bind, limits }) => {
-            serve(&bind, EchoService, limits.limits())
-        }
-        Command::Echo(EchoCommand::Send { to, message }) => {
-            let sent = echo::send_to_stdout(&to, message.as_deref().map(str::as_bytes));
-            match sent {
-                Ok(sent) => {
-                    if sent.echoed > 0 && sent.echoed < sent.sent {
-                        eprintln!(
-                            "reseau: the server echoed {} of the {} bytes sent",
-                            sent.echoed, sent.sent
-                        );
-                    } else if sent.echoed == 0 && sent.sent > 0 {
-                        eprintln!("reseau: the server closed without echoing");
-                    }
-                    Ok(())
-                }
-                Err(error @ echo::SendError::Connect { .. }) => Err((2, error.to_string())),
-                Err(error) => Err((1, error.to_string())),
-            }
-        }
-        Command::Chat { bind } => {
-            let chat = Chat::bind(&bind).map_err(|e| (2, format!("cannot bind {bind}: {e}")))?;
-            let local = chat.local_addr().map_err(|e| (1, e.to_string()))?;
-            eprintln!("chat: listening on {local}; /help lists the commands");
-            chat::run(chat).map_err(|e| (1, e.to_string()))
-        }
-        Command::Resolve { name } => {
-            let lookups = resolve::resolve(&name).map_err(|e| (2, e.to_string()))?;
-            println!("{lookups}");
-            Ok(())
-        }
-        Command::Bench(BenchCommand::Adder {
-            to,
-            load,
-            ints,
-            encoding,
-        }) => load_test(
-            to,
-            load,
-            Workload::Adder {
-                ints,
-                format: encoding.into(),
-            },
-        ),
-        Command::Bench(BenchCommand::Echo { to, load, size }) => {
-            load_test(to, load, Workload::Echo { size })
-        }
-        Command::Nic {
-            tap,
-            address,
-            gateway,
-        } => {
-            let failure = |e: nic::NicError| (e.exit_code(), e.to_string());
-            let config = nic::NicConfig {
-                tap,
-                address: nic::parse_address(&address).map_err(failure)?,
-                gateway: gateway
-                    .as_deref()
-                    .map(nic::parse_gateway)
-                    .transpose()
-                    .map_err(failure)?,
-            };
-            nic::run(&config).map_err(failure)
-        }
+        Command::Serve(args) => serve(&args),
+        Command::Web(args) => web(&args),
+        Command::Adder(AdderCommand::Serve(args)) => adder_serve(&args),
+        Command::Adder(AdderCommand::Sum(args)) => adder_sum(&args),
+        Command::Echo(EchoCommand::Serve(args)) => echo_serve(&args),
+        Command::Echo(EchoCommand::Send(args)) => echo_send(&args),
+        Command::Chat(args) => chat(&args),
+        Command::Resolve(args) => resolve(&args),
+        Command::Bench(BenchCommand::Adder(args)) => bench_adder(args),
+        Command::Bench(BenchCommand::Echo(args)) => bench_echo(args),
+        Command::Nic(args) => nic(args),
     }
 }
 
-fn load_test(to: String, load: LoadArgs, workload: Workload) -> Result<(), Failure> {
+/// `reseau web`.
+fn web(args: &WebArgs) -> Result<(), CliError> {
+    let mut server = web::bind(&args.settings()?).map_err(CliError::Site)?;
+    server.stop_on_signals().map_err(CliError::Signals)?;
+    server.announce();
+    server.run().map_err(CliError::Run)
+}
+
+/// `reseau adder serve`.
+fn adder_serve(args: &AdderServeArgs) -> Result<(), CliError> {
+    let service = AdderService {
+        config: AdderConfig {
+            max_frame: args.max_frame,
+            keep_alive: args.keep_alive,
+        },
+    };
+    listen(&args.bind, service, args.limits.limits())?
+        .run()
+        .map_err(CliError::Run)
+}
+
+/// `reseau adder sum`: prints the sum.
+fn adder_sum(args: &SumArgs) -> Result<(), CliError> {
+    let ints = (!args.ints.is_empty()).then_some(&args.ints[..]);
+    let sum = adder::sum(&args.to, args.encoding.into(), ints).map_err(CliError::Sum)?;
+    println!("{sum}");
+    Ok(())
+}
+
+/// `reseau echo serve`.
+fn echo_serve(args: &EchoServeArgs) -> Result<(), CliError> {
+    listen(&args.bind, EchoService, args.limits.limits())?
+        .run()
+        .map_err(CliError::Run)
+}
+
+/// `reseau echo send`: the echo on stdout; an echo shorter than the
+/// message is said on stderr, and is no failure.
+fn echo_send(args: &SendArgs) -> Result<(), CliError> {
+    let message = args.message.as_deref().map(str::as_bytes);
+    let sent = echo::send_to_stdout(&args.to, message).map_err(CliError::Echo)?;
+    if sent.echoed > 0 && sent.echoed < sent.sent {
+        eprintln!(
+            "reseau: the server echoed {} of the {} bytes sent",
+            sent.echoed, sent.sent
+        );
+    } else if sent.echoed == 0 && sent.sent > 0 {
+        eprintln!("reseau: the server closed without echoing");
+    }
+    Ok(())
+}
+
+/// `reseau chat`.
+fn chat(args: &ChatArgs) -> Result<(), CliError> {
+    let chat = Chat::bind(&args.bind).map_err(|error| CliError::ChatBind {
+        addr: args.bind.clone(),
+        error,
+    })?;
+    let local = chat.local_addr().map_err(CliError::Run)?;
+    eprintln!("chat: listening on {local}; /help lists the commands");
+    chat::run(chat).map_err(CliError::Run)
+}
+
+/// `reseau resolve`.
+fn resolve(args: &ResolveArgs) -> Result<(), CliError> {
+    let lookups = resolve::lookup(&args.name).map_err(CliError::Lookup)?;
+    println!("{lookups}");
+    Ok(())
+}
+
+/// `reseau bench adder`.
+fn bench_adder(args: BenchAdderArgs) -> Result<(), CliError> {
+    let workload = Workload::Adder {
+        ints: args.ints,
+        format: args.encoding.into(),
+    };
+    load_test(args.to, &args.load, workload)
+}
+
+/// `reseau bench echo`.
+fn bench_echo(args: BenchEchoArgs) -> Result<(), CliError> {
+    load_test(args.to, &args.load, Workload::Echo { size: args.size })
+}
+
+/// `reseau nic`.
+fn nic(args: NicArgs) -> Result<(), CliError> {
+    let config = nic::NicConfig {
+        address: nic::parse_address(&args.address).map_err(CliError::Nic)?,
+        gateway: args
+            .gateway
+            .as_deref()
+            .map(nic::parse_gateway)
+            .transpose()
+            .map_err(CliError::Nic)?,
+        tap: args.tap,
+    };
+    nic::run(&config).map_err(CliError::Nic)
+}
+
+/// Runs the load generator and prints its report; requests that failed
+/// fail the command.
+fn load_test(to: String, load: &LoadArgs, workload: Workload) -> Result<(), CliError> {
     let duration = load.duration;
     if !(duration > 0.0 && duration <= 86_400.0) {
-        return Err((
-            2,
-            format!("--duration {duration} must be between 0 and 86400 seconds"),
-        ));
+        return Err(CliError::Usage(format!(
+            "--duration {duration} must be between 0 and 86400 seconds"
+        )));
     }
     let config = bench::Config {
         to,
@@ -391,10 +527,10 @@ fn load_test(to: String, load: LoadArgs, workload: Workload) -> Result<(), Failu
         },
         workload,
     };
-    let report = bench::run(config).map_err(|e| (2, e.to_string()))?;
+    let report = bench::run(config).map_err(CliError::Bench)?;
     println!("{report}");
     if report.errors > 0 {
-        return Err((1, format!("{} requests failed", report.errors)));
+        return Err(CliError::RequestsFailed(report.errors));
     }
     Ok(())
 }
@@ -419,22 +555,16 @@ fn listen<S: net::Service>(
     bind: &str,
     service: S,
     mut limits: Limits,
-) -> Result<Server<S>, Failure> {
+) -> Result<Server<S>, CliError> {
     limits.max_connections = fit_connections(limits.max_connections);
     let name = service.name();
-    let mut server = Server::bind(bind, service, limits)
-        .map_err(|e| (2, format!("cannot listen on {bind}: {e}")))?;
-    server
-        .stop_on_signals()
-        .map_err(|e| (2, format!("cannot handle signals: {e}")))?;
+    let mut server = Server::bind(bind, service, limits).map_err(|error| CliError::Listen {
+        addr: bind.to_owned(),
+        error,
+    })?;
+    server.stop_on_signals().map_err(CliError::Signals)?;
     eprintln!("{name}: listening on {}", server.local_addr());
     Ok(server)
-}
-
-fn serve<S: net::Service>(bind: &str, service: S, limits: Limits) -> Result<(), Failure> {
-    listen(bind, service, limits)?
-        .run()
-        .map_err(|e| (1, e.to_string()))
 }
 
 /// Runs a server on a thread of its own; says on `done` when it returns.
@@ -452,13 +582,19 @@ fn spawn_run(
 /// start), then each runs on its own thread. Each one stops on SIGINT and
 /// SIGTERM, so one Ctrl-C stops them all, each draining its connections
 /// (see `net`'s "Stopping"); the process exits once the three have
-/// drained, [`net::SHUTDOWN_DEADLINE`] after the signal at most.
-fn serve_all(web_args: &WebArgs, echo_addr: &str, adder_addr: &str) -> Result<(), Failure> {
-    let mut site = web::bind(&web_args.settings()?).map_err(|e| (2, e.to_string()))?;
-    site.stop_on_signals()
-        .map_err(|e| (2, format!("cannot handle signals: {e}")))?;
-    let echo = listen(echo_addr, EchoService, Limits::default())?;
-    let adder = listen(adder_addr, AdderService::default(), Limits::default())?;
+/// drained, [`net::SHUTDOWN_DEADLINE`] after the signal at most. The
+/// `--threads` flag sets the loops of all three; without it the site
+/// takes its config's `reseau.threads`, echo and the adder one loop per
+/// core.
+fn serve(args: &ServeArgs) -> Result<(), CliError> {
+    let mut site = web::bind(&args.web.settings()?).map_err(CliError::Site)?;
+    site.stop_on_signals().map_err(CliError::Signals)?;
+    let limits = Limits {
+        threads: args.web.threads.map_or(0, usize::from),
+        ..Limits::default()
+    };
+    let echo = listen(&args.echo, EchoService, limits)?;
+    let adder = listen(&args.adder, AdderService::default(), limits)?;
     site.announce();
     eprintln!(
         "reseau: serving the course: http://{}/, echo on {}, adder on {}; Ctrl-C stops",
@@ -479,7 +615,7 @@ fn serve_all(web_args: &WebArgs, echo_addr: &str, adder_addr: &str) -> Result<()
     let mut failure = None;
     for result in finished.iter().take(runs.len()) {
         if let Err(error) = result {
-            failure.get_or_insert((1, error.to_string()));
+            failure.get_or_insert(CliError::Run(error));
         }
         for stopper in &stoppers {
             stopper.stop();
@@ -487,8 +623,162 @@ fn serve_all(web_args: &WebArgs, echo_addr: &str, adder_addr: &str) -> Result<()
     }
     for run in runs {
         if run.join().is_err() {
-            failure.get_or_insert((1, "a server thread failed".to_string()));
+            failure.get_or_insert(CliError::ServerThread);
         }
     }
     failure.map_or(Ok(()), Err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("reseau").chain(args.iter().copied()))
+    }
+
+    fn web_args(args: &[&str]) -> WebArgs {
+        match parse(args) {
+            Ok(Cli {
+                command: Command::Web(args),
+            }) => args,
+            Ok(_) => panic!("not web: {args:?}"),
+            Err(error) => panic!("{error}"),
+        }
+    }
+
+    /// A config file in a temporary folder, removed when dropped.
+    struct TempConfig(PathBuf);
+
+    impl TempConfig {
+        fn new(name: &str, text: &str) -> TempConfig {
+            let folder =
+                std::env::temp_dir().join(format!("reseau-main-{name}-{}", std::process::id()));
+            std::fs::create_dir_all(&folder).unwrap();
+            let file = folder.join("server.conf");
+            std::fs::write(&file, text).unwrap();
+            TempConfig(folder)
+        }
+
+        fn file(&self) -> String {
+            self.0.join("server.conf").to_string_lossy().into_owned()
+        }
+    }
+
+    impl Drop for TempConfig {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn threads_flag_overrides_the_config_key() {
+        let config = TempConfig::new("threads", "[global]\nreseau.threads: 3\n");
+        let file = config.file();
+        let from_file = web_args(&["web", "--config", &file]).settings().unwrap();
+        assert_eq!(from_file.limits.threads, 3);
+        let flag = web_args(&["web", "--config", &file, "--threads", "5"])
+            .settings()
+            .unwrap();
+        assert_eq!(flag.limits.threads, 5);
+        let zero = web_args(&["web", "--config", &file, "--threads", "0"])
+            .settings()
+            .unwrap();
+        assert_eq!(zero.limits.threads, 0);
+    }
+
+    #[test]
+    fn every_server_takes_threads() {
+        for command in [
+            &["adder", "serve"][..],
+            &["echo", "serve"],
+            &["web"],
+            &["serve"],
+        ] {
+            let mut args = command.to_vec();
+            args.extend(["--threads", "7"]);
+            assert!(parse(&args).is_ok(), "{args:?}");
+            args.pop();
+            args.push("1025");
+            let error = parse(&args).err().unwrap_or_else(|| panic!("{args:?}"));
+            assert_eq!(error.exit_code(), i32::from(exit::SETUP), "{args:?}");
+        }
+        let Ok(Cli {
+            command: Command::Echo(EchoCommand::Serve(args)),
+        }) = parse(&["echo", "serve", "--threads", "4"])
+        else {
+            panic!("echo serve")
+        };
+        assert_eq!(args.limits.limits().threads, 4);
+        let Ok(Cli {
+            command: Command::Adder(AdderCommand::Serve(args)),
+        }) = parse(&["adder", "serve"])
+        else {
+            panic!("adder serve")
+        };
+        assert_eq!(args.limits.limits().threads, 0);
+    }
+
+    #[test]
+    fn errors_keep_their_codes_and_lines() {
+        let refused = io::Error::from(io::ErrorKind::AddrInUse);
+        let cases = [
+            (
+                CliError::Usage("--duration 0 must be between 0 and 86400 seconds".into()),
+                2,
+                "--duration 0 must be between 0 and 86400 seconds",
+            ),
+            (
+                CliError::Listen {
+                    addr: "127.0.0.1:1".into(),
+                    error: io::Error::new(refused.kind(), "in use"),
+                },
+                2,
+                "cannot listen on 127.0.0.1:1: in use",
+            ),
+            (
+                CliError::ChatBind {
+                    addr: "x:1".into(),
+                    error: io::Error::other("no"),
+                },
+                2,
+                "cannot bind x:1: no",
+            ),
+            (
+                CliError::Signals(io::Error::other("no")),
+                2,
+                "cannot handle signals: no",
+            ),
+            (CliError::Run(io::Error::other("broke")), 1, "broke"),
+            (CliError::ServerThread, 1, "a server thread failed"),
+            (CliError::RequestsFailed(3), 1, "3 requests failed"),
+            (
+                CliError::Sum(SumError::BadReply),
+                1,
+                "the server's reply is not a valid reply",
+            ),
+            (
+                CliError::Sum(SumError::NotAnInt("\"x\"".into())),
+                2,
+                "\"\\\"x\\\"\" is not an integer",
+            ),
+            (
+                CliError::Echo(EchoError::Io(io::Error::other("cut"))),
+                1,
+                "cut",
+            ),
+            (
+                CliError::Nic(NicError::Usage("--address x".into())),
+                2,
+                "--address x",
+            ),
+            (CliError::Nic(NicError::Io(io::Error::other("w"))), 1, "w"),
+        ];
+        for (error, code, line) in cases {
+            assert_eq!(
+                (error.exit_code(), error.to_string()),
+                (code, line.to_owned())
+            );
+        }
+    }
 }

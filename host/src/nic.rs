@@ -89,11 +89,12 @@ pub enum NicError {
 }
 
 impl NicError {
-    /// The process exit code: 2 for setup errors, 1 for run-time ones.
+    /// The process exit code ([`crate::exit`]): a bad flag or no TAP
+    /// device is a setup failure, the rest a run-time one.
     pub fn exit_code(&self) -> u8 {
         match self {
-            NicError::Usage(_) | NicError::Tap(..) => 2,
-            NicError::Io(_) => 1,
+            NicError::Usage(_) | NicError::Tap(..) => crate::exit::SETUP,
+            NicError::Io(_) => crate::exit::FAILED,
         }
     }
 }

@@ -7,6 +7,7 @@ use std::io;
 use std::net::IpAddr;
 
 use crate::escape::Escaped;
+use crate::exit;
 
 /// What the four look-ups found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,32 +45,51 @@ impl fmt::Display for Lookups {
     }
 }
 
-/// Why a look-up failed.
+/// Why the look-ups failed.
 #[derive(Debug)]
-pub struct ResolveError {
-    name: String,
-    error: io::Error,
+pub enum LookupError {
+    /// The resolver found no address for the name.
+    Name { name: String, error: io::Error },
+    /// This machine's own name could not be read.
+    HostName(io::Error),
 }
 
-impl fmt::Display for ResolveError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "cannot resolve {:?}: {}", self.name, self.error)
+impl LookupError {
+    /// The process exit code ([`crate::exit`]): a name that does not
+    /// resolve is bad input.
+    pub fn exit_code(&self) -> u8 {
+        exit::SETUP
     }
 }
 
-/// Runs the four look-ups for `name` (a host name or an address).
-pub fn resolve(name: &str) -> Result<Lookups, ResolveError> {
-    let fail = |error: io::Error| ResolveError {
-        name: name.to_string(),
-        error,
-    };
+impl fmt::Display for LookupError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LookupError::Name { name, error } => write!(f, "cannot resolve {name:?}: {error}"),
+            LookupError::HostName(error) => {
+                write!(f, "cannot read this machine's host name: {error}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for LookupError {}
+
+/// Runs the four look-ups for `name` (a host name or an address). Not
+/// [`crate::net::resolve`], which gives the socket addresses to bind or
+/// connect to.
+pub fn lookup(name: &str) -> Result<Lookups, LookupError> {
     let mut addresses: Vec<IpAddr> = Vec::new();
-    for address in dns_lookup::lookup_host(name).map_err(|e| fail(e.into()))? {
+    let found = dns_lookup::lookup_host(name).map_err(|error| LookupError::Name {
+        name: name.to_string(),
+        error: error.into(),
+    })?;
+    for address in found {
         if !addresses.contains(&address) {
             addresses.push(address);
         }
     }
-    let hostname = dns_lookup::get_hostname().map_err(fail)?;
+    let hostname = dns_lookup::get_hostname().map_err(LookupError::HostName)?;
     let reverse: Vec<(IpAddr, Option<String>)> = addresses
         .iter()
         .map(|address| (*address, dns_lookup::lookup_addr(address).ok()))

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use reseau_core::chat::Command as CoreCommand;
-use reseau_host::chat::{Chat as HostChat, SendError, resolve_peer};
+use reseau_host::chat::{Chat as HostChat, ChatSendError, resolve_peer};
 
 use crate::errors::{self, CommandError};
 use crate::net::{address, join_host_port, repr_str};
@@ -178,8 +178,8 @@ impl Chat {
     fn send(&self, text: &str) -> PyResult<usize> {
         self.with_open(|chat| match chat.send(text) {
             Ok(_) => Ok(text.len()),
-            Err(SendError::Chat(message)) => Err(CommandError::new_err(message)),
-            Err(SendError::Io(error)) => Err(error.into()),
+            Err(ChatSendError::Chat(message)) => Err(CommandError::new_err(message)),
+            Err(ChatSendError::Io(error)) => Err(error.into()),
         })
     }
 

@@ -7,7 +7,7 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::pybacked::{PyBackedBytes, PyBackedStr};
 use pyo3::types::PyBytes;
-use reseau_host::echo::SendError;
+use reseau_host::echo::EchoError;
 
 use crate::codec;
 use crate::errors;
@@ -88,7 +88,7 @@ impl EchoClient {
         })?;
         match sent {
             Ok(echoed) => Ok(PyBytes::new(py, &echoed)),
-            Err(SendError::Connect { error, .. } | SendError::Io(error)) => Err(error.into()),
+            Err(EchoError::Connect { error, .. } | EchoError::Io(error)) => Err(error.into()),
         }
     }
 

@@ -2179,10 +2179,8 @@ fn config_fails(name: &str, conf: &str) -> String {
     ]);
     command.current_dir(dir.path());
     let out = run(command);
-    assert!(
-        out.code().is_some_and(|c| c != 0),
-        "{name}: must fail: {out:?}"
-    );
+    // Exit status 2: the site could not start (host/src/exit.rs).
+    assert_eq!(out.code(), Some(2), "{name}: must fail: {out:?}");
     assert!(
         !out.stderr.iter().any(|l| l.contains("listening on")),
         "{name}: {out:?}"
@@ -2242,6 +2240,11 @@ fn config_a_bad_value_fails_with_its_line_number() {
             "[global]\nserver.socket_port: 0\nreseau.request_timeout: 'soon'\n",
             3,
         ),
+        (
+            "threads",
+            "[global]\nserver.socket_port: 0\nreseau.threads: 1025\n",
+            3,
+        ),
     ] {
         let stderr = config_fails(name, conf);
         assert!(names_line(&stderr, line), "{name}: line {line}: {stderr}");
@@ -2258,7 +2261,7 @@ fn config_a_missing_file_fails() {
         "--bind",
         "127.0.0.1:0",
     ]));
-    assert!(out.code().is_some_and(|c| c != 0), "{out:?}");
+    assert_eq!(out.code(), Some(2), "{out:?}");
     assert!(out.stderr.join("\n").contains("nope.conf"), "{out:?}");
 }
 

@@ -59,6 +59,13 @@ impl fmt::Display for StartError {
     }
 }
 
+impl StartError {
+    /// The process exit code ([`crate::exit`]): the site could not start.
+    pub fn exit_code(&self) -> u8 {
+        crate::exit::SETUP
+    }
+}
+
 impl std::error::Error for StartError {}
 
 /// Opens the site of `settings` (its database, its static folder) and
