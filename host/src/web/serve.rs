@@ -81,8 +81,7 @@ impl WebServer {
             },
         )?
         .with_log(log.stderr());
-        // At least one, whatever a caller passes (the config allows 1 to 1024).
-        let count = limits.workers.max(1);
+        let count = limits.handler_threads(server.loops());
         let mut workers = Vec::with_capacity(count);
         for n in 0..count {
             let queue = queue.clone();

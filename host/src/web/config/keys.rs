@@ -94,8 +94,8 @@ pub(super) static KEYS: &[Key] = &[
     ),
     Key::global(
         "server.thread_pool",
-        "an int from 1 to 1024",
-        |s, v| v.int(1, 1024).map(|n| s.limits.workers = n),
+        "an int from 0 to 1024 (0: four per event loop, at least 8)",
+        |s, v| v.int(0, 1024).map(|n| s.limits.workers = n),
         |s| count(s.limits.workers),
     ),
     Key::global(

@@ -129,11 +129,25 @@ pub struct HttpLimits {
     pub idle_timeout: Duration,
     /// Connections open at once.
     pub max_connections: usize,
-    /// Threads that run the handlers.
+    /// Threads that run the handlers; `0`: [`HttpLimits::handler_threads`]
+    /// decides from the number of event loops.
     pub workers: usize,
     /// Event loops that share the connections; `0`: one per available
     /// core.
     pub threads: usize,
+}
+
+impl HttpLimits {
+    /// Threads that run the handlers next to `loops` event loops:
+    /// [`HttpLimits::workers`], or four per loop (at least 8) when it is 0.
+    /// Handlers block (SQLite, files), so a loop that keeps its core busy
+    /// needs a few of them ready for the requests it reads.
+    pub fn handler_threads(&self, loops: usize) -> usize {
+        match self.workers {
+            0 => loops.saturating_mul(4).max(8),
+            n => n,
+        }
+    }
 }
 
 impl Default for HttpLimits {
@@ -144,7 +158,7 @@ impl Default for HttpLimits {
             request_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(30),
             max_connections: 4096,
-            workers: 8,
+            workers: 0,
             threads: 0,
         }
     }
@@ -526,8 +540,8 @@ mod tests {
                 "server.conf:2: server.socket_host: 'os.getcwd()' is not a Python literal: use a quoted string, an int, True, False or os.path.abspath(os.getcwd())",
             ),
             (
-                "[global]\nserver.thread_pool: 0\n",
-                "server.conf:2: server.thread_pool must be an int from 1 to 1024, got '0'",
+                "[global]\nserver.thread_pool: 1025\n",
+                "server.conf:2: server.thread_pool must be an int from 0 to 1024 (0: four per event loop, at least 8), got '1025'",
             ),
             (
                 "[global]\nserver.socket_port: 1\nserver.socket_port: 2\n",
