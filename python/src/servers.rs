@@ -18,7 +18,7 @@ use pyo3::prelude::*;
 use reseau_core::adder::AdderConfig;
 use reseau_host::adder::AdderService;
 use reseau_host::echo::EchoService;
-use reseau_host::net::{Limits, Server, Stopper};
+use reseau_host::net::{Limits, MAX_THREADS, Server, Stopper};
 use reseau_host::web::StartError;
 use reseau_host::web::config::{ConfigError, Settings};
 
@@ -145,12 +145,27 @@ impl Drop for Served {
     }
 }
 
-fn bind_service<S>(kind: &'static str, addr: &str, service: S) -> io::Result<Served>
+/// `threads`, the event loops of a server: 0 (one per core) to
+/// [`MAX_THREADS`], as `--threads` takes.
+fn check_threads(threads: usize) -> PyResult<usize> {
+    if threads > MAX_THREADS {
+        return Err(PyValueError::new_err(format!(
+            "threads must be from 0 (one event loop per core) to {MAX_THREADS}, got {threads}"
+        )));
+    }
+    Ok(threads)
+}
+
+fn bind_service<S>(kind: &'static str, addr: &str, service: S, threads: usize) -> io::Result<Served>
 where
     S: reseau_host::net::Service + Send + 'static,
     Server<S>: Send,
 {
-    let server = Server::bind(addr, service, Limits::default())?;
+    let limits = Limits {
+        threads,
+        ..Limits::default()
+    };
+    let server = Server::bind(addr, service, limits)?;
     let local = server.local_addr();
     let stopper = server.stopper();
     Ok(Served::new(
@@ -239,14 +254,15 @@ pub struct AdderServer {
 server_methods!(
     AdderServer,
     "AdderServer",
-    (host = "127.0.0.1", port = 6001, keep_alive = false),
-    fn new(py, host: &str, port: u16, keep_alive: bool) {
+    (host = "127.0.0.1", port = 6001, keep_alive = false, threads = 0),
+    fn new(py, host: &str, port: u16, keep_alive: bool, threads: usize) {
         let addr = join_host_port(host, port);
         let config = AdderConfig {
             keep_alive,
             ..AdderConfig::default()
         };
-        py.detach(|| bind_service("adder", &addr, AdderService { config }))
+        let threads = check_threads(threads)?;
+        py.detach(|| bind_service("adder", &addr, AdderService { config }, threads))
             .map_err(PyErr::from)
     }
 );
@@ -261,10 +277,11 @@ pub struct EchoServer {
 server_methods!(
     EchoServer,
     "EchoServer",
-    (host = "127.0.0.1", port = 6000),
-    fn new(py, host: &str, port: u16) {
+    (host = "127.0.0.1", port = 6000, threads = 0),
+    fn new(py, host: &str, port: u16, threads: usize) {
         let addr = join_host_port(host, port);
-        py.detach(|| bind_service("echo", &addr, EchoService))
+        let threads = check_threads(threads)?;
+        py.detach(|| bind_service("echo", &addr, EchoService, threads))
             .map_err(PyErr::from)
     }
 );
@@ -301,8 +318,9 @@ fn start_error(error: StartError) -> PyErr {
 server_methods!(
     WebServer,
     "WebServer",
-    (config = None, host = None, port = None, db = None),
-    fn new(py, config: Option<PathBuf>, host: Option<String>, port: Option<u16>, db: Option<PathBuf>) {
+    (config = None, host = None, port = None, db = None, threads = None),
+    fn new(py, config: Option<PathBuf>, host: Option<String>, port: Option<u16>, db: Option<PathBuf>, threads: Option<usize>) {
+        let threads = threads.map(check_threads).transpose()?;
         py.detach(|| {
             let mut settings = Settings::load(config.as_deref()).map_err(config_error)?;
             if let Some(host) = host {
@@ -313,6 +331,9 @@ server_methods!(
             }
             if let Some(db) = db {
                 settings.db = db;
+            }
+            if let Some(threads) = threads {
+                settings.limits.threads = threads;
             }
             let server = reseau_host::web::bind(&settings).map_err(start_error)?;
             let local = server.local_addr();

@@ -40,6 +40,20 @@ def test_address_is_the_bound_host_and_ephemeral_port():
         server.stop()
 
 
+@pytest.mark.parametrize("threads", [1, 4])
+def test_threads_sets_the_event_loops_and_every_loop_answers(threads):
+    # 4 loops on any machine: 16 course-style connections, one request
+    # each, spread over every loop; each gets its own sum.
+    with reseau.AdderServer(port=0, threads=threads) as server:
+        for n in range(16):
+            assert course_sum(list(range(n)), server.address) == sum(range(n))
+
+
+def test_threads_over_the_limit_is_a_value_error():
+    with pytest.raises(ValueError, match="threads must be from 0 .* to 1024, got 1025"):
+        reseau.AdderServer(port=0, threads=1025)
+
+
 def test_with_block_starts_and_stops_the_server():
     with reseau.AdderServer(port=0) as server:
         address = server.address

@@ -165,22 +165,31 @@ class AdderServer(_Server):
 
     As in the course, a pickle request is its connection's last: the server
     replies, then closes first. keep_alive=True answers several per
-    connection. Native requests always share a connection.
+    connection. Native requests always share a connection. threads is the
+    number of event loops (0: one per core), as --threads.
     """
 
     def __new__(
-        cls, host: str = "127.0.0.1", port: int = 6001, keep_alive: bool = False
+        cls,
+        host: str = "127.0.0.1",
+        port: int = 6001,
+        keep_alive: bool = False,
+        threads: int = 0,
     ) -> Self: ...
 
 @final
 class EchoServer(_Server):
-    """The course's echo server."""
+    """The course's echo server; threads is the number of event loops
+    (0: one per core)."""
 
-    def __new__(cls, host: str = "127.0.0.1", port: int = 6000) -> Self: ...
+    def __new__(
+        cls, host: str = "127.0.0.1", port: int = 6000, threads: int = 0
+    ) -> Self: ...
 
 @final
 class WebServer(_Server):
-    """The course's web site."""
+    """The course's web site; threads, when given, overrides the config's
+    reseau.threads (event loops, 0: one per core)."""
 
     def __new__(
         cls,
@@ -188,6 +197,7 @@ class WebServer(_Server):
         host: Optional[str] = None,
         port: Optional[int] = None,
         db: Optional[_Path] = None,
+        threads: Optional[int] = None,
     ) -> Self: ...
 
 @final
