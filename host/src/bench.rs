@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
-use reseau_core::adder::client::{AdderClient, Outcome};
+use reseau_core::adder::client::{AdderClient, MAX_IN_FLIGHT, Outcome};
 use reseau_core::adder::{Format, RequestEncoder};
 
 use crate::net;
@@ -34,6 +34,10 @@ pub struct Config {
     pub close: Close,
     /// What each request is.
     pub workload: Workload,
+    /// Adder requests a persistent connection sends before it reads their
+    /// replies (pipelining), 1 to [`MAX_IN_FLIGHT`]: a load that costs the
+    /// generator less per request, to measure a server past one core.
+    pub pipeline: usize,
 }
 
 /// How a connection-per-request client closes each connection once it has
@@ -121,6 +125,8 @@ impl fmt::Display for Report {
         let c = &self.config;
         let mode = if c.connect_per_request {
             format!("one connection per request, {}", c.close)
+        } else if c.pipeline > 1 {
+            format!("persistent connections, {} requests in flight each", c.pipeline)
         } else {
             "persistent connections".to_string()
         };
@@ -181,11 +187,16 @@ enum Exchange {
     Sum {
         /// Boxed: the session holds its replies' outcomes (400 bytes).
         session: Box<AdderClient>,
-        /// Payload bytes the session has taken.
+        /// Payload bytes the session has taken, of the request being sent.
         taken: usize,
         /// Bytes the session gave that the socket has not taken yet.
         unsent: Vec<u8>,
         expected: i64,
+        /// Requests sent in a row before their replies are read.
+        pipeline: usize,
+        /// Of those, the ones started and the ones answered so far.
+        started: usize,
+        answered: usize,
     },
     Echo {
         /// Bytes of the message written.
@@ -196,7 +207,7 @@ enum Exchange {
 }
 
 impl Exchange {
-    fn new(workload: Workload) -> Exchange {
+    fn new(workload: Workload, pipeline: usize) -> Exchange {
         match workload {
             Workload::Adder { ints, .. } => {
                 let n = i64::from(ints);
@@ -205,6 +216,9 @@ impl Exchange {
                     taken: 0,
                     unsent: Vec::new(),
                     expected: n * (n + 1) / 2,
+                    pipeline: pipeline.max(1),
+                    started: 0,
+                    answered: 0,
                 }
             }
             Workload::Echo { .. } => Exchange::Echo {
@@ -214,12 +228,27 @@ impl Exchange {
         }
     }
 
-    /// Starts the next request, of `request` (the adder's payload, or the
+    /// Requests one round is made of: [`Exchange::read`] is `Ok` once all
+    /// are answered.
+    fn round(&self) -> u64 {
+        match self {
+            Exchange::Sum { pipeline, .. } => *pipeline as u64,
+            Exchange::Echo { .. } => 1,
+        }
+    }
+
+    /// Starts the next round, of `request` (the adder's payload, or the
     /// echo's message).
     fn begin(&mut self, request: &[u8]) -> Result<(), String> {
         match self {
-            Exchange::Sum { session, taken, .. } => {
-                *taken = 0;
+            Exchange::Sum {
+                session,
+                taken,
+                started,
+                answered,
+                ..
+            } => {
+                (*taken, *started, *answered) = (0, 1, 0);
                 session
                     .start(request.len() as u64)
                     .map_err(|error| format!("request: {error}"))
@@ -235,8 +264,12 @@ impl Exchange {
     fn written(&self, request: &[u8]) -> bool {
         match self {
             Exchange::Sum {
-                session, unsent, ..
-            } => unsent.is_empty() && !session.is_sending(),
+                session,
+                unsent,
+                pipeline,
+                started,
+                ..
+            } => unsent.is_empty() && !session.is_sending() && started == pipeline,
             Exchange::Echo { sent, .. } => *sent == request.len(),
         }
     }
@@ -254,11 +287,19 @@ impl Exchange {
                 session,
                 taken,
                 unsent,
+                pipeline,
+                started,
                 ..
             } => {
                 if !unsent.is_empty() {
                     let n = stream.write(unsent)?;
                     unsent.drain(..n);
+                } else if !session.is_sending() && started < pipeline {
+                    *taken = 0;
+                    *started += 1;
+                    session
+                        .start(request.len() as u64)
+                        .map_err(|error| io::Error::other(format!("request: {error}")))?;
                 } else if session.is_sending() {
                     let t = session.poll_transmit(request.get(*taken..).unwrap_or_default(), buf);
                     *taken += t.taken;
@@ -272,7 +313,7 @@ impl Exchange {
                         return Err(ErrorKind::WouldBlock.into());
                     }
                 }
-                Ok(unsent.is_empty() && !session.is_sending())
+                Ok(unsent.is_empty() && !session.is_sending() && started == pipeline)
             }
             Exchange::Echo { sent, .. } => {
                 if *sent < request.len() {
@@ -289,7 +330,11 @@ impl Exchange {
         match (self, input) {
             (
                 Exchange::Sum {
-                    session, expected, ..
+                    session,
+                    expected,
+                    pipeline,
+                    answered,
+                    ..
                 },
                 input,
             ) => {
@@ -299,11 +344,16 @@ impl Exchange {
                     }
                     None => session.handle_eof(),
                 }
-                match session.poll_outcome()? {
-                    Outcome::Sum(sum) if sum == *expected => Some(Ok(())),
-                    Outcome::Sum(sum) => Some(Err(format!("wrong sum {sum}, expected {expected}"))),
-                    other => Some(Err(other.to_string())),
+                while let Some(outcome) = session.poll_outcome() {
+                    match outcome {
+                        Outcome::Sum(sum) if sum == *expected => *answered += 1,
+                        Outcome::Sum(sum) => {
+                            return Some(Err(format!("wrong sum {sum}, expected {expected}")));
+                        }
+                        other => return Some(Err(other.to_string())),
+                    }
                 }
+                (answered == pipeline).then_some(Ok(()))
             }
             (Exchange::Echo { .. }, None) => Some(Err("the server closed the connection".into())),
             (Exchange::Echo { matched, .. }, Some(input)) => {
@@ -373,14 +423,24 @@ pub fn run(config: Config) -> io::Result<Report> {
         elapsed: Duration::ZERO,
         latency: Histogram::new(3).map_err(|e| io::Error::other(e.to_string()))?,
     };
+    let pipeline = config.pipeline;
+    if !(1..=MAX_IN_FLIGHT).contains(&pipeline)
+        || (pipeline > 1 && (config.connect_per_request || matches!(workload, Workload::Echo { .. })))
+    {
+        return Err(io::Error::new(
+            ErrorKind::InvalidInput,
+            format!("--pipeline is 1 to {MAX_IN_FLIGHT}, for adder requests on persistent connections"),
+        ));
+    }
     let dial = Dial {
         addr,
         close: config.close,
         workload,
+        pipeline,
     };
     let mut clients: Vec<Option<Client>> = Vec::new();
     for i in 0..config.clients {
-        clients.push(Some(connect(&poll, addr, i, workload)?));
+        clients.push(Some(connect(&poll, addr, i, workload, pipeline)?));
     }
     let start = Instant::now();
     let deadline = start + config.duration;
@@ -412,8 +472,8 @@ pub fn run(config: Config) -> io::Result<Report> {
             while let Some(Some(client)) = clients.get_mut(i) {
                 let failed = match step(client, &request, &mut buf, &mut latency) {
                     Step::Blocked => break,
-                    Step::Done => {
-                        report.requests += 1;
+                    Step::Done(requests) => {
+                        report.requests += requests;
                         false
                     }
                     Step::Failed(why) => {
@@ -446,6 +506,7 @@ struct Dial {
     addr: SocketAddr,
     close: Close,
     workload: Workload,
+    pipeline: usize,
 }
 
 impl Dial {
@@ -464,7 +525,7 @@ impl Dial {
         {
             let _ = socket2::SockRef::from(&old.stream).set_linger(Some(Duration::ZERO));
         }
-        match connect(poll, self.addr, i, self.workload) {
+        match connect(poll, self.addr, i, self.workload, self.pipeline) {
             Ok(client) => *slot = Some(client),
             Err(error) => {
                 report.connect_errors += 1;
@@ -474,7 +535,13 @@ impl Dial {
     }
 }
 
-fn connect(poll: &Poll, addr: SocketAddr, i: usize, workload: Workload) -> io::Result<Client> {
+fn connect(
+    poll: &Poll,
+    addr: SocketAddr,
+    i: usize,
+    workload: Workload,
+    pipeline: usize,
+) -> io::Result<Client> {
     let mut stream = TcpStream::connect(addr)?;
     poll.registry().register(
         &mut stream,
@@ -484,14 +551,15 @@ fn connect(poll: &Poll, addr: SocketAddr, i: usize, workload: Workload) -> io::R
     Ok(Client {
         stream,
         state: State::Connecting,
-        exchange: Exchange::new(workload),
+        exchange: Exchange::new(workload, pipeline),
         started: Instant::now(),
     })
 }
 
 enum Step {
     Blocked,
-    Done,
+    /// A round of this many requests was answered.
+    Done(u64),
     Failed(String),
 }
 
@@ -545,13 +613,16 @@ fn step(client: &mut Client, request: &[u8], buf: &mut [u8], latency: &mut Histo
         match client.exchange.read(input, request) {
             None => {}
             Some(Ok(())) => {
+                // With pipelining, a round's latency: its first request
+                // sent to its last reply.
                 let micros = client.started.elapsed().as_micros();
                 let _ = latency.record(u64::try_from(micros).unwrap_or(u64::MAX).max(1));
                 client.started = Instant::now();
+                let round = client.exchange.round();
                 if let Err(why) = client.exchange.begin(request) {
                     return Step::Failed(why);
                 }
-                return Step::Done;
+                return Step::Done(round);
             }
             Some(Err(why)) => return Step::Failed(why),
         }

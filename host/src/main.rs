@@ -248,6 +248,11 @@ struct LoadArgs {
     /// reset (SO_LINGER 0, no TIME_WAIT).
     #[arg(long, value_enum, default_value_t = CloseArg::Fin)]
     close: CloseArg,
+    /// Adder requests each persistent connection sends before it reads
+    /// their replies (1 to 16): pipelining costs the generator less per
+    /// request, to load a server on several cores.
+    #[arg(long, default_value_t = 1)]
+    pipeline: usize,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -526,6 +531,7 @@ fn load_test(to: String, load: &LoadArgs, workload: Workload) -> Result<(), CliE
             CloseArg::Reset => bench::Close::Reset,
         },
         workload,
+        pipeline: load.pipeline,
     };
     let report = bench::run(config).map_err(CliError::Bench)?;
     println!("{report}");
