@@ -23,7 +23,7 @@
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Arc, Mutex};
@@ -34,7 +34,7 @@ use crossbeam_channel::{Receiver, Sender};
 use reseau_core::session::StreamSession;
 
 use super::config::HttpLimits;
-use super::http::{self, Connection, Version};
+use super::http::{self, Body, Connection, Version};
 use super::log::SiteLog;
 use crate::net::{Limits, Notify, Server, Service, Stopper};
 
@@ -149,35 +149,122 @@ impl WebServer {
     }
 }
 
-/// One request for a worker.
-struct Job {
-    request: http::Request,
-    peer: SocketAddr,
-    reply: Arc<Mutex<Option<http::Response>>>,
-    notify: Notify,
+/// The most of a response body a worker reads at once: a body up to this
+/// long (with a known length) goes whole with its head; a longer one, or
+/// one of unknown length, goes in pieces of this size, each read when the
+/// connection has sent the one before.
+pub const BODY_PIECE: usize = 64 * 1024;
+
+/// A response body still to read (a static file, a gzip stream).
+type BodyReader = Box<dyn Read + Send>;
+
+/// Where a worker leaves what it made, for the session to collect.
+type Slot = Arc<Mutex<Option<Made>>>;
+
+/// Work for a worker: a handler to run, or a piece of a body to read.
+/// Neither waits on a client: the loop thread sends the bytes.
+enum Job {
+    /// Run the handler for a request.
+    Request {
+        request: http::Request,
+        peer: SocketAddr,
+        slot: Slot,
+        notify: Notify,
+    },
+    /// Read the next piece of a body, at most `want` bytes.
+    Read {
+        reader: BodyReader,
+        want: u64,
+        slot: Slot,
+        notify: Notify,
+    },
 }
 
-/// A worker: runs the handler for each job until the queue closes.
+/// What a worker made.
+enum Made {
+    /// A request's response; for a [`Body::Stream`], its first piece.
+    Answer(http::Response, Option<Piece>),
+    /// The next piece of a body.
+    Piece(Piece),
+}
+
+/// A piece of a response body, read off the loop thread.
+enum Piece {
+    /// These bytes, and the reader of the rest.
+    More(Vec<u8>, BodyReader),
+    /// The last bytes of the body.
+    Last(Vec<u8>),
+    /// These bytes, then the body could not be read further.
+    Failed(Vec<u8>),
+}
+
+/// A worker: runs the handler, or reads a body, for each job until the
+/// queue closes.
 fn work(queue: &Receiver<Job>, handler: &Handler) {
     let mut date = DateCache::default();
     // Ends when the queue is closed: every sender is gone.
     while let Ok(job) = queue.recv() {
-        let response = answer(job.request, job.peer, handler, date.now());
-        *job.reply.lock().unwrap_or_else(|e| e.into_inner()) = Some(response);
-        job.notify.wake();
+        let (made, slot, notify) = match job {
+            Job::Request {
+                request,
+                peer,
+                slot,
+                notify,
+            } => {
+                let (response, piece) = answer(request, peer, handler, date.now());
+                (Made::Answer(response, piece), slot, notify)
+            }
+            Job::Read {
+                reader,
+                want,
+                slot,
+                notify,
+            } => (Made::Piece(read_piece(reader, want)), slot, notify),
+        };
+        *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(made);
+        notify.wake();
+    }
+}
+
+/// Reads up to `want` bytes (and at most [`BODY_PIECE`]) of a body. A
+/// reader that fails or panics ends the body there.
+fn read_piece(mut reader: BodyReader, want: u64) -> Piece {
+    let want = usize::try_from(want).unwrap_or(usize::MAX).min(BODY_PIECE);
+    let mut buf = vec![0u8; want];
+    let mut filled = 0;
+    let read = panic::catch_unwind(AssertUnwindSafe(|| {
+        while filled < want {
+            match reader.read(buf.get_mut(filled..).unwrap_or_default()) {
+                Ok(0) => return Ok(true),
+                Ok(n) => filled += n,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(false)
+    }));
+    buf.truncate(filled);
+    match read {
+        Ok(Ok(false)) => Piece::More(buf, reader),
+        Ok(Ok(true)) => Piece::Last(buf),
+        Ok(Err(_)) | Err(_) => Piece::Failed(buf),
     }
 }
 
 /// Runs the handler on one request and turns its answer into an HTTP
-/// response.
+/// response: a body of known length up to [`BODY_PIECE`] is read whole
+/// (one trip to a worker for most responses), a longer one or one of
+/// unknown length is a [`Body::Stream`] with its first piece. A HEAD's
+/// body is not read: its answer has none.
 fn answer(
     request: http::Request,
     peer: SocketAddr,
     handler: &Handler,
     date: &str,
-) -> http::Response {
+) -> (http::Response, Option<Piece>) {
     // HEAD is GET without the body, which the connection leaves out.
-    let method = if request.method == "HEAD" {
+    let head_only = request.method == "HEAD";
+    let method = if head_only {
         "GET".to_string()
     } else {
         request.method
@@ -190,24 +277,41 @@ fn answer(
         request.body,
     );
     let answered = panic::catch_unwind(AssertUnwindSafe(|| handler(&request)));
-    let mut response = match answered {
+    let (mut response, piece) = match answered {
         Ok(response) => {
-            let (body, length) = response.data.into_reader_and_size();
-            http::Response {
+            let (reader, length) = response.data.into_reader_and_size();
+            let length = length.map(|n| n as u64);
+            let mut made = http::Response {
                 status: response.status_code,
                 headers: response
                     .headers
                     .into_iter()
                     .map(|(name, value)| (name.into_owned(), value.into_owned()))
                     .collect(),
-                body,
-                length: length.map(|n| n as u64),
-            }
+                body: Body::Stream { length },
+            };
+            let piece = if head_only {
+                None
+            } else {
+                match (length, read_piece(reader, length.unwrap_or(u64::MAX))) {
+                    (Some(length), Piece::More(bytes, _) | Piece::Last(bytes))
+                        if bytes.len() as u64 == length =>
+                    {
+                        made.body = Body::Full(bytes);
+                        None
+                    }
+                    (_, piece) => Some(piece),
+                }
+            };
+            (made, piece)
         }
-        Err(_) => http::Response::error(500, "the server failed to answer this request"),
+        Err(_) => (
+            http::Response::error(500, "the server failed to answer this request"),
+            None,
+        ),
     };
     response.headers.push(("Date".into(), date.to_string()));
-    response
+    (response, piece)
 }
 
 /// The `Date` header's value, formatted once a second.
@@ -317,15 +421,26 @@ impl fmt::Display for Access {
     }
 }
 
-/// A request being handled by a worker.
-struct Handling {
-    reply: Arc<Mutex<Option<http::Response>>>,
-    request: String,
-    since: Instant,
+/// What a connection has at the workers, or waits to send them: while
+/// there is one, the response is not complete (a stopping server waits
+/// for it, see [`Service::answering`]).
+enum Handling {
+    /// The request is at a worker.
+    Request {
+        slot: Slot,
+        /// The access log's request line.
+        request: String,
+        since: Instant,
+    },
+    /// The next piece of the body is being read by a worker.
+    Reading { slot: Slot },
+    /// The connection is sending the last piece; the reader waits until
+    /// it wants the next.
+    Paused { reader: BodyReader },
 }
 
-/// One HTTP connection: its [`Connection`] and the request it has at a
-/// worker, if any.
+/// One HTTP connection: its [`Connection`] and what it has at a worker,
+/// if anything.
 pub struct WebSession {
     conn: Connection,
     jobs: Sender<Job>,
@@ -339,10 +454,10 @@ pub struct WebSession {
 impl WebSession {
     /// Hands a complete request to the workers, and notes refusals.
     fn dispatch(&mut self) {
-        if let Some(rejection) = self.conn.poll_rejection() {
+        if let Some(refusal) = self.conn.poll_rejection() {
             self.events.push_back(Access {
-                request: format!("({})", rejection.reason),
-                status: rejection.status,
+                request: format!("({})", refusal.reason),
+                status: refusal.status.code(),
                 took: None,
             });
         }
@@ -350,11 +465,11 @@ impl WebSession {
             return;
         };
         let line = request_line(&request.method, &request.target, request.version);
-        let reply = Arc::new(Mutex::new(None));
-        let job = Job {
+        let slot = Slot::default();
+        let job = Job::Request {
             request,
             peer: self.peer,
-            reply: reply.clone(),
+            slot: slot.clone(),
             notify: self.notify.clone(),
         };
         if self.jobs.send(job).is_err() {
@@ -365,34 +480,92 @@ impl WebSession {
                 .respond(http::Response::error(503, "no worker is left to answer"));
             return;
         }
-        self.handling = Some(Handling {
-            reply,
+        self.handling = Some(Handling::Request {
+            slot,
             request: line,
             since: Instant::now(),
         });
     }
 
-    /// Gives the connection the worker's response, once it is there.
+    /// Gives the connection what a worker made, once it is there.
     fn collect(&mut self) {
-        let Some(handling) = &self.handling else {
+        let slot = match &self.handling {
+            Some(Handling::Request { slot, .. } | Handling::Reading { slot }) => slot,
+            Some(Handling::Paused { .. }) | None => return,
+        };
+        let Some(made) = slot.lock().unwrap_or_else(|e| e.into_inner()).take() else {
             return;
         };
-        let Some(response) = handling
-            .reply
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-        else {
-            return;
-        };
-        if let Some(handling) = self.handling.take() {
-            self.events.push_back(Access {
-                request: handling.request,
-                status: response.status,
-                took: Some(handling.since.elapsed()),
-            });
+        let handling = self.handling.take();
+        match made {
+            Made::Answer(response, piece) => {
+                if let Some(Handling::Request { request, since, .. }) = handling {
+                    self.events.push_back(Access {
+                        request,
+                        status: response.status,
+                        took: Some(since.elapsed()),
+                    });
+                }
+                self.conn.respond(response);
+                if let Some(piece) = piece {
+                    self.give(piece);
+                }
+            }
+            Made::Piece(piece) => self.give(piece),
         }
-        self.conn.respond(response);
+    }
+
+    /// Gives the connection a piece of the body; keeps the reader if the
+    /// connection will want more.
+    fn give(&mut self, piece: Piece) {
+        match piece {
+            Piece::More(bytes, reader) => {
+                self.conn.send_data(&bytes);
+                // A HEAD's answer, or a sized body now complete, wants
+                // no more.
+                if self.conn.is_streaming() {
+                    self.handling = Some(Handling::Paused { reader });
+                }
+            }
+            Piece::Last(bytes) => {
+                self.conn.send_data(&bytes);
+                self.conn.finish();
+            }
+            Piece::Failed(bytes) => {
+                self.conn.send_data(&bytes);
+                self.conn.abort();
+            }
+        }
+    }
+
+    /// Sends the reader to a worker for the next piece, once the
+    /// connection has sent the last one.
+    fn read_more(&mut self) {
+        if !matches!(self.handling, Some(Handling::Paused { .. })) {
+            return;
+        }
+        if !self.conn.is_streaming() {
+            self.handling = None;
+            return;
+        }
+        let Some(want) = self.conn.wants_data() else {
+            return;
+        };
+        let Some(Handling::Paused { reader }) = self.handling.take() else {
+            return;
+        };
+        let slot = Slot::default();
+        let job = Job::Read {
+            reader,
+            want,
+            slot: slot.clone(),
+            notify: self.notify.clone(),
+        };
+        if self.jobs.send(job).is_err() {
+            self.conn.abort();
+            return;
+        }
+        self.handling = Some(Handling::Reading { slot });
     }
 }
 
@@ -420,7 +593,12 @@ impl StreamSession for WebSession {
 
     fn poll_transmit(&mut self, out: &mut [u8]) -> usize {
         self.collect();
-        self.conn.poll_transmit(out)
+        let n = self.conn.poll_transmit(out);
+        if n < out.len() {
+            // Everything given was taken: time for the next piece.
+            self.read_more();
+        }
+        n
     }
 
     fn poll_event(&mut self) -> Option<Access> {
