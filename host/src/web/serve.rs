@@ -609,3 +609,248 @@ impl StreamSession for WebSession {
         self.conn.is_finished()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::web::config::LogSettings;
+    use std::io::Cursor;
+    use std::net::TcpStream;
+    use std::sync::Condvar;
+
+    /// The longest any wait of these tests may take.
+    const WAIT: Duration = Duration::from_secs(10);
+
+    /// A body source that blocks until its gate opens (a FIFO whose writer
+    /// is late, a slow disk) and notes the thread of every read.
+    struct Gated {
+        gate: Arc<(Mutex<bool>, Condvar)>,
+        data: Cursor<Vec<u8>>,
+        readers: Arc<Mutex<Vec<String>>>,
+    }
+
+    impl Read for Gated {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let name = thread::current().name().unwrap_or("unnamed").to_string();
+            self.readers.lock().unwrap().push(name);
+            let (open, opened) = &*self.gate;
+            let guard = open.lock().unwrap();
+            let (guard, _) = opened
+                .wait_timeout_while(guard, WAIT, |open| !*open)
+                .unwrap();
+            drop(guard);
+            self.data.read(buf)
+        }
+    }
+
+    /// The bytes of a body of `n` bytes: every position is told apart.
+    fn pattern(n: usize) -> Vec<u8> {
+        (0..n).map(|i| (i % 251) as u8).collect()
+    }
+
+    struct Site {
+        addr: SocketAddr,
+        stopper: Stopper,
+        thread: Option<JoinHandle<io::Result<()>>>,
+        gate: Arc<(Mutex<bool>, Condvar)>,
+        readers: Arc<Mutex<Vec<String>>>,
+    }
+
+    impl Site {
+        /// `/` says hello; `/gated` is 1 MiB with a length, from a gated
+        /// source; `/big` 8 MiB with a length and `/unsized` 300 KiB
+        /// without, from memory readers.
+        fn start() -> Site {
+            let gate = Arc::new((Mutex::new(false), Condvar::new()));
+            let readers = Arc::new(Mutex::new(Vec::new()));
+            let (g, r) = (gate.clone(), readers.clone());
+            let handler: Handler = Arc::new(move |request: &rouille::Request| {
+                let reader = |data: Vec<u8>| Gated {
+                    gate: g.clone(),
+                    data: Cursor::new(data),
+                    readers: r.clone(),
+                };
+                let body = match request.url().as_str() {
+                    "/gated" => rouille::ResponseBody::from_reader_and_size(
+                        reader(pattern(1 << 20)),
+                        1 << 20,
+                    ),
+                    "/big" => rouille::ResponseBody::from_reader_and_size(
+                        Cursor::new(pattern(8 << 20)),
+                        8 << 20,
+                    ),
+                    "/unsized" => rouille::ResponseBody::from_reader(reader(pattern(300 << 10))),
+                    _ => return rouille::Response::text("hello"),
+                };
+                rouille::Response {
+                    status_code: 200,
+                    headers: vec![("Content-Type".into(), "application/octet-stream".into())],
+                    data: body,
+                    upgrade: None,
+                }
+            });
+            let log = SiteLog::open(&LogSettings {
+                access_file: None,
+                error_file: None,
+                screen: false,
+            })
+            .unwrap();
+            let limits = HttpLimits {
+                workers: 2,
+                ..HttpLimits::default()
+            };
+            let server = WebServer::bind("127.0.0.1:0", handler, limits, Arc::new(log)).unwrap();
+            let addr = server.local_addr();
+            let stopper = server.stopper();
+            let thread = Some(thread::spawn(move || server.run()));
+            Site {
+                addr,
+                stopper,
+                thread,
+                gate,
+                readers,
+            }
+        }
+
+        fn open_gate(&self) {
+            let (open, opened) = &*self.gate;
+            *open.lock().unwrap() = true;
+            opened.notify_all();
+        }
+    }
+
+    impl Drop for Site {
+        fn drop(&mut self) {
+            self.open_gate();
+            self.stopper.stop();
+            if let Some(thread) = self.thread.take() {
+                let _ = thread.join();
+            }
+        }
+    }
+
+    fn send(addr: SocketAddr, request: &str) -> TcpStream {
+        let mut stream = TcpStream::connect_timeout(&addr, WAIT).unwrap();
+        stream.set_read_timeout(Some(WAIT)).unwrap();
+        stream.write_all(request.as_bytes()).unwrap();
+        stream
+    }
+
+    /// Everything the server sends until it closes: head and body.
+    fn read_all(stream: &mut TcpStream) -> (String, Vec<u8>) {
+        let mut all = Vec::new();
+        stream.read_to_end(&mut all).unwrap();
+        let end = all.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+        let body = all.split_off(end);
+        (String::from_utf8(all).unwrap(), body)
+    }
+
+    /// A chunked body, decoded; panics on bad framing.
+    fn dechunk(mut bytes: &[u8]) -> Vec<u8> {
+        let mut body = Vec::new();
+        loop {
+            let line = bytes.windows(2).position(|w| w == b"\r\n").unwrap();
+            let size =
+                usize::from_str_radix(std::str::from_utf8(&bytes[..line]).unwrap(), 16).unwrap();
+            bytes = &bytes[line + 2..];
+            if size == 0 {
+                assert_eq!(bytes, b"\r\n", "the last chunk ends the body");
+                return body;
+            }
+            body.extend_from_slice(&bytes[..size]);
+            assert_eq!(&bytes[size..size + 2], b"\r\n");
+            bytes = &bytes[size + 2..];
+        }
+    }
+
+    fn hello_within(addr: SocketAddr, within: Duration) {
+        let start = Instant::now();
+        let mut hello = send(
+            addr,
+            "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+        );
+        let (head, body) = read_all(&mut hello);
+        assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+        assert_eq!(body, b"hello");
+        assert!(start.elapsed() < within, "/ took {:?}", start.elapsed());
+    }
+
+    #[test]
+    fn a_body_is_read_by_the_workers_never_on_the_loop_thread() {
+        let site = Site::start();
+        // A body whose source blocks: the loop must go on serving others.
+        let mut gated = send(
+            site.addr,
+            "GET /gated HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+        );
+        let waited = Instant::now();
+        while site.readers.lock().unwrap().is_empty() {
+            assert!(waited.elapsed() < WAIT, "the gated body was never read");
+            thread::sleep(Duration::from_millis(5));
+        }
+        hello_within(site.addr, Duration::from_secs(2));
+        site.open_gate();
+        let (head, body) = read_all(&mut gated);
+        assert!(head.contains("\r\nContent-Length: 1048576\r\n"), "{head}");
+        assert!(body == pattern(1 << 20), "exactly the body's bytes");
+        // Unknown length, kept alive: chunked, the same bytes.
+        let mut unsized_ = send(site.addr, "GET /unsized HTTP/1.1\r\nHost: a\r\n\r\n");
+        let mut all = Vec::new();
+        let mut piece = [0u8; 64 * 1024];
+        while !all.ends_with(b"\r\n0\r\n\r\n") {
+            let n = unsized_.read(&mut piece).unwrap();
+            assert!(n > 0, "closed before the last chunk");
+            all.extend_from_slice(&piece[..n]);
+        }
+        let end = all.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+        let body = all.split_off(end);
+        let head = String::from_utf8(all).unwrap();
+        assert!(
+            head.contains("\r\nTransfer-Encoding: chunked\r\n"),
+            "{head}"
+        );
+        assert!(
+            dechunk(&body) == pattern(300 << 10),
+            "exactly the body's bytes"
+        );
+        // HTTP/1.0: until the connection closes.
+        let mut old = send(site.addr, "GET /unsized HTTP/1.0\r\n\r\n");
+        let (head, body) = read_all(&mut old);
+        assert!(!head.contains("Transfer-Encoding"), "{head}");
+        assert!(body == pattern(300 << 10), "exactly the body's bytes");
+        // HEAD: the length, no body, and nothing read.
+        let before = site.readers.lock().unwrap().len();
+        let mut head_only = send(
+            site.addr,
+            "HEAD /gated HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+        );
+        let (head, body) = read_all(&mut head_only);
+        assert!(head.contains("\r\nContent-Length: 1048576\r\n"), "{head}");
+        assert!(body.is_empty());
+        let readers = site.readers.lock().unwrap().clone();
+        assert_eq!(readers.len(), before, "a HEAD's body is not read");
+        let off_loop = readers.iter().all(|name| name.starts_with("web-worker-"));
+        assert!(off_loop, "bodies read on {readers:?}");
+    }
+
+    #[test]
+    fn a_client_that_does_not_read_holds_no_worker_and_blocks_nobody() {
+        let site = Site::start();
+        // Two clients that never read an 8 MiB body: with 2 workers, a
+        // worker that waited on them would leave none for `/`.
+        let stalled: Vec<TcpStream> = (0..2)
+            .map(|_| send(site.addr, "GET /big HTTP/1.1\r\nHost: a\r\n\r\n"))
+            .collect();
+        thread::sleep(Duration::from_millis(200));
+        hello_within(site.addr, Duration::from_secs(2));
+        // And a client that reads gets every byte of it.
+        let mut reader = send(
+            site.addr,
+            "GET /big HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+        );
+        let (head, body) = read_all(&mut reader);
+        assert!(head.contains("\r\nContent-Length: 8388608\r\n"), "{head}");
+        assert!(body == pattern(8 << 20), "exactly the body's bytes");
+        drop(stalled);
+    }
+}
