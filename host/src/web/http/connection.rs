@@ -862,12 +862,20 @@ mod tests {
         use super::*;
         use proptest::prelude::*;
 
+        /// What a run saw, in order.
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        enum Seen {
+            /// A request's target, and whether it was HEAD (no body).
+            Request(String, bool),
+            Refused(u16),
+        }
+
         /// Answers every request of `input`, fed in pieces of the given
-        /// sizes, the way a driver does; returns the targets seen and the
-        /// bytes sent.
-        fn run(input: &[u8], pieces: &[usize]) -> (Vec<String>, Vec<u8>) {
+        /// sizes, the way a driver does; returns the requests and refusals
+        /// seen, the bytes sent, and whether the connection finished.
+        fn run_all(input: &[u8], pieces: &[usize]) -> (Vec<Seen>, Vec<u8>, bool) {
             let mut conn = Connection::new(limits());
-            let mut targets = Vec::new();
+            let mut seen = Vec::new();
             let mut sent = Vec::new();
             let mut stash: Vec<u8> = Vec::new();
             let mut at = 0;
@@ -882,8 +890,11 @@ mod tests {
                 }
                 let used = conn.handle_input(&stash);
                 stash.drain(..used);
+                if let Some(refusal) = conn.poll_rejection() {
+                    seen.push(Seen::Refused(refusal.status.code()));
+                }
                 if let Some(request) = conn.poll_request() {
-                    targets.push(request.target);
+                    seen.push(Seen::Request(request.target, request.method == "HEAD"));
                     conn.respond(Response::bytes(200, "text/plain", b"ok".to_vec()));
                 }
                 loop {
@@ -901,7 +912,88 @@ mod tests {
                     break;
                 }
             }
+            (seen, sent, conn.is_finished())
+        }
+
+        /// The targets of the requests a run handed out, and its output.
+        fn run(input: &[u8], pieces: &[usize]) -> (Vec<String>, Vec<u8>) {
+            let (seen, sent, _) = run_all(input, pieces);
+            let targets = seen
+                .into_iter()
+                .filter_map(|seen| match seen {
+                    Seen::Request(target, _) => Some(target),
+                    Seen::Refused(_) => None,
+                })
+                .collect();
             (targets, sent)
+        }
+
+        /// Checks a run's output against what it saw: exactly one response
+        /// per request (200, `ok`) and per refusal (its status, a JSON
+        /// error), in order, a refusal last and the connection then
+        /// finished; interim 100s and `OPTIONS *`'s own answers aside; no
+        /// byte more or less.
+        fn check(seen: &[Seen], sent: &[u8], finished: bool) -> Result<(), String> {
+            let mut rest = sent;
+            let mut expected = seen.iter();
+            while !rest.is_empty() {
+                let mut slots = [httparse::EMPTY_HEADER; 16];
+                let mut response = httparse::Response::new(&mut slots);
+                let Ok(httparse::Status::Complete(head)) = response.parse(rest) else {
+                    return Err(format!(
+                        "not a whole response: {:?}",
+                        String::from_utf8_lossy(rest)
+                    ));
+                };
+                let status = response.code.unwrap_or_default();
+                let header = |name: &str| {
+                    response
+                        .headers
+                        .iter()
+                        .find(|h| h.name.eq_ignore_ascii_case(name))
+                        .map(|h| String::from_utf8_lossy(h.value).into_owned())
+                };
+                let length: usize = match header("content-length") {
+                    Some(length) => length.parse().map_err(|_| "a bad Content-Length")?,
+                    None if status == 100 => 0,
+                    None => return Err(format!("a {status} without Content-Length")),
+                };
+                if status == 100 || (status == 200 && header("allow").is_some()) {
+                    rest = &rest[head..];
+                    continue;
+                }
+                let next = expected.next();
+                let length = match next {
+                    Some(Seen::Request(_, true)) => 0,
+                    _ => length,
+                };
+                let body = rest.get(head..head + length).ok_or("a body cut short")?;
+                rest = &rest[head + length..];
+                match next {
+                    Some(Seen::Request(_, false)) if status == 200 && body == b"ok" => {}
+                    Some(Seen::Request(_, true)) if status == 200 && length == 0 => {}
+                    Some(Seen::Refused(code))
+                        if status == *code && body.starts_with(b"{\"error\":") => {}
+                    other => {
+                        return Err(format!(
+                            "a {status} {:?} for {other:?}",
+                            String::from_utf8_lossy(body)
+                        ));
+                    }
+                }
+            }
+            if let Some(missing) = expected.next() {
+                return Err(format!("no response for {missing:?}"));
+            }
+            if let Some(at) = seen.iter().position(|s| matches!(s, Seen::Refused(_))) {
+                if at + 1 != seen.len() {
+                    return Err(format!("something after a refusal: {seen:?}"));
+                }
+                if !finished {
+                    return Err("a refusal did not close the connection".into());
+                }
+            }
+            Ok(())
         }
 
         proptest! {
@@ -930,14 +1022,17 @@ mod tests {
             }
 
             /// Arbitrary bytes never panic, and the connection either waits
-            /// for more, answers, or refuses and closes.
+            /// for more, answers, or refuses and closes: exactly one
+            /// response per request or refusal, and the same however the
+            /// bytes are cut.
             #[test]
             fn arbitrary_bytes_are_handled(
                 input in proptest::collection::vec(any::<u8>(), 0..600),
                 pieces in proptest::collection::vec(1usize..64, 1..4),
             ) {
-                let (_, sent) = run(&input, &pieces);
-                prop_assert!(sent.is_empty() || sent.starts_with(b"HTTP/1.1 "));
+                let (seen, sent, finished) = run_all(&input, &pieces);
+                prop_assert_eq!(check(&seen, &sent, finished), Ok(()));
+                prop_assert_eq!((seen, sent, finished), run_all(&input, &[input.len().max(1)]));
             }
 
             /// Near-HTTP input (a valid head with random damage) never panics.
@@ -950,8 +1045,9 @@ mod tests {
                     let len = input.len();
                     input[at % len] = byte;
                 }
-                let (_, sent) = run(&input, &[7]);
-                prop_assert!(sent.is_empty() || sent.starts_with(b"HTTP/1.1 "));
+                let (seen, sent, finished) = run_all(&input, &[7]);
+                prop_assert_eq!(check(&seen, &sent, finished), Ok(()));
+                prop_assert_eq!((seen, sent, finished), run_all(&input, &[input.len()]));
             }
         }
     }
