@@ -19,6 +19,14 @@
 //!   worker of [`HttpLimits::workers`] threads, which runs the handler
 //!   (handlers block: SQLite, files) and hands the response back through
 //!   a [`Notify`]; the connection reads nothing more until it is answered;
+//! - response bodies are read by the workers too, never by the loop thread
+//!   (a static file is a reader over a `File`, which may be a slow disk or
+//!   a FIFO): a body of known length up to [`BODY_PIECE`] is read whole
+//!   with the handler's answer, so most responses cost one trip to a
+//!   worker; a longer one, or one of unknown length, goes in pieces of
+//!   [`BODY_PIECE`], each a short job sent when the connection has handed
+//!   the last one to the socket. A worker never waits on a slow client,
+//!   and a connection holds at most one piece;
 //! - a handler that panics answers 500 and its worker lives on.
 
 use std::collections::VecDeque;
