@@ -237,24 +237,16 @@ fn work(queue: &Receiver<Job>, handler: &Handler) {
 /// Reads up to `want` bytes (and at most [`BODY_PIECE`]) of a body. A
 /// reader that fails or panics ends the body there.
 fn read_piece(mut reader: BodyReader, want: u64) -> Piece {
-    let want = usize::try_from(want).unwrap_or(usize::MAX).min(BODY_PIECE);
-    let mut buf = vec![0u8; want];
-    let mut filled = 0;
+    let want = want.min(BODY_PIECE as u64);
+    let mut buf = Vec::new();
+    // Grows with what arrives: a short body of unknown length costs its
+    // size, not a whole piece.
     let read = panic::catch_unwind(AssertUnwindSafe(|| {
-        while filled < want {
-            match reader.read(buf.get_mut(filled..).unwrap_or_default()) {
-                Ok(0) => return Ok(true),
-                Ok(n) => filled += n,
-                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-                Err(error) => return Err(error),
-            }
-        }
-        Ok(false)
+        reader.by_ref().take(want).read_to_end(&mut buf)
     }));
-    buf.truncate(filled);
     match read {
-        Ok(Ok(false)) => Piece::More(buf, reader),
-        Ok(Ok(true)) => Piece::Last(buf),
+        Ok(Ok(n)) if (n as u64) < want => Piece::Last(buf),
+        Ok(Ok(_)) => Piece::More(buf, reader),
         Ok(Err(_)) | Err(_) => Piece::Failed(buf),
     }
 }
