@@ -238,9 +238,14 @@ fn work(queue: &Receiver<Job>, handler: &Handler) {
 /// reader that fails or panics ends the body there.
 fn read_piece(mut reader: BodyReader, want: u64) -> Piece {
     let want = want.min(BODY_PIECE as u64);
-    let mut buf = Vec::new();
-    // Grows with what arrives: a short body of unknown length costs its
-    // size, not a whole piece.
+    // A sized body's piece is reserved at once; one of unknown length
+    // (`want` is then the whole piece) grows with what arrives, so a
+    // short one costs its size, not a piece.
+    let mut buf = Vec::with_capacity(if want < BODY_PIECE as u64 {
+        want as usize
+    } else {
+        0
+    });
     let read = panic::catch_unwind(AssertUnwindSafe(|| {
         reader.by_ref().take(want).read_to_end(&mut buf)
     }));
