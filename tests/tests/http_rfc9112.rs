@@ -15,10 +15,10 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use common::http::{Conn, Response};
 use common::*;
 
 /// The longest a row's answer may take.
@@ -557,127 +557,29 @@ fn rows() -> Vec<Row> {
     ]
 }
 
-/// A response as read: status, headers, body.
-struct Answer {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl std::fmt::Debug for Answer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let body: String = String::from_utf8_lossy(&self.body)
-            .chars()
-            .take(200)
-            .collect();
-        write!(f, "{} {:?} {body:?}", self.status, self.headers)
+/// One response to a request of `method`: an `HTTP/1.1` status line, and
+/// a body framed by `Content-Length` (no row expects a chunked or
+/// close-delimited response).
+fn answer(client: &mut Conn, method: &str, deadline: Instant) -> Result<Response, String> {
+    let response = client.response_by(method, deadline)?;
+    if response.version != "HTTP/1.1" {
+        return Err(format!("a status line not in HTTP/1.1: {response:?}"));
     }
-}
-
-impl Answer {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// A client connection with what it read but did not use yet.
-struct Client {
-    stream: TcpStream,
-    buf: Vec<u8>,
-}
-
-impl Client {
-    fn open(addr: SocketAddr) -> Client {
-        Client {
-            stream: connect(addr),
-            buf: Vec::new(),
+    let bodyless = method == "HEAD"
+        || response.status < 200
+        || response.status == 204
+        || response.status == 304;
+    if !bodyless {
+        if response.header("transfer-encoding").is_some() {
+            return Err(format!(
+                "no test row expects a chunked response: {response:?}"
+            ));
+        }
+        if response.header("content-length").is_none() {
+            return Err(format!("a response without Content-Length: {response:?}"));
         }
     }
-
-    /// Sends `bytes`; a server that already refused and closed may reset
-    /// the connection before all are sent, which is not an error here.
-    fn send(&mut self, bytes: &[u8]) {
-        let _ = self.stream.write_all(bytes);
-    }
-
-    /// More bytes; `Ok(false)` at end of stream.
-    fn fill(&mut self, deadline: Instant) -> Result<bool, String> {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(format!("no answer in time; got {:?}", self.shown()));
-        }
-        self.stream.set_read_timeout(Some(left)).expect("timeout");
-        let mut chunk = [0u8; 16 * 1024];
-        match self.stream.read(&mut chunk) {
-            Ok(0) => Ok(false),
-            Ok(n) => {
-                self.buf.extend_from_slice(&chunk[..n]);
-                Ok(true)
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => Ok(false),
-            Err(e) => Err(format!("{e}; got {:?}", self.shown())),
-        }
-    }
-
-    fn shown(&self) -> String {
-        String::from_utf8_lossy(&self.buf)
-            .chars()
-            .take(300)
-            .collect()
-    }
-
-    /// One response to a request of `method`.
-    fn answer(&mut self, method: &str, deadline: Instant) -> Result<Answer, String> {
-        let end = loop {
-            if let Some(i) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                break i;
-            }
-            if !self.fill(deadline)? {
-                return Err(format!("closed before a response; got {:?}", self.shown()));
-            }
-        };
-        let head = String::from_utf8_lossy(&self.buf[..end]).into_owned();
-        self.buf.drain(..end + 4);
-        let mut lines = head.split("\r\n");
-        let status_line = lines.next().unwrap_or_default();
-        let status = status_line
-            .strip_prefix("HTTP/1.1 ")
-            .and_then(|rest| rest.get(..3))
-            .and_then(|code| code.parse().ok())
-            .ok_or_else(|| format!("bad status line {status_line:?}"))?;
-        let headers = lines
-            .map(|line| {
-                let (name, value) = line.split_once(':').unwrap_or((line, ""));
-                (name.to_string(), value.trim().to_string())
-            })
-            .collect::<Vec<_>>();
-        let mut answer = Answer {
-            status,
-            headers,
-            body: Vec::new(),
-        };
-        if method == "HEAD" || status < 200 || status == 204 || status == 304 {
-            return Ok(answer);
-        }
-        if answer.header("transfer-encoding").is_some() {
-            return Err("no test row expects a chunked response".into());
-        }
-        let length: usize = answer
-            .header("content-length")
-            .ok_or("a response without Content-Length")?
-            .parse()
-            .map_err(|e| format!("bad Content-Length: {e}"))?;
-        while self.buf.len() < length {
-            if !self.fill(deadline)? {
-                return Err("closed in the body".into());
-            }
-        }
-        answer.body = self.buf.drain(..length).collect();
-        Ok(answer)
-    }
+    Ok(response)
 }
 
 fn start_site(dir: &TempDir) -> Server {
@@ -716,12 +618,12 @@ fn check(addr: SocketAddr, row: &Row) -> Result<(), String> {
     } else {
         "GET"
     };
-    let mut client = Client::open(addr);
-    client.send(&row.request);
+    let mut client = Conn::open(addr);
+    client.send_lossy(&row.request);
     let deadline = Instant::now() + AT_ONCE;
-    let answer = client.answer(method, deadline)?;
-    if answer.status != row.status {
-        return Err(format!("status {} ({answer:?})", answer.status));
+    let got = answer(&mut client, method, deadline)?;
+    if got.status != row.status {
+        return Err(format!("status {} ({got:?})", got.status));
     }
     match row.after {
         Closes => {
@@ -735,8 +637,8 @@ fn check(addr: SocketAddr, row: &Row) -> Result<(), String> {
             }
         }
         Stays => {
-            client.send(b"GET /?name=Again HTTP/1.1\r\nHost: x\r\n\r\n");
-            let next = client.answer("GET", Instant::now() + AT_ONCE)?;
+            client.send_lossy(b"GET /?name=Again HTTP/1.1\r\nHost: x\r\n\r\n");
+            let next = answer(&mut client, "GET", Instant::now() + AT_ONCE)?;
             if next.status != 200 || !String::from_utf8_lossy(&next.body).contains("Again") {
                 return Err(format!("the next request on the connection got {next:?}"));
             }
@@ -775,20 +677,17 @@ fn every_row_of_the_rfc_9112_table() {
 fn expect_100_continue_gets_100_before_the_body_then_the_answer() {
     let dir = TempDir::new("http-rfc9112-expect");
     let server = start_site(&dir);
-    let mut client = Client::open(server.addr);
+    let mut client = Conn::open(server.addr);
     client.send(
         b"POST /api/sum HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
           Expect: 100-continue\r\nContent-Length: 5\r\n\r\n",
     );
     // RFC 9110 10.1.1: the 100 comes before the body is sent.
-    let interim = client
-        .answer("POST", Instant::now() + AT_ONCE)
-        .expect("an interim response");
+    let interim =
+        answer(&mut client, "POST", Instant::now() + AT_ONCE).expect("an interim response");
     assert_eq!(interim.status, 100, "{interim:?}");
     client.send(b"[1,2]");
-    let last = client
-        .answer("POST", Instant::now() + AT_ONCE)
-        .expect("the final response");
+    let last = answer(&mut client, "POST", Instant::now() + AT_ONCE).expect("the final response");
     assert_eq!(
         (
             last.status,
@@ -802,17 +701,15 @@ fn expect_100_continue_gets_100_before_the_body_then_the_answer() {
 fn options_asterisk_lists_the_methods_with_an_empty_body() {
     let dir = TempDir::new("http-rfc9112-options");
     let server = start_site(&dir);
-    let mut client = Client::open(server.addr);
+    let mut client = Conn::open(server.addr);
     client.send(b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n");
-    let answer = client
-        .answer("OPTIONS", Instant::now() + AT_ONCE)
-        .expect("an answer");
+    let got = answer(&mut client, "OPTIONS", Instant::now() + AT_ONCE).expect("an answer");
     // RFC 9110 9.3.7: Content-Length: 0 when there is no content.
     assert_eq!(
         (
-            answer.status,
-            answer.header("allow"),
-            answer.header("content-length")
+            got.status,
+            got.header("allow"),
+            got.header("content-length")
         ),
         (200, Some("GET, HEAD, POST, PUT, DELETE"), Some("0"))
     );
@@ -822,16 +719,10 @@ fn options_asterisk_lists_the_methods_with_an_empty_body() {
 fn http_1_0_keep_alive_is_confirmed_in_the_response() {
     let dir = TempDir::new("http-rfc9112-keep-alive");
     let server = start_site(&dir);
-    let mut client = Client::open(server.addr);
+    let mut client = Conn::open(server.addr);
     client.send(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
-    let answer = client
-        .answer("GET", Instant::now() + AT_ONCE)
-        .expect("an answer");
+    let got = answer(&mut client, "GET", Instant::now() + AT_ONCE).expect("an answer");
     // RFC 9112 C.2.2: an HTTP/1.0 client keeps the connection only if the
     // response says keep-alive.
-    assert_eq!(
-        answer.header("connection"),
-        Some("keep-alive"),
-        "{answer:?}"
-    );
+    assert_eq!(got.header("connection"), Some("keep-alive"), "{got:?}");
 }
