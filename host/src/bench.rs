@@ -126,7 +126,10 @@ impl fmt::Display for Report {
         let mode = if c.connect_per_request {
             format!("one connection per request, {}", c.close)
         } else if c.pipeline > 1 {
-            format!("persistent connections, {} requests in flight each", c.pipeline)
+            format!(
+                "persistent connections, {} requests in flight each",
+                c.pipeline
+            )
         } else {
             "persistent connections".to_string()
         };
@@ -291,27 +294,29 @@ impl Exchange {
                 started,
                 ..
             } => {
+                // The round's requests are gathered into one write, as a
+                // pipelining client does (64 KiB at most at a time).
+                while unsent.len() < buf.len() {
+                    if session.is_sending() {
+                        let room = buf.len() - unsent.len();
+                        let out = buf.get_mut(..room).unwrap_or_default();
+                        let t =
+                            session.poll_transmit(request.get(*taken..).unwrap_or_default(), out);
+                        *taken += t.taken;
+                        unsent.extend_from_slice(out.get(..t.written).unwrap_or_default());
+                    } else if started < pipeline {
+                        *taken = 0;
+                        *started += 1;
+                        session
+                            .start(request.len() as u64)
+                            .map_err(|error| io::Error::other(format!("request: {error}")))?;
+                    } else {
+                        break;
+                    }
+                }
                 if !unsent.is_empty() {
                     let n = stream.write(unsent)?;
                     unsent.drain(..n);
-                } else if !session.is_sending() && started < pipeline {
-                    *taken = 0;
-                    *started += 1;
-                    session
-                        .start(request.len() as u64)
-                        .map_err(|error| io::Error::other(format!("request: {error}")))?;
-                } else if session.is_sending() {
-                    let t = session.poll_transmit(request.get(*taken..).unwrap_or_default(), buf);
-                    *taken += t.taken;
-                    let out = buf.get(..t.written).unwrap_or_default();
-                    let n = match stream.write(out) {
-                        Err(error) if error.kind() == ErrorKind::WouldBlock => 0,
-                        other => other?,
-                    };
-                    unsent.extend_from_slice(out.get(n..).unwrap_or_default());
-                    if n == 0 && !out.is_empty() {
-                        return Err(ErrorKind::WouldBlock.into());
-                    }
                 }
                 Ok(unsent.is_empty() && !session.is_sending() && started == pipeline)
             }
@@ -425,11 +430,14 @@ pub fn run(config: Config) -> io::Result<Report> {
     };
     let pipeline = config.pipeline;
     if !(1..=MAX_IN_FLIGHT).contains(&pipeline)
-        || (pipeline > 1 && (config.connect_per_request || matches!(workload, Workload::Echo { .. })))
+        || (pipeline > 1
+            && (config.connect_per_request || matches!(workload, Workload::Echo { .. })))
     {
         return Err(io::Error::new(
             ErrorKind::InvalidInput,
-            format!("--pipeline is 1 to {MAX_IN_FLIGHT}, for adder requests on persistent connections"),
+            format!(
+                "--pipeline is 1 to {MAX_IN_FLIGHT}, for adder requests on persistent connections"
+            ),
         ));
     }
     let dial = Dial {

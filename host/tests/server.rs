@@ -158,7 +158,9 @@ fn a_connection_the_server_ends_lingers_then_closes() {
     two.extend_from_slice(&vec![0u8; 256 * 1024]);
     client.write_all(&two).expect("send");
     let mut reply = Vec::new();
-    client.read_to_end(&mut reply).expect("a clean end of stream, no reset");
+    client
+        .read_to_end(&mut reply)
+        .expect("a clean end of stream, no reset");
     assert_eq!(reply, 42u32.to_le_bytes());
     // The client neither closes nor reads: the server lingers...
     thread::sleep(Duration::from_millis(500));
@@ -214,7 +216,9 @@ fn a_client_that_never_stops_sending_does_not_starve_the_others() {
             .expect("timeout");
         client.write_all(&request(&[1, 2, 3])).expect("send");
         let mut reply = [0u8; 4];
-        client.read_exact(&mut reply).expect("answered during the flood");
+        client
+            .read_exact(&mut reply)
+            .expect("answered during the flood");
         assert_eq!(u32::from_le_bytes(reply), 6);
     }
     flooding.store(false, Ordering::SeqCst);
@@ -258,7 +262,9 @@ fn a_peer_that_does_not_read_is_not_read_and_loses_no_byte() {
         + (32 << 10);
     assert!(written < bound, "{written} bytes taken, bound {bound}");
     // Now read: exactly the bytes sent come back, in order.
-    client.shutdown(std::net::Shutdown::Write).expect("half-close");
+    client
+        .shutdown(std::net::Shutdown::Write)
+        .expect("half-close");
     client
         .set_read_timeout(Some(Duration::from_secs(10)))
         .expect("timeout");

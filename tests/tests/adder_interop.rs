@@ -562,53 +562,6 @@ fn idle_connections_are_closed() {
 
 // 6. Signals.
 
-fn stops_on(signal: &str) {
-    let mut server = Server::start(&[]);
-    let mut client = connect(server.addr);
-    let client_addr = client.local_addr().expect("local addr");
-    assert_eq!(request(&mut client, &[1, 2]), 3);
-
-    let status = Command::new("kill")
-        .args([&format!("-{signal}"), &server.proc.id().to_string()])
-        .status()
-        .expect("run kill");
-    assert!(status.success(), "kill -{signal}");
-    let status = server
-        .proc
-        .wait_exit(Duration::from_secs(5))
-        .unwrap_or_else(|| {
-            panic!(
-                "no exit within 5 s of SIG{signal}; log: {:#?}",
-                server.log()
-            )
-        });
-    assert!(
-        status.success(),
-        "exit status {status}; log: {:#?}",
-        server.log()
-    );
-    assert!(server.proc.stderr.wait_closed(WAIT), "stderr closed");
-    let log = server.log();
-    let received = format!("adder: SIG{signal} received, stopping");
-    assert!(log.contains(&received), "{log:#?}");
-    let line = server.wait_conn_log(client_addr);
-    assert!(
-        line.ends_with("1 request answered (2 ints); server shutting down"),
-        "{line}"
-    );
-    assert_eq!(read_to_close(&mut client, WAIT), Ok(Vec::new()));
-}
-
-#[test]
-fn sigterm_stops_the_server() {
-    stops_on("TERM");
-}
-
-#[test]
-fn sigint_stops_the_server() {
-    stops_on("INT");
-}
-
 /// A request half sent when the signal comes is waited for and answered
 /// before the server stops: the stop drains, it does not cut.
 #[test]

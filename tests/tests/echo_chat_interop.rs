@@ -422,55 +422,6 @@ fn echo_back_pressure_on_a_client_that_never_reads() {
     assert_echoed(&out, b"after");
 }
 
-fn echo_stops_on(signal: &str) {
-    let mut server = echo_server("127.0.0.1:0", &[]);
-    let mut held = connect(server.addr);
-    let held_addr = held.local_addr().expect("local addr");
-    held.write_all(b"held open").expect("send");
-    assert_eq!(
-        read_exactly(&mut held, 9, WAIT).as_deref(),
-        Ok(&b"held open"[..]),
-        "echoed at once, before the client half-closes"
-    );
-    let status = Command::new("kill")
-        .args([&format!("-{signal}"), &server.proc.id().to_string()])
-        .status()
-        .expect("run kill");
-    assert!(status.success(), "kill -{signal}");
-    let status = server
-        .proc
-        .wait_exit(Duration::from_secs(5))
-        .unwrap_or_else(|| panic!("no exit within 5 s of SIG{signal}: {:#?}", server.log()));
-    assert!(
-        status.success(),
-        "exit status {status}: {:#?}",
-        server.log()
-    );
-    assert!(server.proc.stderr.wait_closed(WAIT), "stderr closed");
-    let log = server.log();
-    assert!(
-        log.contains(&format!("echo: SIG{signal} received, stopping")),
-        "{log:#?}"
-    );
-    // The message was not complete: the client never half-closed.
-    let line = server.wait_conn_log(held_addr);
-    assert!(
-        line.ends_with(": no complete message; server shutting down"),
-        "{line}"
-    );
-    assert_eq!(read_to_close(&mut held, WAIT), Ok(Vec::new()));
-}
-
-#[test]
-fn echo_sigterm_stops_the_server() {
-    echo_stops_on("TERM");
-}
-
-#[test]
-fn echo_sigint_stops_the_server() {
-    echo_stops_on("INT");
-}
-
 #[test]
 fn echo_netcat_client() {
     if !netcat_available("echo_netcat_client") {

@@ -1622,54 +1622,6 @@ fn data_every_acknowledged_write_survives_kill_9_under_load() {
     );
 }
 
-fn stops_on(signal: &str) {
-    let mut web = Web::start(&format!("signal-{signal}"));
-    // An idle keep-alive connection does not hold the server up.
-    let mut conn = Conn::open(web.addr());
-    conn.request("GET", "/", &[], b"").assert_status(200);
-    send_signal(web.server.proc.id(), signal);
-    let status = web
-        .server
-        .proc
-        .wait_exit(Duration::from_secs(5))
-        .unwrap_or_else(|| {
-            panic!(
-                "no exit within 5 s of SIG{signal}; log: {:#?}",
-                web.server.log()
-            )
-        });
-    assert!(
-        status.success(),
-        "exit status {status}; log: {:#?}",
-        web.server.log()
-    );
-    assert!(web.server.proc.stderr.wait_closed(WAIT), "stderr closed");
-    let log = web.server.log();
-    assert!(
-        log.iter()
-            .any(|l| l.starts_with("web:") && l.contains(&format!("SIG{signal}"))),
-        "a log line says SIG{signal}: {log:#?}"
-    );
-    assert!(
-        !log.iter().any(|l| l.contains("panicked")),
-        "no panic: {log:#?}"
-    );
-    assert!(
-        conn.wait_closed(WAIT).is_ok(),
-        "the client's connection is closed"
-    );
-}
-
-#[test]
-fn sigterm_stops_the_server_cleanly() {
-    stops_on("TERM");
-}
-
-#[test]
-fn sigint_stops_the_server_cleanly() {
-    stops_on("INT");
-}
-
 /// Is `line` an access-log line for `method path` with `status`?
 fn is_access_line(line: &str, method: &str, path: &str, status: u16) -> bool {
     let words: Vec<&str> = line

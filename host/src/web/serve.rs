@@ -223,7 +223,11 @@ fn work(queue: &Receiver<Job>, handler: &Handler) {
             } => {
                 let started = Instant::now();
                 let (response, piece) = answer(request, peer, handler, date.now());
-                (Made::Answer(response, piece, started.elapsed()), slot, notify)
+                (
+                    Made::Answer(response, piece, started.elapsed()),
+                    slot,
+                    notify,
+                )
             }
             Job::Read {
                 reader,
@@ -619,7 +623,7 @@ impl StreamSession for WebSession {
 mod tests {
     use super::*;
     use crate::web::config::LogSettings;
-    use std::io::Cursor;
+    use std::io::{Cursor, Write};
     use std::net::TcpStream;
     use std::sync::Condvar;
 
