@@ -286,6 +286,7 @@ def main():
         'echo_table': lambda: group_table(data, 'echo'),
         'echo_latency': lambda: latency_table(data, 'echo'),
         'web_table': lambda: group_table(data, 'web'),
+        'loops_table': lambda: group_table(data, 'loops'),
         'web_latency': lambda: latency_table(data, 'web'),
         'web_p99': lambda: web_p99(data),
         'core_table': lambda: core_table(data),
