@@ -183,7 +183,15 @@ pub fn raise_fd_limit() -> u64 {
 /// drops every line (the web site's `log.screen: False`).
 #[derive(Debug, Clone)]
 pub struct Log {
-    lines: Option<Arc<Mutex<Vec<u8>>>>,
+    lines: Option<Arc<Lines>>,
+}
+
+/// The buffered lines of a [`Log`], and whether there are any (read by
+/// every loop at every turn, so without the lock).
+#[derive(Debug, Default)]
+struct Lines {
+    buffer: Mutex<Vec<u8>>,
+    waiting: AtomicBool,
 }
 
 /// Bytes of lines that make a log write at once rather than at the next
@@ -194,7 +202,7 @@ impl Log {
     /// Lines go to stderr.
     pub fn stderr() -> Log {
         Log {
-            lines: Some(Arc::new(Mutex::new(Vec::new()))),
+            lines: Some(Arc::default()),
         }
     }
 
@@ -208,24 +216,28 @@ impl Log {
         let Some(lines) = &self.lines else {
             return;
         };
-        let mut buffer = lines.lock().unwrap_or_else(|e| e.into_inner());
+        let mut buffer = lines.buffer.lock().unwrap_or_else(|e| e.into_inner());
         let _ = writeln!(buffer, "{line}");
         if buffer.len() >= LOG_FULL {
             write_out(&mut buffer);
+        } else {
+            lines.waiting.store(true, Ordering::Release);
         }
     }
 
     /// Writes the buffered lines out now.
     pub fn flush(&self) {
         if let Some(lines) = &self.lines {
-            write_out(&mut lines.lock().unwrap_or_else(|e| e.into_inner()));
+            let mut buffer = lines.buffer.lock().unwrap_or_else(|e| e.into_inner());
+            lines.waiting.store(false, Ordering::Release);
+            write_out(&mut buffer);
         }
     }
 
     fn has_lines(&self) -> bool {
         self.lines
             .as_ref()
-            .is_some_and(|lines| !lines.lock().unwrap_or_else(|e| e.into_inner()).is_empty())
+            .is_some_and(|lines| lines.waiting.load(Ordering::Acquire))
     }
 }
 
