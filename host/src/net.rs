@@ -261,6 +261,8 @@ struct Shared {
     wakers: Vec<Arc<Waker>>,
     /// Connections open on each loop.
     loads: Vec<AtomicUsize>,
+    /// Loops still running.
+    running: AtomicUsize,
     /// Set for a loop that another loop woke to accept.
     nudged: Vec<AtomicBool>,
 }
@@ -271,6 +273,18 @@ impl Shared {
             // If a wake fails, the loop still sees the flags within a tick.
             let _ = waker.wake();
         }
+    }
+}
+
+/// Counts a loop thread out when it ends, panics included, and wakes the
+/// others (the first loop waits for them; see
+/// `EventLoop::wait_for_the_other_loops`).
+struct Leaving(Arc<Shared>);
+
+impl Drop for Leaving {
+    fn drop(&mut self) {
+        self.0.running.fetch_sub(1, Ordering::SeqCst);
+        self.0.wake_all();
     }
 }
 
@@ -512,6 +526,7 @@ impl<S: Service> Server<S> {
                 hurry: AtomicBool::new(false),
                 live: AtomicUsize::new(0),
                 loads: wakers.iter().map(|_| AtomicUsize::new(0)).collect(),
+                running: AtomicUsize::new(wakers.len()),
                 nudged: wakers.iter().map(|_| AtomicBool::new(false)).collect(),
                 wakers,
             }),
@@ -585,7 +600,15 @@ impl<S: Service> Server<S> {
             // Built on its own thread: sessions never cross threads.
             let spawned = thread::Builder::new()
                 .name(format!("{name}-loop-{n}"))
-                .spawn(move || EventLoop::new(part, service, limits, own, log, None, n).run());
+                .spawn(move || {
+                    let leaving = Leaving(own.clone());
+                    let result = EventLoop::new(part, service, limits, own, log, None, n).run();
+                    if result.is_err() {
+                        // One loop failing stops the server.
+                        leaving.0.stop.store(true, Ordering::SeqCst);
+                    }
+                    result
+                });
             match spawned {
                 Ok(handle) => others.push(handle),
                 Err(error) => {
@@ -780,7 +803,9 @@ impl<S: Service> EventLoop<S> {
                 let now = Instant::now();
                 // A second signal (`hurry`) ends the drain at once.
                 if self.live == 0 || now >= deadline || self.shared.hurry.load(Ordering::SeqCst) {
-                    return Ok(self.finish_drain());
+                    let left = self.finish_drain();
+                    self.wait_for_the_other_loops();
+                    return Ok(left);
                 }
             }
             let now = Instant::now();
@@ -791,6 +816,30 @@ impl<S: Service> EventLoop<S> {
                     self.accept_paused_until = None;
                     self.accept(now);
                 }
+            }
+        }
+    }
+
+    /// The first loop, drained, still hears the signals until every other
+    /// loop has drained too: a second signal must still hurry them (and
+    /// not meet the default action, which would kill the process).
+    fn wait_for_the_other_loops(&mut self) {
+        if self.index != 0 {
+            return;
+        }
+        let mut events = Events::with_capacity(16);
+        while self.shared.running.load(Ordering::SeqCst) > 1 {
+            match self.poll.poll(&mut events, Some(TICK)) {
+                Ok(()) => {}
+                Err(error) if error.kind() == ErrorKind::Interrupted => continue,
+                // The others end by their own deadline anyway.
+                Err(_) => return,
+            }
+            if events.iter().any(|event| event.token() == SIGNALS) {
+                self.on_signals();
+            }
+            if self.log.has_lines() {
+                self.log.flush();
             }
         }
     }

@@ -132,3 +132,50 @@ fn sigint_and_sigterm_stop_every_server_and_end_its_connections_cleanly() {
         }
     }
 }
+
+/// A second signal during the drain closes what is left at once, with
+/// status 0, whichever loop holds the connection: the first loop, which
+/// hears the signals, may have nothing left itself (with 4 loops, the
+/// held connection is on another loop 3 times in 4; three rounds).
+#[test]
+fn a_second_signal_ends_the_drain_whichever_loop_holds_the_connection() {
+    for round in 0..3 {
+        let mut server = Server::start_args(
+            &["adder", "serve", "--bind", "127.0.0.1:0", "--threads", "4"],
+            None,
+        );
+        let mut client = connect(server.addr);
+        // Half a frame: the drain waits for the rest, up to its deadline.
+        client.write_all(&[8, 0, 0, 0, 0x80]).expect("send");
+        let from = server.log_len();
+        send_signal(server.proc.id(), "TERM");
+        server.wait_log(from, &["adder: stopping: 1 connection draining"]);
+        send_signal(server.proc.id(), "TERM");
+        let status = server
+            .proc
+            .wait_exit(Duration::from_secs(5))
+            .unwrap_or_else(|| {
+                panic!(
+                    "round {round}: no exit within 5 s of the second signal: {:#?}",
+                    server.log()
+                )
+            });
+        assert!(
+            status.success(),
+            "round {round}: exit status {status}: {:#?}",
+            server.log()
+        );
+        let log = server.log();
+        assert!(
+            log.contains(
+                &"adder: SIGTERM received again: closing the 1 connection left".to_string()
+            ),
+            "{log:#?}"
+        );
+        assert_eq!(
+            log.last().map(String::as_str),
+            Some("adder: stopped: 1 connection closed at the 10 s deadline"),
+            "{log:#?}"
+        );
+    }
+}
