@@ -769,7 +769,7 @@ impl<S: Service> EventLoop<S> {
             let now = Instant::now();
             for event in events.iter() {
                 match event.token() {
-                    LISTENER => self.accept(now),
+                    LISTENER => self.accept(now, true),
                     WAKER => {
                         if self
                             .shared
@@ -777,7 +777,7 @@ impl<S: Service> EventLoop<S> {
                             .get(self.index)
                             .is_some_and(|nudged| nudged.swap(false, Ordering::SeqCst))
                         {
-                            self.accept(now);
+                            self.accept(now, false);
                         }
                         let ready = std::mem::take(
                             &mut *self.ready.slots.lock().unwrap_or_else(|e| e.into_inner()),
@@ -794,7 +794,7 @@ impl<S: Service> EventLoop<S> {
                 self.pump(slot, false, now);
             }
             if std::mem::take(&mut self.accept_again) {
-                self.accept(now);
+                self.accept(now, false);
             }
             if self.shared.stop.load(Ordering::SeqCst) && self.drain_deadline.is_none() {
                 self.begin_drain(now);
@@ -814,7 +814,7 @@ impl<S: Service> EventLoop<S> {
                 self.fire_timers(now);
                 if self.accept_paused_until.is_some_and(|until| now >= until) {
                     self.accept_paused_until = None;
-                    self.accept(now);
+                    self.accept(now, false);
                 }
             }
         }
@@ -934,11 +934,13 @@ impl<S: Service> EventLoop<S> {
         left
     }
 
-    /// Accepts if this loop serves the fewest connections (else wakes the
-    /// loop that does), [`ACCEPT_BATCH`] at most before it looks again.
-    /// Every loop hears of a new connection; the least loaded one takes
-    /// it, so connections spread evenly however they arrive.
-    fn accept(&mut self, now: Instant) {
+    /// Accepts if this loop serves the fewest connections,
+    /// [`ACCEPT_BATCH`] at most before it looks again. Every loop hears of
+    /// a new connection (`heard`: this call is that event), so the least
+    /// loaded one takes it and connections spread evenly however they
+    /// arrive; when no new event will come (connections left in the
+    /// backlog after a batch), the least loaded loop is woken instead.
+    fn accept(&mut self, now: Instant, heard: bool) {
         let least = (0..self.shared.loads.len())
             .min_by_key(|&n| {
                 self.shared
@@ -958,8 +960,9 @@ impl<S: Service> EventLoop<S> {
             .get(least)
             .map_or(0, |load| load.load(Ordering::SeqCst));
         if mine > fewest && self.drain_deadline.is_none() {
-            if let (Some(nudged), Some(waker)) =
-                (self.shared.nudged.get(least), self.shared.wakers.get(least))
+            if !heard
+                && let (Some(nudged), Some(waker)) =
+                    (self.shared.nudged.get(least), self.shared.wakers.get(least))
             {
                 nudged.store(true, Ordering::SeqCst);
                 let _ = waker.wake();
