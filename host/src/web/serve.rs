@@ -1,6 +1,7 @@
 //! The web site's front end: HTTP/1.1 connections ([`super::http`]) on the
-//! shared event loop ([`crate::net`]), the application's handlers on a
-//! fixed pool of worker threads.
+//! shared event loops ([`crate::net`], one per core), the application's
+//! handlers on a pool of worker threads sized with the loops
+//! ([`HttpLimits::handler_threads`]).
 //!
 //! # Why not rouille's own server
 //!
@@ -12,11 +13,11 @@
 //! the same event loop as the adder's and echo's servers, so the limits,
 //! timeouts, logging and signals are written once:
 //!
-//! - one thread reads and writes every connection (thousands of idle or
-//!   slow ones cost memory, not threads), with the connection cap, the
-//!   idle timeout and the request timeout of [`crate::net::Limits`];
+//! - a few event loops read and write every connection (thousands of
+//!   idle or slow ones cost memory, not threads), with the connection cap,
+//!   the idle timeout and the request timeout of [`crate::net::Limits`];
 //! - when a connection has a complete request, it goes to the first free
-//!   worker of [`HttpLimits::workers`] threads, which runs the handler
+//!   worker, which runs the handler
 //!   (handlers block: SQLite, files) and hands the response back through
 //!   a [`Notify`]; the connection reads nothing more until it is answered;
 //! - response bodies are read by the workers too, never by the loop thread
