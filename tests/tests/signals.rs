@@ -165,6 +165,8 @@ fn a_second_signal_ends_the_drain_whichever_loop_holds_the_connection() {
             "round {round}: exit status {status}: {:#?}",
             server.log()
         );
+        // Every line is read once the process's stderr is closed.
+        assert!(server.proc.stderr.wait_closed(WAIT), "stderr closed");
         let log = server.log();
         assert!(
             log.contains(
