@@ -304,6 +304,11 @@ impl Exchange {
                             session.poll_transmit(request.get(*taken..).unwrap_or_default(), out);
                         *taken += t.taken;
                         unsent.extend_from_slice(out.get(..t.written).unwrap_or_default());
+                        if t.written == 0 {
+                            // Nothing more now: never spin on a session
+                            // that gives nothing.
+                            break;
+                        }
                     } else if started < pipeline {
                         *taken = 0;
                         *started += 1;

@@ -64,6 +64,26 @@ impl Exchange {
     }
 }
 
+/// Waits (5 s at most) for `server` to exit after a signal; asserts that
+/// it exited with status 0; returns its whole log, read once its stderr is
+/// closed (the last lines race the exit otherwise).
+fn exits_0_within_5_s(server: &mut Server, what: &str) -> Vec<String> {
+    let status = server
+        .proc
+        .wait_exit(Duration::from_secs(5))
+        .unwrap_or_else(|| panic!("{what}: no exit within 5 s: {:#?}", server.log()));
+    assert!(
+        status.success(),
+        "{what}: exit status {status}: {:#?}",
+        server.log()
+    );
+    assert!(
+        server.proc.stderr.wait_closed(WAIT),
+        "{what}: stderr closed"
+    );
+    server.log()
+}
+
 #[test]
 fn sigint_and_sigterm_stop_every_server_and_end_its_connections_cleanly() {
     let dir = TempDir::new("signals");
@@ -96,22 +116,7 @@ fn sigint_and_sigterm_stop_every_server_and_end_its_connections_cleanly() {
             exchange.run(&mut client);
 
             send_signal(server.proc.id(), signal);
-            let status = server
-                .proc
-                .wait_exit(Duration::from_secs(5))
-                .unwrap_or_else(|| {
-                    panic!(
-                        "{name}: no exit within 5 s of SIG{signal}: {:#?}",
-                        server.log()
-                    )
-                });
-            assert!(
-                status.success(),
-                "{name}: exit status {status}: {:#?}",
-                server.log()
-            );
-            assert!(server.proc.stderr.wait_closed(WAIT), "stderr closed");
-            let log = server.log();
+            let log = exits_0_within_5_s(&mut server, &format!("{name} SIG{signal}"));
             let received = format!("{name}: SIG{signal} received, stopping");
             assert!(log.contains(&received), "{log:#?}");
             assert_eq!(
@@ -151,23 +156,7 @@ fn a_second_signal_ends_the_drain_whichever_loop_holds_the_connection() {
         send_signal(server.proc.id(), "TERM");
         server.wait_log(from, &["adder: stopping: 1 connection draining"]);
         send_signal(server.proc.id(), "TERM");
-        let status = server
-            .proc
-            .wait_exit(Duration::from_secs(5))
-            .unwrap_or_else(|| {
-                panic!(
-                    "round {round}: no exit within 5 s of the second signal: {:#?}",
-                    server.log()
-                )
-            });
-        assert!(
-            status.success(),
-            "round {round}: exit status {status}: {:#?}",
-            server.log()
-        );
-        // Every line is read once the process's stderr is closed.
-        assert!(server.proc.stderr.wait_closed(WAIT), "stderr closed");
-        let log = server.log();
+        let log = exits_0_within_5_s(&mut server, &format!("round {round}, second signal"));
         assert!(
             log.contains(
                 &"adder: SIGTERM received again: closing the 1 connection left".to_string()
