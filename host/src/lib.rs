@@ -13,4 +13,5 @@ pub mod exit;
 pub mod net;
 pub mod nic;
 pub mod resolve;
+pub mod tls;
 pub mod web;
