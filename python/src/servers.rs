@@ -19,8 +19,8 @@ use reseau_core::adder::AdderConfig;
 use reseau_host::adder::AdderService;
 use reseau_host::echo::EchoService;
 use reseau_host::net::{Limits, MAX_THREADS, Server, Stopper};
-use reseau_host::web::StartError;
 use reseau_host::tls::server::{ServerTls, TlsError, TlsFiles};
+use reseau_host::web::StartError;
 use reseau_host::web::config::{ConfigError, Settings};
 
 use crate::net::{address, join_host_port, repr_str};
@@ -223,6 +223,8 @@ macro_rules! server_methods {
         impl $class {
             #[new]
             #[pyo3(signature = ($($sig)*))]
+            // Python's keyword arguments, one parameter each.
+            #[allow(clippy::too_many_arguments)]
             fn new($py: Python<'_>, $($arg: $ty),*) -> PyResult<Self> {
                 let served: PyResult<Served> = $body;
                 Ok($class { served: served? })

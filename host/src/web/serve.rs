@@ -728,7 +728,8 @@ mod tests {
                 workers: 2,
                 ..HttpLimits::default()
             };
-            let server = WebServer::bind("127.0.0.1:0", handler, limits, Arc::new(log)).unwrap();
+            let server =
+                WebServer::bind("127.0.0.1:0", handler, limits, Arc::new(log), None).unwrap();
             let addr = server.local_addr();
             let stopper = server.stopper();
             let thread = Some(thread::spawn(move || server.run()));
