@@ -864,6 +864,47 @@ mod tests {
     }
 
     #[test]
+    fn tls_cert_and_tls_key_go_together_on_every_server() {
+        for command in [
+            &["adder", "serve"][..],
+            &["echo", "serve"],
+            &["web"],
+            &["serve"],
+        ] {
+            let mut args = command.to_vec();
+            args.extend(["--tls-cert", "c.pem"]);
+            let error = parse(&args).err().unwrap_or_else(|| panic!("{args:?}"));
+            assert_eq!(error.exit_code(), i32::from(exit::SETUP), "{args:?}");
+            args.extend(["--tls-key", "k.pem"]);
+            assert!(parse(&args).is_ok(), "{args:?}");
+        }
+    }
+
+    #[test]
+    fn tls_flags_win_over_the_ssl_keys() {
+        let config = TempConfig::new(
+            "ssl",
+            "[global]\nserver.ssl_certificate: 'a.pem'\nserver.ssl_private_key: 'a.key'\n",
+        );
+        let file = config.file();
+        let settings = web_args(&[
+            "web",
+            "--config",
+            &file,
+            "--tls-cert",
+            "b.pem",
+            "--tls-key",
+            "b.key",
+        ])
+        .settings()
+        .unwrap();
+        assert_eq!(
+            (settings.ssl.certificate, settings.ssl.private_key),
+            (Some(PathBuf::from("b.pem")), Some(PathBuf::from("b.key")))
+        );
+    }
+
+    #[test]
     fn errors_keep_their_codes_and_lines() {
         let refused = io::Error::from(io::ErrorKind::AddrInUse);
         let cases = [

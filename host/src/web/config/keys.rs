@@ -153,14 +153,17 @@ pub(super) static KEYS: &[Key] = &[
     Key::global(
         "server.ssl_module",
         "'builtin' or 'pyopenssl'",
-        |_, v| match v.string()?.as_str() {
-            "builtin" | "pyopenssl" => Ok(()),
+        |s, v| match v.string()? {
+            module if module == "builtin" || module == "pyopenssl" => {
+                s.ssl.module = Some(module);
+                Ok(())
+            }
             _ => Err(Refused::Unsupported(format!(
                 "server.ssl_module {} is not supported: 'builtin' and 'pyopenssl' are (both serve TLS with rustls)",
                 show(v.text)
             ))),
         },
-        |_| Literal::Str("builtin".to_owned()),
+        |s| Literal::Str(s.ssl.module.clone().unwrap_or_else(|| "builtin".to_owned())),
     ),
     // The logs (CherryPy's `log.*`).
     Key::global(
@@ -528,6 +531,10 @@ mod tests {
         ("reseau.max_connections", "99"),
         ("reseau.threads", "2"),
         ("reseau.db", "'x.db'"),
+        ("server.ssl_certificate", "'c.pem'"),
+        ("server.ssl_private_key", "'k.pem'"),
+        ("server.ssl_certificate_chain", "'ca.pem'"),
+        ("server.ssl_module", "'pyopenssl'"),
         ("log.screen", "False"),
         ("log.access_file", "'a.log'"),
         ("log.error_file", "'e.log'"),

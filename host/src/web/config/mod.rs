@@ -103,6 +103,9 @@ pub struct SslSettings {
     pub certificate: Option<PathBuf>,
     pub private_key: Option<PathBuf>,
     pub chain: Option<PathBuf>,
+    /// `server.ssl_module`: `builtin` (the default) or `pyopenssl`, both
+    /// served by rustls; kept only to be written back.
+    pub module: Option<String>,
 }
 
 impl SslSettings {
@@ -713,6 +716,39 @@ mod tests {
         assert_eq!(
             error("[/]\ntools.staticdri.on: True\n"),
             "server.conf:2: unknown key tools.staticdri.on in [/]"
+        );
+    }
+
+    #[test]
+    fn ssl_keys_name_the_files_tls_is_served_with() {
+        let s = parse(
+            "[global]\nserver.ssl_module: 'pyopenssl'\nserver.ssl_certificate: 'c.pem'\nserver.ssl_private_key: 'k.pem'\nserver.ssl_certificate_chain: 'ca.pem'\n",
+        )
+        .unwrap();
+        assert_eq!(
+            s.ssl.files(),
+            Ok(Some(crate::tls::server::TlsFiles {
+                cert: PathBuf::from("c.pem"),
+                key: PathBuf::from("k.pem"),
+                chain: Some(PathBuf::from("ca.pem")),
+            }))
+        );
+    }
+
+    #[test]
+    fn ssl_module_other_than_cherrypys_two_is_refused() {
+        assert_eq!(
+            error("[global]\nserver.ssl_module: 'openssl'\n"),
+            "server.conf:2: server.ssl_module 'openssl' is not supported: 'builtin' and 'pyopenssl' are (both serve TLS with rustls)"
+        );
+    }
+
+    #[test]
+    fn a_certificate_without_its_key_is_refused() {
+        let s = parse("[global]\nserver.ssl_certificate: 'c.pem'\n").unwrap();
+        assert_eq!(
+            s.ssl.files(),
+            Err("server.ssl_certificate is set without server.ssl_private_key".to_owned())
         );
     }
 
