@@ -513,6 +513,12 @@ impl Transport {
         }
     }
 
+    /// The end of input is known but not yet read (TLS: `close_notify`
+    /// or a FIN met by a read that returned bytes): no event will say so.
+    fn end_pending(&self) -> bool {
+        matches!(self, Transport::Tls(tls) if tls.end_pending())
+    }
+
     fn handshake_late(&self, now: Instant) -> bool {
         matches!(self, Transport::Tls(tls) if tls.handshake_late(now))
     }
@@ -1449,7 +1455,7 @@ fn pump_connection<S: Service>(
             }
             Ok(n) => {
                 read_total += n;
-                drained = n < read_buf.len() && !conn.read_closed;
+                drained = n < read_buf.len() && !conn.read_closed && !conn.stream.end_pending();
                 let input = read_buf.get(..n).unwrap_or_default();
                 let used = conn.timed.handle_input(input, at);
                 conn.stash.keep(input.get(used..).unwrap_or_default());

@@ -369,6 +369,13 @@ impl TlsStream {
         Ok(filled)
     }
 
+    /// Whether the input ended (`close_notify` or FIN) during a read that
+    /// still returned bytes: the next read gives 0 without any new event
+    /// from the socket, so the pump must read again.
+    pub fn end_pending(&self) -> bool {
+        self.input_ended
+    }
+
     /// Handles the records read: bad input sends its alert and fails;
     /// handshake replies are sent.
     fn process(&mut self) -> io::Result<()> {
