@@ -38,7 +38,7 @@
 //!
 //! [`Server::with_tls`] puts TLS on every connection of a server, the same
 //! for every service: the connection's transport is then a
-//! [`TlsStream`](crate::tls::server::TlsStream) (rustls over the socket)
+//! [`TlsStream`] (rustls over the socket)
 //! instead of the socket, with the same contract (`WouldBlock`, `0` at the
 //! end of input, a short read only when the socket ran dry), so the pump
 //! and the sessions do not change. The records rustls holds are sent first
