@@ -33,6 +33,7 @@ pub mod tree;
 use std::fmt;
 use std::sync::Arc;
 
+use crate::tls::server::ServerTls;
 use app::{App, WebError};
 use config::Settings;
 use log::{LogError, SiteLog};
@@ -47,6 +48,10 @@ pub enum StartError {
     Log(LogError),
     /// The address could not be bound.
     Bind { addr: String, error: std::io::Error },
+    /// The `server.ssl_*` keys name one file without the other.
+    SslKeys(String),
+    /// The certificate or key (`server.ssl_*`, `--tls-cert`, `--tls-key`).
+    Tls(crate::tls::server::TlsError),
 }
 
 impl fmt::Display for StartError {
@@ -55,6 +60,8 @@ impl fmt::Display for StartError {
             StartError::Site(error) => error.fmt(f),
             StartError::Log(error) => error.fmt(f),
             StartError::Bind { addr, error } => write!(f, "cannot listen on {addr}: {error}"),
+            StartError::SslKeys(message) => f.write_str(message),
+            StartError::Tls(error) => error.fmt(f),
         }
     }
 }
@@ -78,12 +85,22 @@ pub fn bind(settings: &Settings) -> Result<WebServer, StartError> {
             .map_err(StartError::Site)?
             .with_log(log.clone()),
     );
+    let tls = match settings.ssl.files().map_err(StartError::SslKeys)? {
+        Some(files) => {
+            Some(ServerTls::load(&files, crate::tls::server::HTTP_1_1).map_err(StartError::Tls)?)
+        }
+        None => None,
+    };
+    if let Some(tls) = &tls {
+        log.error(format_args!("tls: {}", tls.about()));
+    }
     let addr = settings.address();
     WebServer::bind(
         &addr,
         Arc::new(move |request| app.handle(request)),
         settings.limits,
         log,
+        tls,
     )
     .map_err(|error| StartError::Bind { addr, error })
 }

@@ -46,6 +46,7 @@ use super::config::HttpLimits;
 use super::http::{self, Body, Connection, Version};
 use super::log::SiteLog;
 use crate::net::{Limits, Notify, Server, Service, Stopper};
+use crate::tls::server::ServerTls;
 
 /// How long a stopped server waits for its workers once its event loop
 /// has returned. A worker is only still busy if the loop ended at the
@@ -63,13 +64,15 @@ pub struct WebServer {
 }
 
 impl WebServer {
-    /// Binds `addr` and starts the worker threads.
+    /// Binds `addr` and starts the worker threads; with `tls`, serves
+    /// HTTPS (the handlers' requests say so: rouille's `is_secure`).
     /// Access lines go to `log`.
     pub fn bind(
         addr: &str,
         handler: Handler,
         limits: HttpLimits,
         log: Arc<SiteLog>,
+        tls: Option<ServerTls>,
     ) -> io::Result<WebServer> {
         // Unbounded in type, bounded in fact: a connection has at most
         // one request at a worker, and connections are capped.
@@ -79,6 +82,7 @@ impl WebServer {
             limits,
             log: log.clone(),
         };
+        let secure = tls.is_some();
         let server = Server::bind(
             addr,
             service,
@@ -90,6 +94,10 @@ impl WebServer {
             },
         )?
         .with_log(log.stderr());
+        let server = match tls {
+            Some(tls) => server.with_tls(tls),
+            None => server,
+        };
         let count = limits.handler_threads(server.loops());
         let mut workers = Vec::with_capacity(count);
         for n in 0..count {
@@ -97,7 +105,7 @@ impl WebServer {
             let handler = handler.clone();
             let worker = thread::Builder::new()
                 .name(format!("web-worker-{n}"))
-                .spawn(move || work(&queue, &handler))?;
+                .spawn(move || work(&queue, &handler, secure))?;
             workers.push(worker);
         }
         Ok(WebServer {
@@ -211,7 +219,7 @@ enum Piece {
 
 /// A worker: runs the handler, or reads a body, for each job until the
 /// queue closes.
-fn work(queue: &Receiver<Job>, handler: &Handler) {
+fn work(queue: &Receiver<Job>, handler: &Handler, secure: bool) {
     let mut date = DateCache::default();
     // Ends when the queue is closed: every sender is gone.
     while let Ok(job) = queue.recv() {
@@ -223,7 +231,7 @@ fn work(queue: &Receiver<Job>, handler: &Handler) {
                 notify,
             } => {
                 let started = Instant::now();
-                let (response, piece) = answer(request, peer, handler, date.now());
+                let (response, piece) = answer(request, peer, handler, date.now(), secure);
                 (
                     Made::Answer(response, piece, started.elapsed()),
                     slot,
@@ -274,6 +282,7 @@ fn answer(
     peer: SocketAddr,
     handler: &Handler,
     date: &str,
+    secure: bool,
 ) -> (http::Response, Option<Piece>) {
     // HEAD is GET without the body, which the connection leaves out.
     let head_only = request.method == "HEAD";
@@ -282,13 +291,23 @@ fn answer(
     } else {
         request.method
     };
-    let request = rouille::Request::fake_http_from(
-        peer,
-        method,
-        request.target,
-        request.headers,
-        request.body,
-    );
+    let request = if secure {
+        rouille::Request::fake_https_from(
+            peer,
+            method,
+            request.target,
+            request.headers,
+            request.body,
+        )
+    } else {
+        rouille::Request::fake_http_from(
+            peer,
+            method,
+            request.target,
+            request.headers,
+            request.body,
+        )
+    };
     let answered = panic::catch_unwind(AssertUnwindSafe(|| handler(&request)));
     let (mut response, piece) = match answered {
         Ok(response) => {
@@ -709,7 +728,8 @@ mod tests {
                 workers: 2,
                 ..HttpLimits::default()
             };
-            let server = WebServer::bind("127.0.0.1:0", handler, limits, Arc::new(log)).unwrap();
+            let server =
+                WebServer::bind("127.0.0.1:0", handler, limits, Arc::new(log), None).unwrap();
             let addr = server.local_addr();
             let stopper = server.stopper();
             let thread = Some(thread::spawn(move || server.run()));

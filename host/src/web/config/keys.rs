@@ -129,6 +129,42 @@ pub(super) static KEYS: &[Key] = &[
         |s, v| v.path().map(|db| s.db = db),
         |s| path(&s.db),
     ),
+    // TLS (CherryPy's `server.ssl_*`): paths as given, relative ones from
+    // the working directory (as CherryPy opens them, and as `reseau.db`).
+    Key::global(
+        "server.ssl_certificate",
+        "a string (a PEM file; '' for none)",
+        |s, v| v.log_file().map(|file| s.ssl.certificate = file),
+        |s| log_file(s.ssl.certificate.as_ref()),
+    ),
+    Key::global(
+        "server.ssl_private_key",
+        "a string (a PEM file; '' for none)",
+        |s, v| v.log_file().map(|file| s.ssl.private_key = file),
+        |s| log_file(s.ssl.private_key.as_ref()),
+    ),
+    Key::global(
+        "server.ssl_certificate_chain",
+        "a string (a PEM file; '' for none)",
+        |s, v| v.log_file().map(|file| s.ssl.chain = file),
+        |s| log_file(s.ssl.chain.as_ref()),
+    ),
+    // Both of CherryPy's modules mean TLS by rustls here.
+    Key::global(
+        "server.ssl_module",
+        "'builtin' or 'pyopenssl'",
+        |s, v| match v.string()? {
+            module if module == "builtin" || module == "pyopenssl" => {
+                s.ssl.module = Some(module);
+                Ok(())
+            }
+            _ => Err(Refused::Unsupported(format!(
+                "server.ssl_module {} is not supported: 'builtin' and 'pyopenssl' are (both serve TLS with rustls)",
+                show(v.text)
+            ))),
+        },
+        |s| Literal::Str(s.ssl.module.clone().unwrap_or_else(|| "builtin".to_owned())),
+    ),
     // The logs (CherryPy's `log.*`).
     Key::global(
         "log.screen",
@@ -348,7 +384,7 @@ impl Value<'_> {
         })
     }
 
-    /// A log file: `''` is CherryPy's "no file".
+    /// A log or certificate file: `''` is CherryPy's "no file".
     fn log_file(&self) -> Result<Option<PathBuf>, Refused> {
         self.string()
             .map(|s| (!s.is_empty()).then(|| PathBuf::from(s)))
@@ -495,6 +531,10 @@ mod tests {
         ("reseau.max_connections", "99"),
         ("reseau.threads", "2"),
         ("reseau.db", "'x.db'"),
+        ("server.ssl_certificate", "'c.pem'"),
+        ("server.ssl_private_key", "'k.pem'"),
+        ("server.ssl_certificate_chain", "'ca.pem'"),
+        ("server.ssl_module", "'pyopenssl'"),
         ("log.screen", "False"),
         ("log.access_file", "'a.log'"),
         ("log.error_file", "'e.log'"),

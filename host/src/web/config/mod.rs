@@ -92,6 +92,41 @@ pub struct Settings {
     pub db: PathBuf,
     /// Limits of the HTTP front end.
     pub limits: HttpLimits,
+    /// TLS: CherryPy's `server.ssl_*` keys.
+    pub ssl: SslSettings,
+}
+
+/// CherryPy's `server.ssl_certificate`, `server.ssl_private_key` and
+/// `server.ssl_certificate_chain`: TLS is on when the first two are set.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SslSettings {
+    pub certificate: Option<PathBuf>,
+    pub private_key: Option<PathBuf>,
+    pub chain: Option<PathBuf>,
+    /// `server.ssl_module`: `builtin` (the default) or `pyopenssl`, both
+    /// served by rustls; kept only to be written back.
+    pub module: Option<String>,
+}
+
+impl SslSettings {
+    /// The files TLS is served with; `None`: plain HTTP. One key without
+    /// the other is refused.
+    pub fn files(&self) -> Result<Option<crate::tls::server::TlsFiles>, String> {
+        match (&self.certificate, &self.private_key) {
+            (Some(cert), Some(key)) => Ok(Some(crate::tls::server::TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+                chain: self.chain.clone(),
+            })),
+            (None, None) => Ok(None),
+            (Some(_), None) => {
+                Err("server.ssl_certificate is set without server.ssl_private_key".to_owned())
+            }
+            (None, Some(_)) => {
+                Err("server.ssl_private_key is set without server.ssl_certificate".to_owned())
+            }
+        }
+    }
 }
 
 /// Where the site's log lines go (CherryPy's `log.*` keys).
@@ -176,6 +211,7 @@ impl Default for Settings {
             log: LogSettings::default(),
             db: PathBuf::from("reseau.db"),
             limits: HttpLimits::default(),
+            ssl: SslSettings::default(),
         }
     }
 }
@@ -662,7 +698,7 @@ mod tests {
             "tools.sessions.on: True",
             "tools.staticdir.match: 'x'",
             "tools.gzip.mime_types: 'x'",
-            "server.ssl_module: 'builtin'",
+            "server.ssl_ciphers: 'HIGH'",
             "engine.autoreload.on: False",
             "request.show_tracebacks: False",
             "response.headers.server: 'x'",
@@ -680,6 +716,39 @@ mod tests {
         assert_eq!(
             error("[/]\ntools.staticdri.on: True\n"),
             "server.conf:2: unknown key tools.staticdri.on in [/]"
+        );
+    }
+
+    #[test]
+    fn ssl_keys_name_the_files_tls_is_served_with() {
+        let s = parse(
+            "[global]\nserver.ssl_module: 'pyopenssl'\nserver.ssl_certificate: 'c.pem'\nserver.ssl_private_key: 'k.pem'\nserver.ssl_certificate_chain: 'ca.pem'\n",
+        )
+        .unwrap();
+        assert_eq!(
+            s.ssl.files(),
+            Ok(Some(crate::tls::server::TlsFiles {
+                cert: PathBuf::from("c.pem"),
+                key: PathBuf::from("k.pem"),
+                chain: Some(PathBuf::from("ca.pem")),
+            }))
+        );
+    }
+
+    #[test]
+    fn ssl_module_other_than_cherrypys_two_is_refused() {
+        assert_eq!(
+            error("[global]\nserver.ssl_module: 'openssl'\n"),
+            "server.conf:2: server.ssl_module 'openssl' is not supported: 'builtin' and 'pyopenssl' are (both serve TLS with rustls)"
+        );
+    }
+
+    #[test]
+    fn a_certificate_without_its_key_is_refused() {
+        let s = parse("[global]\nserver.ssl_certificate: 'c.pem'\n").unwrap();
+        assert_eq!(
+            s.ssl.files(),
+            Err("server.ssl_certificate is set without server.ssl_private_key".to_owned())
         );
     }
 
