@@ -6,23 +6,27 @@ use std::fmt;
 use std::io;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use reseau_core::adder::{AdderConfig, Format};
 use reseau_core::frame::DEFAULT_MAX_FRAME;
-use reseau_host::adder::{self, AdderService, SumError};
+use reseau_host::adder::{self, AdderCounts, AdderService, SumError};
 use reseau_host::bench::{self, Workload};
 use reseau_host::chat::{self, Chat};
-use reseau_host::echo::{self, EchoError, EchoService};
+use reseau_host::echo::{self, EchoCounts, EchoError, EchoService};
 use reseau_host::exit;
+use reseau_host::metrics::{Count, Counted, EventOf, Registry};
 use reseau_host::net::{self, Limits, Server};
 use reseau_host::nic::{self, NicError};
 use reseau_host::resolve::{self, LookupError};
 use reseau_host::web::{
     self,
-    config::{ConfigError, Settings},
+    config::{ConfigError, HttpLimits, Settings},
+    log::SiteLog,
+    serve::WebServer,
 };
 
 /// The programs of a network-programming course, in Rust.
@@ -125,6 +129,16 @@ struct AdderServeArgs {
     keep_alive: bool,
     #[command(flatten)]
     limits: LimitArgs,
+    #[command(flatten)]
+    metrics: MetricsArgs,
+}
+
+#[derive(Args)]
+struct MetricsArgs {
+    /// Also serve `GET /metrics` (Prometheus text format) and `GET
+    /// /healthz` over HTTP on this address, e.g. `127.0.0.1:9101`.
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<String>,
 }
 
 #[derive(Args)]
@@ -156,6 +170,8 @@ struct EchoServeArgs {
     bind: String,
     #[command(flatten)]
     limits: LimitArgs,
+    #[command(flatten)]
+    metrics: MetricsArgs,
 }
 
 #[derive(Args)]
@@ -429,9 +445,10 @@ fn adder_serve(args: &AdderServeArgs) -> Result<(), CliError> {
             keep_alive: args.keep_alive,
         },
     };
-    listen(&args.bind, service, args.limits.limits())?
-        .run()
-        .map_err(CliError::Run)
+    let registry = Arc::new(Registry::default());
+    let server =
+        listen_counted::<_, AdderCounts>(&args.bind, service, args.limits.limits(), &registry)?;
+    run_with_metrics(server, &args.metrics, registry)
 }
 
 /// `reseau adder sum`: prints the sum.
@@ -444,9 +461,10 @@ fn adder_sum(args: &SumArgs) -> Result<(), CliError> {
 
 /// `reseau echo serve`.
 fn echo_serve(args: &EchoServeArgs) -> Result<(), CliError> {
-    listen(&args.bind, EchoService, args.limits.limits())?
-        .run()
-        .map_err(CliError::Run)
+    let registry = Arc::new(Registry::default());
+    let server =
+        listen_counted::<_, EchoCounts>(&args.bind, EchoService, args.limits.limits(), &registry)?;
+    run_with_metrics(server, &args.metrics, registry)
 }
 
 /// `reseau echo send`: the echo on stdout; an echo shorter than the
@@ -573,6 +591,64 @@ fn listen<S: net::Service>(
     Ok(server)
 }
 
+/// [`listen`], with the service's events and the server's connections
+/// counted in `registry`.
+fn listen_counted<S: net::Service, C: Count<EventOf<S>>>(
+    bind: &str,
+    service: S,
+    limits: Limits,
+    registry: &Registry,
+) -> Result<Server<Counted<S, C>>, CliError> {
+    let name = service.name();
+    let counted = Counted::<S, C>::new(service);
+    let counts = counted.counts.clone();
+    let server = listen(bind, counted, limits)?;
+    registry.add_server(name, server.stats());
+    registry.add(counts);
+    Ok(server)
+}
+
+/// Runs `server`; with `--metrics ADDR`, also `/metrics` and `/healthz`
+/// on ADDR (the web front end with a handler of two routes), which stops
+/// when `server` does.
+fn run_with_metrics<S: net::Service>(
+    server: Server<S>,
+    args: &MetricsArgs,
+    registry: Arc<Registry>,
+) -> Result<(), CliError> {
+    let Some(addr) = &args.metrics else {
+        return server.run().map_err(CliError::Run);
+    };
+    let limits = HttpLimits {
+        threads: 1,
+        workers: 1,
+        ..HttpLimits::default()
+    };
+    // The metrics port's own counts stay out of the page: it shows the
+    // service's.
+    let page = WebServer::bind(
+        addr,
+        web::metrics::handler(registry),
+        limits,
+        Arc::new(SiteLog::default()),
+        Arc::default(),
+    )
+    .map_err(|error| CliError::Listen {
+        addr: addr.clone(),
+        error,
+    })?;
+    eprintln!("metrics: listening on http://{}/metrics", page.local_addr());
+    let stopper = page.stopper();
+    let pages = thread::spawn(move || page.run());
+    let result = server.run().map_err(CliError::Run);
+    stopper.stop();
+    match pages.join() {
+        Ok(Ok(())) => result,
+        Ok(Err(error)) => result.and(Err(CliError::Run(error))),
+        Err(_) => result.and(Err(CliError::ServerThread)),
+    }
+}
+
 /// Runs a server on a thread of its own; says on `done` when it returns.
 fn spawn_run(
     done: &std::sync::mpsc::Sender<io::Result<()>>,
@@ -599,8 +675,10 @@ fn serve(args: &ServeArgs) -> Result<(), CliError> {
         threads: args.web.threads.map_or(0, usize::from),
         ..Limits::default()
     };
-    let echo = listen(&args.echo, EchoService, limits)?;
-    let adder = listen(&args.adder, AdderService::default(), limits)?;
+    let registry = site.registry().clone();
+    let echo = listen_counted::<_, EchoCounts>(&args.echo, EchoService, limits, &registry)?;
+    let adder =
+        listen_counted::<_, AdderCounts>(&args.adder, AdderService::default(), limits, &registry)?;
     site.announce();
     eprintln!(
         "reseau: serving the course: http://{}/, echo on {}, adder on {}; Ctrl-C stops",

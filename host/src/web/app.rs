@@ -36,7 +36,9 @@ use super::db::{Db, DbError};
 use super::gzip;
 use super::html;
 use super::log::SiteLog;
+use super::metrics;
 use super::static_files;
+use crate::metrics::Registry;
 
 /// Why the site could not start.
 #[derive(Debug)]
@@ -87,6 +89,8 @@ pub struct App {
     tree: ConfigTree,
     log: Arc<SiteLog>,
     max_body: usize,
+    /// What `/metrics` shows.
+    metrics: Arc<Registry>,
 }
 
 impl App {
@@ -113,12 +117,18 @@ impl App {
             tree: settings.tree.clone(),
             log: Arc::new(SiteLog::default()),
             max_body: settings.limits.max_body,
+            metrics: Arc::default(),
         })
     }
 
     /// The site with its error lines going to `log`.
     pub fn with_log(self, log: Arc<SiteLog>) -> App {
         App { log, ..self }
+    }
+
+    /// The site with `/metrics` showing `registry`.
+    pub fn with_metrics(self, metrics: Arc<Registry>) -> App {
+        App { metrics, ..self }
     }
 
     /// The database, for callers that want to log where it is.
@@ -192,6 +202,10 @@ impl App {
             },
             "/app" => match method {
                 "GET" => Response::html(html::APP),
+                _ => page_method_not_allowed(method, "GET, HEAD"),
+            },
+            "/metrics" => match method {
+                "GET" => metrics::page(&self.metrics),
                 _ => page_method_not_allowed(method, "GET, HEAD"),
             },
             "/listusers" => match method {

@@ -45,6 +45,8 @@ use reseau_core::session::StreamSession;
 use super::config::HttpLimits;
 use super::http::{self, Body, Connection, Version};
 use super::log::SiteLog;
+use super::metrics::{self, WebCounts};
+use crate::metrics::Registry;
 use crate::net::{Limits, Notify, Server, Service, Stopper};
 
 /// How long a stopped server waits for its workers once its event loop
@@ -60,24 +62,29 @@ pub struct WebServer {
     server: Server<WebService>,
     workers: Vec<JoinHandle<()>>,
     log: Arc<SiteLog>,
+    registry: Arc<Registry>,
 }
 
 impl WebServer {
     /// Binds `addr` and starts the worker threads.
-    /// Access lines go to `log`.
+    /// Access lines go to `log`; the connections and requests are counted
+    /// in `registry`.
     pub fn bind(
         addr: &str,
         handler: Handler,
         limits: HttpLimits,
         log: Arc<SiteLog>,
+        registry: Arc<Registry>,
     ) -> io::Result<WebServer> {
         // Unbounded in type, bounded in fact: a connection has at most
         // one request at a worker, and connections are capped.
         let (jobs, queue) = crossbeam_channel::unbounded::<Job>();
+        let counts = Arc::new(WebCounts::default());
         let service = WebService {
             jobs,
             limits,
             log: log.clone(),
+            counts: counts.clone(),
         };
         let server = Server::bind(
             addr,
@@ -90,6 +97,8 @@ impl WebServer {
             },
         )?
         .with_log(log.stderr());
+        registry.add_server("web", server.stats());
+        registry.add(counts);
         let count = limits.handler_threads(server.loops());
         let mut workers = Vec::with_capacity(count);
         for n in 0..count {
@@ -104,7 +113,14 @@ impl WebServer {
             server,
             workers,
             log,
+            registry,
         })
+    }
+
+    /// What its `/metrics` shows: other servers of the process add theirs
+    /// (`reseau serve`).
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.registry
     }
 
     /// The address the server listens on.
@@ -353,6 +369,7 @@ struct WebService {
     jobs: Sender<Job>,
     limits: HttpLimits,
     log: Arc<SiteLog>,
+    counts: Arc<WebCounts>,
 }
 
 impl Service for WebService {
@@ -376,6 +393,8 @@ impl Service for WebService {
 
     fn record(&self, summary: &mut Summary, access: Access) {
         summary.requests += 1;
+        self.counts
+            .count(access.route, access.method, access.status, access.took);
         self.log.access(format_args!("{access}"));
     }
 }
@@ -404,6 +423,9 @@ pub struct Access {
     status: u16,
     /// How long the handler took to answer (its worker measures it).
     took: Option<Duration>,
+    /// The `/metrics` labels ([`metrics::route_label`], [`metrics::method_label`]).
+    route: &'static str,
+    method: &'static str,
 }
 
 impl fmt::Display for Access {
@@ -425,6 +447,9 @@ enum Handling {
         slot: Slot,
         /// The access log's request line.
         request: String,
+        /// The route it matched, and its method's label.
+        route: Option<&'static str>,
+        method: &'static str,
     },
     /// The next piece of the body is being read by a worker.
     Reading { slot: Slot },
@@ -454,12 +479,18 @@ impl WebSession {
                 request: format!("({})", refusal.reason),
                 status: refusal.status.code(),
                 took: None,
+                route: "other",
+                method: "other",
             });
         }
         let Some(request) = self.conn.poll_request() else {
             return;
         };
         let line = request_line(&request.method, &request.target, request.version);
+        let (route, method) = (
+            metrics::route_of(&request.target),
+            metrics::method_label(&request.method),
+        );
         let slot = Slot::default();
         let job = Job::Request {
             request,
@@ -478,6 +509,8 @@ impl WebSession {
         self.handling = Some(Handling::Request {
             slot,
             request: line,
+            route,
+            method,
         });
     }
 
@@ -493,12 +526,20 @@ impl WebSession {
         let handling = self.handling.take();
         match made {
             Made::Answer(response, piece, took) => {
-                if let Some(Handling::Request { request, .. }) = handling {
+                if let Some(Handling::Request {
+                    request,
+                    route,
+                    method,
+                    ..
+                }) = handling
+                {
                     self.events.push_back(Access {
                         peer: self.peer,
                         request,
                         status: response.status,
                         took: Some(took),
+                        route: metrics::route_label(route, response.status),
+                        method,
                     });
                 }
                 self.conn.respond(response);
@@ -709,7 +750,14 @@ mod tests {
                 workers: 2,
                 ..HttpLimits::default()
             };
-            let server = WebServer::bind("127.0.0.1:0", handler, limits, Arc::new(log)).unwrap();
+            let server = WebServer::bind(
+                "127.0.0.1:0",
+                handler,
+                limits,
+                Arc::new(log),
+                Arc::default(),
+            )
+            .unwrap();
             let addr = server.local_addr();
             let stopper = server.stopper();
             let thread = Some(thread::spawn(move || server.run()));
