@@ -195,9 +195,10 @@ struct WebArgs {
     /// server.socket_port (IPv6: `[::1]:8080`).
     #[arg(long)]
     bind: Option<String>,
-    /// The SQLite database file, over the config's reseau.db.
+    /// The database, over the config's reseau.db: a SQLite file path, or a
+    /// PostgreSQL URL (postgresql://USER:PASSWORD@HOST:PORT/DB).
     #[arg(long)]
-    db: Option<PathBuf>,
+    db: Option<String>,
     /// Event loops that share the connections, 0 to 1024 (0: one per
     /// available core), over the config's reseau.threads. Under `serve`,
     /// the echo and adder servers' too.
@@ -213,7 +214,7 @@ impl WebArgs {
             settings.set_address(bind).map_err(CliError::Usage)?;
         }
         if let Some(db) = &self.db {
-            settings.db = db.clone();
+            settings.db = reseau_host::web::db::Location::parse(db);
         }
         if let Some(threads) = self.threads {
             settings.limits.threads = threads.into();

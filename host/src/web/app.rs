@@ -113,7 +113,7 @@ impl App {
             }
         }
         Ok(App {
-            db: Db::open(&settings.db)?,
+            db: Db::open(&settings.db, pool_size(settings))?,
             tree: settings.tree.clone(),
             log: Arc::new(SiteLog::default()),
             max_body: settings.limits.max_body,
@@ -216,6 +216,10 @@ impl App {
                 "POST" => api::add_user_course(request, &self.db, self.max_body),
                 _ => api::method_not_allowed(method, "POST"),
             },
+            "/healthz" => match method {
+                "GET" => api::healthz(&self.db),
+                _ => api::method_not_allowed(method, "GET, HEAD"),
+            },
             "/api" => api::error(
                 404,
                 "the API is under /api/users, /api/sum and /api/openapi.json",
@@ -266,6 +270,17 @@ impl App {
             Some(name) => Response::html(html::render(html::LOGIN, &[("name", &name)])),
         }
     }
+}
+
+/// PostgreSQL's connections: one per handler thread, the most that can ask
+/// at once (a handler holds one connection at a time).
+fn pool_size(settings: &Settings) -> usize {
+    let loops = crate::net::Limits {
+        threads: settings.limits.threads,
+        ..crate::net::Limits::default()
+    }
+    .loops();
+    settings.limits.handler_threads(loops)
 }
 
 /// "Hello <b>NAME</b>!" in the index page.
