@@ -22,6 +22,8 @@ use reseau_host::metrics::{Count, Counted, EventOf, Registry};
 use reseau_host::net::{self, Limits, Server};
 use reseau_host::nic::{self, NicError};
 use reseau_host::resolve::{self, LookupError};
+use reseau_host::tls::cert::{self, CertError, CertRequest};
+use reseau_host::tls::server::{ServerTls, TlsError, TlsFiles};
 use reseau_host::web::{
     self,
     config::{ConfigError, HttpLimits, Settings},
@@ -65,6 +67,57 @@ enum Command {
     /// The adder (TCP 6001), echo (TCP 6000) and the chat (UDP 5000) on
     /// smoltcp's TCP/IP stack over a Linux TAP device.
     Nic(NicArgs),
+    /// Writes a self-signed certificate and its key, for development:
+    /// servers take them with `--tls-cert` and `--tls-key`, clients trust
+    /// the certificate with `--tls --ca`.
+    Cert(CertArgs),
+}
+
+/// `--tls-cert` and `--tls-key`: TLS on a server (both or neither).
+#[derive(Args)]
+struct TlsArgs {
+    /// Serve TLS with this certificate (PEM; intermediates after it).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+}
+
+impl TlsArgs {
+    fn files(&self) -> Option<TlsFiles> {
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => Some(TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+                chain: None,
+            }),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Args)]
+struct CertArgs {
+    /// A name or address the certificate is for (repeat for more); IP
+    /// addresses become IP SANs.
+    #[arg(long = "host", value_name = "HOST", default_value = "localhost")]
+    hosts: Vec<String>,
+    /// The folder to write cert.pem and key.pem in.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["cert", "key"])]
+    out: Option<PathBuf>,
+    /// The certificate's file (default: cert.pem).
+    #[arg(long, value_name = "FILE")]
+    cert: Option<PathBuf>,
+    /// The key's file, written mode 0600 (default: key.pem).
+    #[arg(long, value_name = "FILE")]
+    key: Option<PathBuf>,
+    /// Days the certificate is valid from now.
+    #[arg(long, default_value_t = 365, value_parser = clap::value_parser!(u32).range(1..=36500))]
+    days: u32,
+    /// Overwrite existing files.
+    #[arg(long)]
+    force: bool,
 }
 
 #[derive(Args)]
@@ -130,6 +183,8 @@ struct AdderServeArgs {
     #[command(flatten)]
     limits: LimitArgs,
     #[command(flatten)]
+    tls: TlsArgs,
+    #[command(flatten)]
     metrics: MetricsArgs,
 }
 
@@ -171,6 +226,8 @@ struct EchoServeArgs {
     #[command(flatten)]
     limits: LimitArgs,
     #[command(flatten)]
+    tls: TlsArgs,
+    #[command(flatten)]
     metrics: MetricsArgs,
 }
 
@@ -204,6 +261,10 @@ struct WebArgs {
     /// the echo and adder servers' too.
     #[arg(long, value_parser = clap::value_parser!(u16).range(0..=i64::from(MAX_THREADS)))]
     threads: Option<u16>,
+    /// TLS, over the config's server.ssl_* keys; under `serve`, for the
+    /// echo and adder servers too.
+    #[command(flatten)]
+    tls: TlsArgs,
 }
 
 impl WebArgs {
@@ -218,6 +279,11 @@ impl WebArgs {
         }
         if let Some(threads) = self.threads {
             settings.limits.threads = threads.into();
+        }
+        if let Some(files) = self.tls.files() {
+            settings.ssl.certificate = Some(files.cert);
+            settings.ssl.private_key = Some(files.key);
+            settings.ssl.chain = None;
         }
         settings.limits.max_connections = fit_connections(settings.limits.max_connections);
         Ok(settings)
@@ -345,6 +411,10 @@ enum CliError {
     Config(ConfigError),
     /// `web`, `serve`: the site's database, static folder, logs or address.
     Site(web::StartError),
+    /// A server's certificate or key.
+    Tls(TlsError),
+    /// `cert`.
+    Cert(CertError),
     /// A flag's value that clap cannot check (`--bind`, `--duration`).
     Usage(String),
     /// A server's address cannot be bound.
@@ -373,6 +443,8 @@ impl CliError {
             CliError::Nic(error) => error.exit_code(),
             CliError::Config(error) => error.exit_code(),
             CliError::Site(error) => error.exit_code(),
+            CliError::Tls(error) => error.exit_code(),
+            CliError::Cert(error) => error.exit_code(),
             CliError::Usage(_)
             | CliError::Listen { .. }
             | CliError::ChatBind { .. }
@@ -392,6 +464,8 @@ impl fmt::Display for CliError {
             CliError::Nic(error) => error.fmt(f),
             CliError::Config(error) => error.fmt(f),
             CliError::Site(error) => error.fmt(f),
+            CliError::Tls(error) => error.fmt(f),
+            CliError::Cert(error) => error.fmt(f),
             CliError::Usage(message) => f.write_str(message),
             CliError::Listen { addr, error } => write!(f, "cannot listen on {addr}: {error}"),
             CliError::ChatBind { addr, error } => write!(f, "cannot bind {addr}: {error}"),
@@ -427,6 +501,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Bench(BenchCommand::Adder(args)) => bench_adder(args),
         Command::Bench(BenchCommand::Echo(args)) => bench_echo(args),
         Command::Nic(args) => nic(args),
+        Command::Cert(args) => write_cert(&args),
     }
 }
 
@@ -447,8 +522,13 @@ fn adder_serve(args: &AdderServeArgs) -> Result<(), CliError> {
         },
     };
     let registry = Arc::new(Registry::default());
-    let server =
-        listen_counted::<_, AdderCounts>(&args.bind, service, args.limits.limits(), &registry)?;
+    let server = listen_counted::<_, AdderCounts>(
+        &args.bind,
+        service,
+        args.limits.limits(),
+        args.tls.files().as_ref(),
+        &registry,
+    )?;
     run_with_metrics(server, &args.metrics, registry)
 }
 
@@ -463,8 +543,13 @@ fn adder_sum(args: &SumArgs) -> Result<(), CliError> {
 /// `reseau echo serve`.
 fn echo_serve(args: &EchoServeArgs) -> Result<(), CliError> {
     let registry = Arc::new(Registry::default());
-    let server =
-        listen_counted::<_, EchoCounts>(&args.bind, EchoService, args.limits.limits(), &registry)?;
+    let server = listen_counted::<_, EchoCounts>(
+        &args.bind,
+        EchoService,
+        args.limits.limits(),
+        args.tls.files().as_ref(),
+        &registry,
+    )?;
     run_with_metrics(server, &args.metrics, registry)
 }
 
@@ -481,6 +566,41 @@ fn echo_send(args: &SendArgs) -> Result<(), CliError> {
     } else if sent.echoed == 0 && sent.sent > 0 {
         eprintln!("reseau: the server closed without echoing");
     }
+    Ok(())
+}
+
+/// `reseau cert`: the files written, and how a client trusts them.
+fn write_cert(args: &CertArgs) -> Result<(), CliError> {
+    let (cert_file, key_file) = match &args.out {
+        Some(dir) => (dir.join("cert.pem"), dir.join("key.pem")),
+        None => (
+            args.cert
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("cert.pem")),
+            args.key.clone().unwrap_or_else(|| PathBuf::from("key.pem")),
+        ),
+    };
+    let request = CertRequest {
+        hosts: args.hosts.clone(),
+        days: args.days,
+        cert: cert_file,
+        key: key_file,
+        force: args.force,
+    };
+    cert::write(&request).map_err(CliError::Cert)?;
+    println!(
+        "reseau: wrote {} (certificate for {}, {} days) and {} (its key, mode 0600)",
+        request.cert.display(),
+        request.hosts.join(", "),
+        request.days,
+        request.key.display()
+    );
+    println!(
+        "reseau: serve with --tls-cert {} --tls-key {}; clients trust it with --tls --ca {}",
+        request.cert.display(),
+        request.key.display(),
+        request.cert.display()
+    );
     Ok(())
 }
 
@@ -575,18 +695,29 @@ fn fit_connections(wanted: usize) -> usize {
     wanted.min(fit)
 }
 
-/// Binds `service` on `bind`, stopped by SIGINT and SIGTERM, and says where.
+/// Binds `service` on `bind`, with TLS if `tls` names files (no ALPN: the
+/// adder and echo are no HTTP), stopped by SIGINT and SIGTERM (SIGHUP
+/// reloads the certificate), and says where.
 fn listen<S: net::Service>(
     bind: &str,
     service: S,
     mut limits: Limits,
+    tls: Option<&TlsFiles>,
 ) -> Result<Server<S>, CliError> {
+    let tls = tls
+        .map(|files| ServerTls::load(files, &[]))
+        .transpose()
+        .map_err(CliError::Tls)?;
     limits.max_connections = fit_connections(limits.max_connections);
     let name = service.name();
     let mut server = Server::bind(bind, service, limits).map_err(|error| CliError::Listen {
         addr: bind.to_owned(),
         error,
     })?;
+    if let Some(tls) = tls {
+        eprintln!("{name}: tls: {}", tls.about());
+        server = server.with_tls(tls);
+    }
     server.stop_on_signals().map_err(CliError::Signals)?;
     eprintln!("{name}: listening on {}", server.local_addr());
     Ok(server)
@@ -598,12 +729,13 @@ fn listen_counted<S: net::Service, C: Count<EventOf<S>>>(
     bind: &str,
     service: S,
     limits: Limits,
+    tls: Option<&TlsFiles>,
     registry: &Registry,
 ) -> Result<Server<Counted<S, C>>, CliError> {
     let name = service.name();
     let counted = Counted::<S, C>::new(service);
     let counts = counted.counts.clone();
-    let server = listen(bind, counted, limits)?;
+    let server = listen(bind, counted, limits, tls)?;
     registry.add_server(name, server.stats());
     registry.add(counts);
     Ok(server)
@@ -633,6 +765,7 @@ fn run_with_metrics<S: net::Service>(
         limits,
         Arc::new(SiteLog::default()),
         Arc::default(),
+        None,
     )
     .map_err(|error| CliError::Listen {
         addr: addr.clone(),
@@ -670,22 +803,35 @@ fn spawn_run(
 /// takes its config's `reseau.threads`, echo and the adder one loop per
 /// core.
 fn serve(args: &ServeArgs) -> Result<(), CliError> {
-    let mut site = web::bind(&args.web.settings()?).map_err(CliError::Site)?;
+    let settings = args.web.settings()?;
+    let tls = settings
+        .ssl
+        .files()
+        .map_err(|message| CliError::Site(web::StartError::SslKeys(message)))?;
+    let mut site = web::bind(&settings).map_err(CliError::Site)?;
     site.stop_on_signals().map_err(CliError::Signals)?;
     let limits = Limits {
         threads: args.web.threads.map_or(0, usize::from),
         ..Limits::default()
     };
     let registry = site.registry().clone();
-    let echo = listen_counted::<_, EchoCounts>(&args.echo, EchoService, limits, &registry)?;
-    let adder =
-        listen_counted::<_, AdderCounts>(&args.adder, AdderService::default(), limits, &registry)?;
+    let echo =
+        listen_counted::<_, EchoCounts>(&args.echo, EchoService, limits, tls.as_ref(), &registry)?;
+    let adder = listen_counted::<_, AdderCounts>(
+        &args.adder,
+        AdderService::default(),
+        limits,
+        tls.as_ref(),
+        &registry,
+    )?;
     site.announce();
     eprintln!(
-        "reseau: serving the course: http://{}/, echo on {}, adder on {}; Ctrl-C stops",
+        "reseau: serving the course: {}://{}/, echo on {}, adder on {}{}; Ctrl-C stops",
+        if tls.is_some() { "https" } else { "http" },
         site.local_addr(),
         echo.local_addr(),
-        adder.local_addr()
+        adder.local_addr(),
+        if tls.is_some() { ", all over TLS" } else { "" }
     );
     // Whichever stops first (a signal stops all three at once; an error
     // only its own) stops the others.

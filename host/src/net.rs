@@ -75,6 +75,8 @@ use reseau_core::session::{End, StreamSession};
 use reseau_core::time;
 use reseau_core::timed::{Timed, Timeouts};
 
+use crate::tls::server::{ServerTls, TlsStream};
+
 /// What a server runs for each connection.
 pub trait Service: Send + Sync + 'static {
     /// The protocol session of one connection.
@@ -463,8 +465,77 @@ enum Pumped {
     Close(End, Option<io::Error>),
 }
 
+/// A connection's bytes: plain TCP, or TLS over it. The pump uses both
+/// alike: `WouldBlock` when the socket would block, `0` at the end of
+/// input, and a short read only when the socket ran dry.
+enum Transport {
+    Plain(TcpStream),
+    Tls(Box<TlsStream>),
+}
+
+impl Transport {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Transport::Plain(tcp) => tcp.read(buf),
+            Transport::Tls(tls) => tls.read(buf),
+        }
+    }
+
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Transport::Plain(tcp) => tcp.write(buf),
+            Transport::Tls(tls) => tls.write(buf),
+        }
+    }
+
+    /// Sends what the transport holds (TLS records); plain TCP holds
+    /// nothing.
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Transport::Plain(_) => Ok(()),
+            Transport::Tls(tls) => tls.flush(),
+        }
+    }
+
+    /// The server ends the connection: FIN (after `close_notify`).
+    fn close_write(&mut self) -> io::Result<()> {
+        match self {
+            Transport::Plain(tcp) => tcp.shutdown(Shutdown::Write),
+            Transport::Tls(tls) => tls.close_write(),
+        }
+    }
+
+    /// Reads the raw bytes a lingering close drops (after sending what the
+    /// transport still holds).
+    fn read_raw(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Transport::Plain(tcp) => tcp.read(buf),
+            Transport::Tls(tls) => {
+                tls.flush()?;
+                tls.read_raw(buf)
+            }
+        }
+    }
+
+    /// Before the socket closes: a TLS connection says `close_notify`.
+    fn finish(&mut self) {
+        if let Transport::Tls(tls) = self {
+            tls.finish();
+        }
+    }
+
+    fn handshake_late(&self, now: Instant) -> bool {
+        matches!(self, Transport::Tls(tls) if tls.handshake_late(now))
+    }
+}
+
+/// A TLS handshake must end within this long (or the request timeout, or
+/// the idle timeout, when shorter): a client that never finishes it, or
+/// sends it a byte at a time, cannot hold a connection longer.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
 struct Connection<S: Service> {
-    stream: TcpStream,
+    stream: Transport,
     peer: SocketAddr,
     /// The session, with the rules that need time.
     timed: Timed<S::Session>,
@@ -498,6 +569,7 @@ pub struct Server<S: Service> {
     shared: Arc<Shared>,
     signals: Option<signal_hook_mio::v1_0::Signals>,
     log: Log,
+    tls: Option<Arc<ServerTls>>,
 }
 
 impl<S: Service> Server<S> {
@@ -563,12 +635,20 @@ impl<S: Service> Server<S> {
             }),
             signals: None,
             log: Log::stderr(),
+            tls: None,
         })
     }
 
     /// Where the server's own lines (connection ends, signals) go.
     pub fn with_log(mut self, log: Log) -> Self {
         self.log = log;
+        self
+    }
+
+    /// Serves TLS with `tls` on every connection (see [`crate::tls`]); call
+    /// before [`Server::stop_on_signals`], which then hears SIGHUP too.
+    pub fn with_tls(mut self, tls: ServerTls) -> Self {
+        self.tls = Some(Arc::new(tls));
         self
     }
 
@@ -596,10 +676,17 @@ impl<S: Service> Server<S> {
         }
     }
 
-    /// Makes SIGINT and SIGTERM stop the server (for the command line).
+    /// Makes SIGINT and SIGTERM stop the server (for the command line),
+    /// and, with TLS, SIGHUP reload its certificate and key: new
+    /// connections get the new ones, open ones keep theirs; files that
+    /// fail the checks leave the old ones, said in one log line.
     pub fn stop_on_signals(&mut self) -> io::Result<()> {
-        use signal_hook::consts::{SIGINT, SIGTERM};
-        let mut signals = signal_hook_mio::v1_0::Signals::new([SIGINT, SIGTERM])?;
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+        let mut signals = if self.tls.is_some() {
+            signal_hook_mio::v1_0::Signals::new([SIGINT, SIGTERM, SIGHUP])?
+        } else {
+            signal_hook_mio::v1_0::Signals::new([SIGINT, SIGTERM])?
+        };
         if let Some(first) = self.parts.first() {
             first
                 .poll
@@ -623,6 +710,7 @@ impl<S: Service> Server<S> {
             shared,
             mut signals,
             log,
+            tls,
             ..
         } = self;
         let name = service.name();
@@ -630,9 +718,11 @@ impl<S: Service> Server<S> {
         let mut first = None;
         for (n, part) in parts.into_iter().enumerate() {
             let (service, own, log) = (service.clone(), shared.clone(), log.clone());
+            let tls = tls.clone();
             if n == 0 {
                 let signals = signals.take();
-                first = Some(EventLoop::new(part, service, limits, own, log, signals, 0));
+                first =
+                    Some(EventLoop::new(part, service, limits, own, log, signals, 0).with_tls(tls));
                 continue;
             }
             // Built on its own thread: sessions never cross threads.
@@ -640,7 +730,9 @@ impl<S: Service> Server<S> {
                 .name(format!("{name}-loop-{n}"))
                 .spawn(move || {
                     let leaving = Leaving(own.clone());
-                    let result = EventLoop::new(part, service, limits, own, log, None, n).run();
+                    let result = EventLoop::new(part, service, limits, own, log, None, n)
+                        .with_tls(tls)
+                        .run();
                     if result.is_err() {
                         // One loop failing stops the server.
                         leaving.0.stop.store(true, Ordering::SeqCst);
@@ -727,6 +819,10 @@ struct EventLoop<S: Service> {
     stopped_by: Option<&'static str>,
     /// The clock's origin: sessions get the time as milliseconds since.
     origin: Instant,
+    /// The TLS identity every new connection gets, if the server speaks TLS.
+    tls: Option<Arc<ServerTls>>,
+    /// How long a TLS handshake may take ([`HANDSHAKE_TIMEOUT`] at most).
+    handshake_timeout: Duration,
 }
 
 impl<S: Service> EventLoop<S> {
@@ -761,7 +857,16 @@ impl<S: Service> EventLoop<S> {
             drain_deadline: None,
             stopped_by: None,
             origin: Instant::now(),
+            tls: None,
+            handshake_timeout: HANDSHAKE_TIMEOUT
+                .min(limits.idle_timeout)
+                .min(limits.request_timeout.unwrap_or(HANDSHAKE_TIMEOUT)),
         }
+    }
+
+    fn with_tls(mut self, tls: Option<Arc<ServerTls>>) -> Self {
+        self.tls = tls;
+        self
     }
 
     /// The time as the sessions count it.
@@ -895,6 +1000,10 @@ impl<S: Service> EventLoop<S> {
         };
         let received: Vec<i32> = signals.pending().collect();
         for signal in received {
+            if signal == signal_hook::consts::SIGHUP {
+                self.reload_tls();
+                continue;
+            }
             let name = if signal == signal_hook::consts::SIGINT {
                 "SIGINT"
             } else {
@@ -920,6 +1029,21 @@ impl<S: Service> EventLoop<S> {
                 self.shared.stop.store(true, Ordering::SeqCst);
                 self.shared.wake_all();
             }
+        }
+    }
+
+    /// SIGHUP: reads the certificate and key again (see
+    /// [`Server::stop_on_signals`]).
+    fn reload_tls(&self) {
+        let Some(tls) = &self.tls else {
+            return;
+        };
+        match tls.reload() {
+            Ok(about) => self.say(format_args!("tls certificate reloaded: {about}")),
+            Err(error) => self.say(format_args!(
+                "tls certificate not reloaded: {error}; still serving {}",
+                tls.about()
+            )),
         }
     }
 
@@ -1069,6 +1193,22 @@ impl<S: Service> EventLoop<S> {
                 self.shared.live.fetch_sub(1, Ordering::SeqCst);
                 continue;
             }
+            let stream = match &self.tls {
+                None => Transport::Plain(stream),
+                Some(tls) => match tls.accept() {
+                    Ok(session) => Transport::Tls(Box::new(TlsStream::new(
+                        stream,
+                        session,
+                        now + self.handshake_timeout,
+                    ))),
+                    Err(error) => {
+                        self.say(format_args!("{peer}: tls: {error}"));
+                        self.free.push(slot);
+                        self.shared.live.fetch_sub(1, Ordering::SeqCst);
+                        continue;
+                    }
+                },
+            };
             let notify = Notify {
                 slot,
                 ready: Some(self.ready.clone()),
@@ -1125,7 +1265,7 @@ impl<S: Service> EventLoop<S> {
             Pumped::Again => self.again.push(slot),
             Pumped::Close(End::ClosedByServer, None) if !conn.eof => {
                 // The server ends it, the peer has not: see `Timed::linger`.
-                match conn.stream.shutdown(Shutdown::Write) {
+                match conn.stream.close_write() {
                     Ok(()) => {
                         conn.timed.linger(at);
                         // Bytes may be waiting already, and no new event
@@ -1144,9 +1284,12 @@ impl<S: Service> EventLoop<S> {
             return;
         };
         // Closing the socket also takes it out of the poller.
-        let Some(conn) = entry.take() else {
+        let Some(mut conn) = entry.take() else {
             return;
         };
+        if error.is_none() {
+            conn.stream.finish();
+        }
         let end = match end {
             // Ended by the server while it stops.
             End::ClosedByServer if self.drain_deadline.is_some() => End::Shutdown,
@@ -1181,6 +1324,15 @@ impl<S: Service> EventLoop<S> {
             let Some(Some(conn)) = self.connections.get_mut(slot) else {
                 continue;
             };
+            if conn.stream.handshake_late(now) {
+                let late = self.handshake_timeout.as_secs_f64();
+                let error = io::Error::new(
+                    ErrorKind::TimedOut,
+                    format!("tls handshake not finished within {late} s"),
+                );
+                self.close(slot, End::Deadline, Some(error));
+                continue;
+            }
             if conn.timed.poll_timeout().is_none_or(|due| due > at) {
                 continue;
             }
@@ -1214,7 +1366,15 @@ fn pump_connection<S: Service>(
     // then no later event would tell us.
     let mut drained = false;
     loop {
-        // 1. Send what the socket did not take last time.
+        // 1. Send what the socket did not take last time: first what the
+        //    transport holds (TLS records: a handshake's, a response's
+        //    tail), then what it did not take.
+        match conn.stream.flush() {
+            Ok(()) => {}
+            Err(error) if error.kind() == ErrorKind::WouldBlock => return Pumped::Idle,
+            Err(error) if error.kind() == ErrorKind::Interrupted => continue,
+            Err(error) => return peer_gone(conn, service, error, at),
+        }
         if !conn.unsent.is_empty() {
             match conn.stream.write(&conn.unsent) {
                 Ok(n) => {
@@ -1330,7 +1490,7 @@ fn pump_connection<S: Service>(
 fn drop_input<S: Service>(conn: &mut Connection<S>, read_buf: &mut [u8]) -> Pumped {
     let mut read_total = 0;
     loop {
-        match conn.stream.read(read_buf) {
+        match conn.stream.read_raw(read_buf) {
             Ok(0) => return Pumped::Close(End::ClosedByServer, None),
             Ok(n) => {
                 read_total += n;

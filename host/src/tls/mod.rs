@@ -9,8 +9,10 @@
 //! - [`server`]: a server's certificate and key, checked at start and
 //!   reloaded on SIGHUP; the transport of one connection.
 //! - [`client`]: the clients' side (`--tls`, `--ca`).
+//! - [`cert`]: `reseau cert`, a self-signed certificate for development.
 //!
 //! Only TLS 1.2 and 1.3 are spoken (rustls has nothing older).
 
+pub mod cert;
 pub mod client;
 pub mod server;

@@ -36,6 +36,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::metrics::Registry;
+use crate::tls::server::ServerTls;
 use app::{App, WebError};
 use config::Settings;
 use log::{LogError, SiteLog};
@@ -50,6 +51,10 @@ pub enum StartError {
     Log(LogError),
     /// The address could not be bound.
     Bind { addr: String, error: std::io::Error },
+    /// The `server.ssl_*` keys name one file without the other.
+    SslKeys(String),
+    /// The certificate or key (`server.ssl_*`, `--tls-cert`, `--tls-key`).
+    Tls(crate::tls::server::TlsError),
 }
 
 impl fmt::Display for StartError {
@@ -58,6 +63,8 @@ impl fmt::Display for StartError {
             StartError::Site(error) => error.fmt(f),
             StartError::Log(error) => error.fmt(f),
             StartError::Bind { addr, error } => write!(f, "cannot listen on {addr}: {error}"),
+            StartError::SslKeys(message) => f.write_str(message),
+            StartError::Tls(error) => error.fmt(f),
         }
     }
 }
@@ -83,6 +90,15 @@ pub fn bind(settings: &Settings) -> Result<WebServer, StartError> {
             .with_log(log.clone())
             .with_metrics(registry.clone()),
     );
+    let tls = match settings.ssl.files().map_err(StartError::SslKeys)? {
+        Some(files) => {
+            Some(ServerTls::load(&files, crate::tls::server::HTTP_1_1).map_err(StartError::Tls)?)
+        }
+        None => None,
+    };
+    if let Some(tls) = &tls {
+        log.error(format_args!("tls: {}", tls.about()));
+    }
     let addr = settings.address();
     WebServer::bind(
         &addr,
@@ -90,6 +106,7 @@ pub fn bind(settings: &Settings) -> Result<WebServer, StartError> {
         settings.limits,
         log,
         registry,
+        tls,
     )
     .map_err(|error| StartError::Bind { addr, error })
 }

@@ -48,6 +48,7 @@ use super::log::SiteLog;
 use super::metrics::{self, WebCounts};
 use crate::metrics::Registry;
 use crate::net::{Limits, Notify, Server, Service, Stopper};
+use crate::tls::server::ServerTls;
 
 /// How long a stopped server waits for its workers once its event loop
 /// has returned. A worker is only still busy if the loop ended at the
@@ -66,7 +67,8 @@ pub struct WebServer {
 }
 
 impl WebServer {
-    /// Binds `addr` and starts the worker threads.
+    /// Binds `addr` and starts the worker threads; with `tls`, serves
+    /// HTTPS (the handlers' requests say so: rouille's `is_secure`).
     /// Access lines go to `log`; the connections and requests are counted
     /// in `registry`.
     pub fn bind(
@@ -75,6 +77,7 @@ impl WebServer {
         limits: HttpLimits,
         log: Arc<SiteLog>,
         registry: Arc<Registry>,
+        tls: Option<ServerTls>,
     ) -> io::Result<WebServer> {
         // Unbounded in type, bounded in fact: a connection has at most
         // one request at a worker, and connections are capped.
@@ -86,6 +89,7 @@ impl WebServer {
             log: log.clone(),
             counts: counts.clone(),
         };
+        let secure = tls.is_some();
         let server = Server::bind(
             addr,
             service,
@@ -97,6 +101,10 @@ impl WebServer {
             },
         )?
         .with_log(log.stderr());
+        let server = match tls {
+            Some(tls) => server.with_tls(tls),
+            None => server,
+        };
         registry.add_server("web", server.stats());
         registry.add(counts);
         let count = limits.handler_threads(server.loops());
@@ -106,7 +114,7 @@ impl WebServer {
             let handler = handler.clone();
             let worker = thread::Builder::new()
                 .name(format!("web-worker-{n}"))
-                .spawn(move || work(&queue, &handler))?;
+                .spawn(move || work(&queue, &handler, secure))?;
             workers.push(worker);
         }
         Ok(WebServer {
@@ -227,7 +235,7 @@ enum Piece {
 
 /// A worker: runs the handler, or reads a body, for each job until the
 /// queue closes.
-fn work(queue: &Receiver<Job>, handler: &Handler) {
+fn work(queue: &Receiver<Job>, handler: &Handler, secure: bool) {
     let mut date = DateCache::default();
     // Ends when the queue is closed: every sender is gone.
     while let Ok(job) = queue.recv() {
@@ -239,7 +247,7 @@ fn work(queue: &Receiver<Job>, handler: &Handler) {
                 notify,
             } => {
                 let started = Instant::now();
-                let (response, piece) = answer(request, peer, handler, date.now());
+                let (response, piece) = answer(request, peer, handler, date.now(), secure);
                 (
                     Made::Answer(response, piece, started.elapsed()),
                     slot,
@@ -290,6 +298,7 @@ fn answer(
     peer: SocketAddr,
     handler: &Handler,
     date: &str,
+    secure: bool,
 ) -> (http::Response, Option<Piece>) {
     // HEAD is GET without the body, which the connection leaves out.
     let head_only = request.method == "HEAD";
@@ -298,13 +307,23 @@ fn answer(
     } else {
         request.method
     };
-    let request = rouille::Request::fake_http_from(
-        peer,
-        method,
-        request.target,
-        request.headers,
-        request.body,
-    );
+    let request = if secure {
+        rouille::Request::fake_https_from(
+            peer,
+            method,
+            request.target,
+            request.headers,
+            request.body,
+        )
+    } else {
+        rouille::Request::fake_http_from(
+            peer,
+            method,
+            request.target,
+            request.headers,
+            request.body,
+        )
+    };
     let answered = panic::catch_unwind(AssertUnwindSafe(|| handler(&request)));
     let (mut response, piece) = match answered {
         Ok(response) => {
@@ -756,6 +775,7 @@ mod tests {
                 limits,
                 Arc::new(log),
                 Arc::default(),
+                None,
             )
             .unwrap();
             let addr = server.local_addr();

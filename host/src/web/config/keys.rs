@@ -133,6 +133,39 @@ pub(super) static KEYS: &[Key] = &[
         },
         |s| Literal::Str(s.db.as_written()),
     ),
+    // TLS (CherryPy's `server.ssl_*`): paths as given, relative ones from
+    // the working directory (as CherryPy opens them, and as `reseau.db`).
+    Key::global(
+        "server.ssl_certificate",
+        "a string (a PEM file; '' for none)",
+        |s, v| v.log_file().map(|file| s.ssl.certificate = file),
+        |s| log_file(s.ssl.certificate.as_ref()),
+    ),
+    Key::global(
+        "server.ssl_private_key",
+        "a string (a PEM file; '' for none)",
+        |s, v| v.log_file().map(|file| s.ssl.private_key = file),
+        |s| log_file(s.ssl.private_key.as_ref()),
+    ),
+    Key::global(
+        "server.ssl_certificate_chain",
+        "a string (a PEM file; '' for none)",
+        |s, v| v.log_file().map(|file| s.ssl.chain = file),
+        |s| log_file(s.ssl.chain.as_ref()),
+    ),
+    // Both of CherryPy's modules mean TLS by rustls here.
+    Key::global(
+        "server.ssl_module",
+        "'builtin' or 'pyopenssl'",
+        |_, v| match v.string()?.as_str() {
+            "builtin" | "pyopenssl" => Ok(()),
+            _ => Err(Refused::Unsupported(format!(
+                "server.ssl_module {} is not supported: 'builtin' and 'pyopenssl' are (both serve TLS with rustls)",
+                show(v.text)
+            ))),
+        },
+        |_| Literal::Str("builtin".to_owned()),
+    ),
     // The logs (CherryPy's `log.*`).
     Key::global(
         "log.screen",
@@ -352,7 +385,7 @@ impl Value<'_> {
         })
     }
 
-    /// A log file: `''` is CherryPy's "no file".
+    /// A log or certificate file: `''` is CherryPy's "no file".
     fn log_file(&self) -> Result<Option<PathBuf>, Refused> {
         self.string()
             .map(|s| (!s.is_empty()).then(|| PathBuf::from(s)))

@@ -93,6 +93,38 @@ pub struct Settings {
     pub db: Location,
     /// Limits of the HTTP front end.
     pub limits: HttpLimits,
+    /// TLS: CherryPy's `server.ssl_*` keys.
+    pub ssl: SslSettings,
+}
+
+/// CherryPy's `server.ssl_certificate`, `server.ssl_private_key` and
+/// `server.ssl_certificate_chain`: TLS is on when the first two are set.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SslSettings {
+    pub certificate: Option<PathBuf>,
+    pub private_key: Option<PathBuf>,
+    pub chain: Option<PathBuf>,
+}
+
+impl SslSettings {
+    /// The files TLS is served with; `None`: plain HTTP. One key without
+    /// the other is refused.
+    pub fn files(&self) -> Result<Option<crate::tls::server::TlsFiles>, String> {
+        match (&self.certificate, &self.private_key) {
+            (Some(cert), Some(key)) => Ok(Some(crate::tls::server::TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+                chain: self.chain.clone(),
+            })),
+            (None, None) => Ok(None),
+            (Some(_), None) => {
+                Err("server.ssl_certificate is set without server.ssl_private_key".to_owned())
+            }
+            (None, Some(_)) => {
+                Err("server.ssl_private_key is set without server.ssl_certificate".to_owned())
+            }
+        }
+    }
 }
 
 /// Where the site's log lines go (CherryPy's `log.*` keys).
@@ -177,6 +209,7 @@ impl Default for Settings {
             log: LogSettings::default(),
             db: Location::Sqlite(PathBuf::from("reseau.db")),
             limits: HttpLimits::default(),
+            ssl: SslSettings::default(),
         }
     }
 }
@@ -663,7 +696,7 @@ mod tests {
             "tools.sessions.on: True",
             "tools.staticdir.match: 'x'",
             "tools.gzip.mime_types: 'x'",
-            "server.ssl_module: 'builtin'",
+            "server.ssl_ciphers: 'HIGH'",
             "engine.autoreload.on: False",
             "request.show_tracebacks: False",
             "response.headers.server: 'x'",
