@@ -34,6 +34,24 @@
 //! while it waits for its peer to read replies) and what its socket did
 //! not take (at most 16 KiB of output).
 //!
+//! # TLS
+//!
+//! [`Server::with_tls`] puts TLS on every connection of a server, the same
+//! for every service: the connection's transport is then a
+//! [`TlsStream`](crate::tls::server::TlsStream) (rustls over the socket)
+//! instead of the socket, with the same contract (`WouldBlock`, `0` at the
+//! end of input, a short read only when the socket ran dry), so the pump
+//! and the sessions do not change. The records rustls holds are sent first
+//! at every pump (step 1 of `pump_connection`); a connection the server
+//! ends sends `close_notify`, then its FIN, then lingers as any other; one
+//! closed another way (a timeout, the peer's end) gets a `close_notify` if
+//! its socket takes it. A peer's FIN without `close_notify` is the end of
+//! its input. Bad TLS input sends its alert and closes the connection with
+//! one log line (`tls: ...`, escaped). A handshake not finished within
+//! [`HANDSHAKE_TIMEOUT`] (or the request or idle timeout, when shorter) is
+//! closed at the next tick (`tls handshake not finished within N s`).
+//! SIGHUP reloads the certificate ([`Server::stop_on_signals`]).
+//!
 //! # Stopping
 //!
 //! A [`Stopper`] or a signal ([`Server::stop_on_signals`]: SIGINT, SIGTERM)

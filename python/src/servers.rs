@@ -19,6 +19,7 @@ use reseau_core::adder::AdderConfig;
 use reseau_host::adder::AdderService;
 use reseau_host::echo::EchoService;
 use reseau_host::net::{Limits, MAX_THREADS, Server, Stopper};
+use reseau_host::tls::server::{ServerTls, TlsError, TlsFiles};
 use reseau_host::web::StartError;
 use reseau_host::web::config::{ConfigError, Settings};
 
@@ -156,7 +157,40 @@ fn check_threads(threads: usize) -> PyResult<usize> {
     Ok(threads)
 }
 
-fn bind_service<S>(kind: &'static str, addr: &str, service: S, threads: usize) -> io::Result<Served>
+/// `tls_cert=` and `tls_key=`: both or neither.
+fn tls_files(cert: Option<PathBuf>, key: Option<PathBuf>) -> PyResult<Option<TlsFiles>> {
+    match (cert, key) {
+        (Some(cert), Some(key)) => Ok(Some(TlsFiles {
+            cert,
+            key,
+            chain: None,
+        })),
+        (None, None) => Ok(None),
+        _ => Err(PyValueError::new_err(
+            "tls_cert and tls_key go together: give both or neither",
+        )),
+    }
+}
+
+/// An unreadable file is the `OSError` of its reading (`FileNotFoundError`,
+/// `PermissionError`); a file that is read and refused (no certificate, a
+/// key that does not match, an expired certificate) a `ValueError`.
+fn tls_error(error: TlsError) -> PyErr {
+    match &error {
+        TlsError::Read { error: io, .. } => {
+            PyErr::from(io::Error::new(io.kind(), error.to_string()))
+        }
+        _ => PyValueError::new_err(error.to_string()),
+    }
+}
+
+fn bind_service<S>(
+    kind: &'static str,
+    addr: &str,
+    service: S,
+    threads: usize,
+    tls: Option<TlsFiles>,
+) -> PyResult<Served>
 where
     S: reseau_host::net::Service + Send + 'static,
     Server<S>: Send,
@@ -165,7 +199,14 @@ where
         threads,
         ..Limits::default()
     };
-    let server = Server::bind(addr, service, limits)?;
+    let tls = tls
+        .map(|files| ServerTls::load(&files, &[]))
+        .transpose()
+        .map_err(tls_error)?;
+    let mut server = Server::bind(addr, service, limits)?;
+    if let Some(tls) = tls {
+        server = server.with_tls(tls);
+    }
     let local = server.local_addr();
     let stopper = server.stopper();
     Ok(Served::new(
@@ -182,6 +223,8 @@ macro_rules! server_methods {
         impl $class {
             #[new]
             #[pyo3(signature = ($($sig)*))]
+            // Python's keyword arguments, one parameter each.
+            #[allow(clippy::too_many_arguments)]
             fn new($py: Python<'_>, $($arg: $ty),*) -> PyResult<Self> {
                 let served: PyResult<Served> = $body;
                 Ok($class { served: served? })
@@ -245,7 +288,8 @@ macro_rules! server_methods {
 /// their sum (pickle requests with struct.pack('I', sum), native requests
 /// with a native reply). As in the course, a pickle request is its
 /// connection's last (the server replies, then closes first), unless
-/// keep_alive=True. Binds host:port at construction.
+/// keep_alive=True. tls_cert and tls_key (PEM files, both or neither)
+/// serve TLS. Binds host:port at construction.
 #[pyclass(frozen, module = "reseau")]
 pub struct AdderServer {
     served: Served,
@@ -254,21 +298,22 @@ pub struct AdderServer {
 server_methods!(
     AdderServer,
     "AdderServer",
-    (host = "127.0.0.1", port = 6001, keep_alive = false, threads = 0),
-    fn new(py, host: &str, port: u16, keep_alive: bool, threads: usize) {
+    (host = "127.0.0.1", port = 6001, keep_alive = false, threads = 0, tls_cert = None, tls_key = None),
+    fn new(py, host: &str, port: u16, keep_alive: bool, threads: usize, tls_cert: Option<PathBuf>, tls_key: Option<PathBuf>) {
         let addr = join_host_port(host, port);
         let config = AdderConfig {
             keep_alive,
             ..AdderConfig::default()
         };
         let threads = check_threads(threads)?;
-        py.detach(|| bind_service("adder", &addr, AdderService { config }, threads))
-            .map_err(PyErr::from)
+        let tls = tls_files(tls_cert, tls_key)?;
+        py.detach(|| bind_service("adder", &addr, AdderService { config }, threads, tls))
     }
 );
 
 /// The course's echo server: sends back every byte of a connection, then
-/// closes. Binds host:port at construction.
+/// closes. tls_cert and tls_key (PEM files, both or neither) serve TLS.
+/// Binds host:port at construction.
 #[pyclass(frozen, module = "reseau")]
 pub struct EchoServer {
     served: Served,
@@ -277,12 +322,12 @@ pub struct EchoServer {
 server_methods!(
     EchoServer,
     "EchoServer",
-    (host = "127.0.0.1", port = 6000, threads = 0),
-    fn new(py, host: &str, port: u16, threads: usize) {
+    (host = "127.0.0.1", port = 6000, threads = 0, tls_cert = None, tls_key = None),
+    fn new(py, host: &str, port: u16, threads: usize, tls_cert: Option<PathBuf>, tls_key: Option<PathBuf>) {
         let addr = join_host_port(host, port);
         let threads = check_threads(threads)?;
-        py.detach(|| bind_service("echo", &addr, EchoService, threads))
-            .map_err(PyErr::from)
+        let tls = tls_files(tls_cert, tls_key)?;
+        py.detach(|| bind_service("echo", &addr, EchoService, threads, tls))
     }
 );
 
@@ -290,7 +335,8 @@ server_methods!(
 /// its JSON API and its SQLite database.
 ///
 /// config is a CherryPy-style server.conf (None: the defaults); host, port
-/// and db, when given, override it. Binds at construction.
+/// and db, when given, override it, and tls_cert and tls_key (both or
+/// neither) its server.ssl_* keys. Binds at construction.
 #[pyclass(frozen, module = "reseau")]
 pub struct WebServer {
     served: Served,
@@ -306,21 +352,28 @@ fn config_error(error: ConfigError) -> PyErr {
 }
 
 fn start_error(error: StartError) -> PyErr {
+    let error = match error {
+        StartError::Tls(tls) => return tls_error(tls),
+        error => error,
+    };
     match &error {
         StartError::Bind { error: io, .. } => {
             PyErr::from(io::Error::new(io.kind(), error.to_string()))
         }
         StartError::Log(log) => PyErr::from(io::Error::new(log.source.kind(), error.to_string())),
         StartError::Site(_) => PyOSError::new_err(error.to_string()),
+        StartError::SslKeys(_) => PyValueError::new_err(error.to_string()),
+        StartError::Tls(_) => PyValueError::new_err(error.to_string()),
     }
 }
 
 server_methods!(
     WebServer,
     "WebServer",
-    (config = None, host = None, port = None, db = None, threads = None),
-    fn new(py, config: Option<PathBuf>, host: Option<String>, port: Option<u16>, db: Option<PathBuf>, threads: Option<usize>) {
+    (config = None, host = None, port = None, db = None, threads = None, tls_cert = None, tls_key = None),
+    fn new(py, config: Option<PathBuf>, host: Option<String>, port: Option<u16>, db: Option<PathBuf>, threads: Option<usize>, tls_cert: Option<PathBuf>, tls_key: Option<PathBuf>) {
         let threads = threads.map(check_threads).transpose()?;
+        let tls = tls_files(tls_cert, tls_key)?;
         py.detach(|| {
             let mut settings = Settings::load(config.as_deref()).map_err(config_error)?;
             if let Some(host) = host {
@@ -334,6 +387,12 @@ server_methods!(
             }
             if let Some(threads) = threads {
                 settings.limits.threads = threads;
+            }
+            // Over the config's server.ssl_* keys, as --tls-cert/--tls-key.
+            if let Some(files) = tls {
+                settings.ssl.certificate = Some(files.cert);
+                settings.ssl.private_key = Some(files.key);
+                settings.ssl.chain = None;
             }
             let server = reseau_host::web::bind(&settings).map_err(start_error)?;
             let local = server.local_addr();

@@ -166,7 +166,8 @@ class AdderServer(_Server):
     As in the course, a pickle request is its connection's last: the server
     replies, then closes first. keep_alive=True answers several per
     connection. Native requests always share a connection. threads is the
-    number of event loops (0: one per core), as --threads.
+    number of event loops (0: one per core), as --threads. tls_cert and
+    tls_key (PEM files, both or neither) serve TLS, as --tls-cert/--tls-key.
     """
 
     def __new__(
@@ -175,21 +176,29 @@ class AdderServer(_Server):
         port: int = 6001,
         keep_alive: bool = False,
         threads: int = 0,
+        tls_cert: Optional[_Path] = None,
+        tls_key: Optional[_Path] = None,
     ) -> Self: ...
 
 @final
 class EchoServer(_Server):
     """The course's echo server; threads is the number of event loops
-    (0: one per core)."""
+    (0: one per core); tls_cert and tls_key (both or neither) serve TLS."""
 
     def __new__(
-        cls, host: str = "127.0.0.1", port: int = 6000, threads: int = 0
+        cls,
+        host: str = "127.0.0.1",
+        port: int = 6000,
+        threads: int = 0,
+        tls_cert: Optional[_Path] = None,
+        tls_key: Optional[_Path] = None,
     ) -> Self: ...
 
 @final
 class WebServer(_Server):
     """The course's web site; threads, when given, overrides the config's
-    reseau.threads (event loops, 0: one per core)."""
+    reseau.threads (event loops, 0: one per core); tls_cert and tls_key
+    (both or neither) override its server.ssl_* keys."""
 
     def __new__(
         cls,
@@ -198,6 +207,8 @@ class WebServer(_Server):
         port: Optional[int] = None,
         db: Optional[_Path] = None,
         threads: Optional[int] = None,
+        tls_cert: Optional[_Path] = None,
+        tls_key: Optional[_Path] = None,
     ) -> Self: ...
 
 @final
