@@ -11,6 +11,9 @@
 #    HAProxy (HTTP mode, /healthz checks), two adders and two echoes behind
 #    its TCP mode: shared data, one 201 and one 409 for a name raced on
 #    both, kill -9 of an instance under writes, load spread.
+# 3. readme_test.py: README's HAProxy config (tests/deploy/haproxy.cfg, as
+#    printed) with loopback addresses: HTTPS through it to two TLS
+#    instances, /metrics refused from outside, the adder over TLS.
 # HAProxy and PostgreSQL: installed with apt-get when CI=true; otherwise a
 # missing one skips deploy_test.py with a note. About 30 s.
 set -euo pipefail
@@ -43,3 +46,4 @@ elif [[ $status -ne 0 ]]; then
     exit "$status"
 fi
 "$venv/bin/python" tests/deploy/deploy_test.py
+"$venv/bin/python" tests/deploy/readme_test.py
