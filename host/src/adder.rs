@@ -11,6 +11,7 @@ use reseau_core::adder::{
     AdderConfig, AdderSession, EncodeError, Error, Event, Format, RequestEncoder,
 };
 
+use crate::metrics::{Count, Counter, Families, Kind, Text};
 use crate::net::{self, Notify, Service};
 
 /// The adder server's default address, as in the course.
@@ -393,6 +394,63 @@ fn receive(client: &mut AdderClient, stream: &mut impl Read) -> Result<Outcome, 
             Err(error) if error.kind() == ErrorKind::Interrupted => {}
             Err(error) if error.kind() == ErrorKind::ConnectionReset => client.handle_eof(),
             Err(error) => return Err(SumError::Io(error)),
+        }
+    }
+}
+
+/// The adder's families at `/metrics` (run it as
+/// `metrics::Counted<AdderService, AdderCounts>`).
+#[derive(Debug, Default)]
+pub struct AdderCounts {
+    /// Requests answered with their sum, by format.
+    answered: [Counter; 2],
+    ints: Counter,
+    /// Requests refused, by [`REFUSALS`].
+    refused: [Counter; REFUSALS.len()],
+}
+
+/// The `reason` label of a refused request: one per kind of [`Error`].
+const REFUSALS: [&str; 5] = ["frame", "pickle", "out_of_range", "native", "truncated"];
+
+impl Count<Event> for AdderCounts {
+    fn count(&self, event: &Event) {
+        let counter = match event {
+            Event::Answered { format, ints, .. } => {
+                self.ints.add(*ints);
+                self.answered.get(usize::from(*format == Format::Native))
+            }
+            Event::Rejected(error) => self.refused.get(match error {
+                Error::Frame(_) => 0,
+                Error::Pickle(_) => 1,
+                Error::OutOfRange { .. } => 2,
+                Error::Native(_) => 3,
+                Error::Truncated => 4,
+            }),
+        };
+        if let Some(counter) = counter {
+            counter.add(1);
+        }
+    }
+}
+
+impl Families for AdderCounts {
+    fn write(&self, text: &mut Text) {
+        let name = "reseau_adder_requests_total";
+        text.family(
+            name,
+            Kind::Counter,
+            "Adder requests answered with their sum.",
+        );
+        for (format, counter) in [Format::Pickle, Format::Native].iter().zip(&self.answered) {
+            text.sample(name, &[("format", format.name())], counter.get());
+        }
+        let name = "reseau_adder_ints_total";
+        text.family(name, Kind::Counter, "Ints summed in the requests answered.");
+        text.sample(name, &[], self.ints.get());
+        let name = "reseau_adder_refused_total";
+        text.family(name, Kind::Counter, "Adder requests refused, by reason.");
+        for (reason, counter) in REFUSALS.iter().zip(&self.refused) {
+            text.sample(name, &[("reason", reason)], counter.get());
         }
     }
 }

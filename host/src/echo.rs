@@ -10,6 +10,7 @@ use reseau_core::echo::{EchoSession, Event};
 
 use crate::escape::{Quoted, TerminalWriter};
 use crate::exit;
+use crate::metrics::{Count, Counter, Families, Kind, Text};
 use crate::net::{self, Notify, Service};
 
 /// The echo server's default address, as in the course.
@@ -179,5 +180,38 @@ pub fn send_to_stdout(addr: &str, message: Option<&[u8]>) -> Result<Sent, EchoEr
         sent
     } else {
         send(addr, message, &mut stdout.lock())
+    }
+}
+
+/// The echo's families at `/metrics` (run it as
+/// `metrics::Counted<EchoService, EchoCounts>`): a message is a
+/// connection's whole input, complete when the peer half-closes.
+#[derive(Debug, Default)]
+pub struct EchoCounts {
+    messages: Counter,
+    bytes: Counter,
+}
+
+impl Count<Event> for EchoCounts {
+    fn count(&self, event: &Event) {
+        let Event::Message { len, .. } = event;
+        self.messages.add(1);
+        self.bytes.add(*len);
+    }
+}
+
+impl Families for EchoCounts {
+    fn write(&self, text: &mut Text) {
+        let name = "reseau_echo_messages_total";
+        let help = "Echo messages complete (the peer half-closed) and echoed.";
+        text.family(name, Kind::Counter, help);
+        text.sample(name, &[], self.messages.get());
+        let name = "reseau_echo_bytes_total";
+        text.family(
+            name,
+            Kind::Counter,
+            "Bytes of the complete messages echoed.",
+        );
+        text.sample(name, &[], self.bytes.get());
     }
 }

@@ -10,6 +10,7 @@ pub mod chat;
 pub mod echo;
 pub mod escape;
 pub mod exit;
+pub mod metrics;
 pub mod net;
 pub mod nic;
 pub mod resolve;

@@ -6,17 +6,19 @@ use std::fmt;
 use std::io;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use reseau_core::adder::{AdderConfig, Format};
 use reseau_core::frame::DEFAULT_MAX_FRAME;
-use reseau_host::adder::{self, AdderService, SumError};
+use reseau_host::adder::{self, AdderCounts, AdderService, SumError};
 use reseau_host::bench::{self, Workload};
 use reseau_host::chat::{self, Chat};
-use reseau_host::echo::{self, EchoError, EchoService};
+use reseau_host::echo::{self, EchoCounts, EchoError, EchoService};
 use reseau_host::exit;
+use reseau_host::metrics::{Count, Counted, EventOf, Registry};
 use reseau_host::net::{self, Limits, Server};
 use reseau_host::nic::{self, NicError};
 use reseau_host::resolve::{self, LookupError};
@@ -24,7 +26,9 @@ use reseau_host::tls::cert::{self, CertError, CertRequest};
 use reseau_host::tls::server::{ServerTls, TlsError, TlsFiles};
 use reseau_host::web::{
     self,
-    config::{ConfigError, Settings},
+    config::{ConfigError, HttpLimits, Settings},
+    log::SiteLog,
+    serve::WebServer,
 };
 
 /// The programs of a network-programming course, in Rust.
@@ -180,6 +184,16 @@ struct AdderServeArgs {
     limits: LimitArgs,
     #[command(flatten)]
     tls: TlsArgs,
+    #[command(flatten)]
+    metrics: MetricsArgs,
+}
+
+#[derive(Args)]
+struct MetricsArgs {
+    /// Also serve `GET /metrics` (Prometheus text format) and `GET
+    /// /healthz` over HTTP on this address, e.g. `127.0.0.1:9101`.
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<String>,
 }
 
 #[derive(Args)]
@@ -213,6 +227,8 @@ struct EchoServeArgs {
     limits: LimitArgs,
     #[command(flatten)]
     tls: TlsArgs,
+    #[command(flatten)]
+    metrics: MetricsArgs,
 }
 
 #[derive(Args)]
@@ -236,9 +252,10 @@ struct WebArgs {
     /// server.socket_port (IPv6: `[::1]:8080`).
     #[arg(long)]
     bind: Option<String>,
-    /// The SQLite database file, over the config's reseau.db.
+    /// The database, over the config's reseau.db: a SQLite file path, or a
+    /// PostgreSQL URL (postgresql://USER:PASSWORD@HOST:PORT/DB).
     #[arg(long)]
-    db: Option<PathBuf>,
+    db: Option<String>,
     /// Event loops that share the connections, 0 to 1024 (0: one per
     /// available core), over the config's reseau.threads. Under `serve`,
     /// the echo and adder servers' too.
@@ -258,7 +275,7 @@ impl WebArgs {
             settings.set_address(bind).map_err(CliError::Usage)?;
         }
         if let Some(db) = &self.db {
-            settings.db = db.clone();
+            settings.db = reseau_host::web::db::Location::parse(db);
         }
         if let Some(threads) = self.threads {
             settings.limits.threads = threads.into();
@@ -504,14 +521,15 @@ fn adder_serve(args: &AdderServeArgs) -> Result<(), CliError> {
             keep_alive: args.keep_alive,
         },
     };
-    listen(
+    let registry = Arc::new(Registry::default());
+    let server = listen_counted::<_, AdderCounts>(
         &args.bind,
         service,
         args.limits.limits(),
         args.tls.files().as_ref(),
-    )?
-    .run()
-    .map_err(CliError::Run)
+        &registry,
+    )?;
+    run_with_metrics(server, &args.metrics, registry)
 }
 
 /// `reseau adder sum`: prints the sum.
@@ -524,14 +542,15 @@ fn adder_sum(args: &SumArgs) -> Result<(), CliError> {
 
 /// `reseau echo serve`.
 fn echo_serve(args: &EchoServeArgs) -> Result<(), CliError> {
-    listen(
+    let registry = Arc::new(Registry::default());
+    let server = listen_counted::<_, EchoCounts>(
         &args.bind,
         EchoService,
         args.limits.limits(),
         args.tls.files().as_ref(),
-    )?
-    .run()
-    .map_err(CliError::Run)
+        &registry,
+    )?;
+    run_with_metrics(server, &args.metrics, registry)
 }
 
 /// `reseau echo send`: the echo on stdout; an echo shorter than the
@@ -704,6 +723,66 @@ fn listen<S: net::Service>(
     Ok(server)
 }
 
+/// [`listen`], with the service's events and the server's connections
+/// counted in `registry`.
+fn listen_counted<S: net::Service, C: Count<EventOf<S>>>(
+    bind: &str,
+    service: S,
+    limits: Limits,
+    tls: Option<&TlsFiles>,
+    registry: &Registry,
+) -> Result<Server<Counted<S, C>>, CliError> {
+    let name = service.name();
+    let counted = Counted::<S, C>::new(service);
+    let counts = counted.counts.clone();
+    let server = listen(bind, counted, limits, tls)?;
+    registry.add_server(name, server.stats());
+    registry.add(counts);
+    Ok(server)
+}
+
+/// Runs `server`; with `--metrics ADDR`, also `/metrics` and `/healthz`
+/// on ADDR (the web front end with a handler of two routes), which stops
+/// when `server` does.
+fn run_with_metrics<S: net::Service>(
+    server: Server<S>,
+    args: &MetricsArgs,
+    registry: Arc<Registry>,
+) -> Result<(), CliError> {
+    let Some(addr) = &args.metrics else {
+        return server.run().map_err(CliError::Run);
+    };
+    let limits = HttpLimits {
+        threads: 1,
+        workers: 1,
+        ..HttpLimits::default()
+    };
+    // The metrics port's own counts stay out of the page: it shows the
+    // service's.
+    let page = WebServer::bind(
+        addr,
+        web::metrics::handler(registry),
+        limits,
+        Arc::new(SiteLog::default()),
+        Arc::default(),
+        None,
+    )
+    .map_err(|error| CliError::Listen {
+        addr: addr.clone(),
+        error,
+    })?;
+    eprintln!("metrics: listening on http://{}/metrics", page.local_addr());
+    let stopper = page.stopper();
+    let pages = thread::spawn(move || page.run());
+    let result = server.run().map_err(CliError::Run);
+    stopper.stop();
+    match pages.join() {
+        Ok(Ok(())) => result,
+        Ok(Err(error)) => result.and(Err(CliError::Run(error))),
+        Err(_) => result.and(Err(CliError::ServerThread)),
+    }
+}
+
 /// Runs a server on a thread of its own; says on `done` when it returns.
 fn spawn_run(
     done: &std::sync::mpsc::Sender<io::Result<()>>,
@@ -735,8 +814,16 @@ fn serve(args: &ServeArgs) -> Result<(), CliError> {
         threads: args.web.threads.map_or(0, usize::from),
         ..Limits::default()
     };
-    let echo = listen(&args.echo, EchoService, limits, tls.as_ref())?;
-    let adder = listen(&args.adder, AdderService::default(), limits, tls.as_ref())?;
+    let registry = site.registry().clone();
+    let echo =
+        listen_counted::<_, EchoCounts>(&args.echo, EchoService, limits, tls.as_ref(), &registry)?;
+    let adder = listen_counted::<_, AdderCounts>(
+        &args.adder,
+        AdderService::default(),
+        limits,
+        tls.as_ref(),
+        &registry,
+    )?;
     site.announce();
     eprintln!(
         "reseau: serving the course: {}://{}/, echo on {}, adder on {}{}; Ctrl-C stops",

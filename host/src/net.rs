@@ -82,7 +82,7 @@
 use std::fmt::{self, Display};
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -285,6 +285,10 @@ struct Shared {
     running: AtomicUsize,
     /// Set for a loop that another loop woke to accept.
     nudged: Vec<AtomicBool>,
+    /// Connections served since the start, and those closed at once for
+    /// the cap: what [`Stats`] reads.
+    accepted: AtomicU64,
+    refused: AtomicU64,
 }
 
 impl Shared {
@@ -328,6 +332,31 @@ impl Stopper {
     pub fn stop(&self) {
         self.shared.stop.store(true, Ordering::SeqCst);
         self.shared.wake_all();
+    }
+}
+
+/// A running [`Server`]'s connection counts, read from any thread (the
+/// `/metrics` page): counted where the connection cap's count changes.
+#[derive(Debug, Clone)]
+pub struct Stats {
+    shared: Arc<Shared>,
+}
+
+impl Stats {
+    /// Connections open now.
+    pub fn open(&self) -> usize {
+        self.shared.live.load(Ordering::Relaxed)
+    }
+
+    /// Connections served since the start.
+    pub fn accepted(&self) -> u64 {
+        self.shared.accepted.load(Ordering::Relaxed)
+    }
+
+    /// Connections closed at once because [`Limits::max_connections`]
+    /// were open.
+    pub fn refused(&self) -> u64 {
+        self.shared.refused.load(Ordering::Relaxed)
     }
 }
 
@@ -625,6 +654,8 @@ impl<S: Service> Server<S> {
                 running: AtomicUsize::new(wakers.len()),
                 nudged: wakers.iter().map(|_| AtomicBool::new(false)).collect(),
                 wakers,
+                accepted: AtomicU64::new(0),
+                refused: AtomicU64::new(0),
             }),
             signals: None,
             log: Log::stderr(),
@@ -658,6 +689,13 @@ impl<S: Service> Server<S> {
     /// A handle that stops the server from another thread.
     pub fn stopper(&self) -> Stopper {
         Stopper {
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// The server's connection counts.
+    pub fn stats(&self) -> Stats {
+        Stats {
             shared: self.shared.clone(),
         }
     }
@@ -1160,6 +1198,7 @@ impl<S: Service> EventLoop<S> {
             let max = self.limits.max_connections;
             if self.shared.live.fetch_add(1, Ordering::SeqCst) >= max {
                 self.shared.live.fetch_sub(1, Ordering::SeqCst);
+                self.shared.refused.fetch_add(1, Ordering::Relaxed);
                 self.say(format_args!("{peer}: refused, {max} connections already"));
                 drop(stream);
                 continue;
@@ -1214,6 +1253,7 @@ impl<S: Service> EventLoop<S> {
                 });
                 self.live += 1;
                 self.publish_load();
+                self.shared.accepted.fetch_add(1, Ordering::Relaxed);
             }
         }
         false

@@ -383,7 +383,7 @@ server_methods!(
                 settings.port = port;
             }
             if let Some(db) = db {
-                settings.db = db;
+                settings.db = reseau_host::web::db::Location::parse(&db.to_string_lossy());
             }
             if let Some(threads) = threads {
                 settings.limits.threads = threads;

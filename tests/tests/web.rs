@@ -171,7 +171,7 @@ impl Web {
 /// 127.0.0.1:0`, in `dir`.
 fn start_web(dir: &Path) -> Server {
     let config = dir.join("server.conf");
-    let db = dir.join("site.db");
+    let db = site_db(dir);
     Server::start_cmd(
         &["web"],
         "127.0.0.1:0",
@@ -179,10 +179,54 @@ fn start_web(dir: &Path) -> Server {
             "--config",
             config.to_str().expect("UTF-8 path"),
             "--db",
-            db.to_str().expect("UTF-8 path"),
+            &db,
         ],
         Some(dir),
     )
+}
+
+/// The PostgreSQL cluster the suite runs against instead of SQLite: the
+/// role's URL and the superuser's, from `RESEAU_TEST_DB` and
+/// `RESEAU_TEST_DB_SUPER` (set by tests/postgres/run.sh).
+fn postgres_cluster() -> Option<(String, String)> {
+    Some((
+        std::env::var("RESEAU_TEST_DB").ok()?,
+        std::env::var("RESEAU_TEST_DB_SUPER").ok()?,
+    ))
+}
+
+/// The `--db` of the site in `dir`: `<dir>/site.db`, or under
+/// [`postgres_cluster`] a new database of the cluster, made on the site's
+/// first start and kept (in `<dir>/postgres-url`) for its restarts.
+fn site_db(dir: &Path) -> String {
+    let Some((url, super_url)) = postgres_cluster() else {
+        return dir.join("site.db").to_str().expect("UTF-8 path").to_owned();
+    };
+    let saved = dir.join("postgres-url");
+    if let Ok(url) = std::fs::read_to_string(&saved) {
+        return url;
+    }
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let name = format!(
+        "web_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    let role = url.split("://").nth(1).and_then(|r| r.split(':').next());
+    let role = role.expect("RESEAU_TEST_DB has a user");
+    let made = std::process::Command::new("psql")
+        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", &super_url, "-c"])
+        .arg(format!("CREATE DATABASE {name} OWNER {role}"))
+        .status()
+        .expect("run psql");
+    assert!(made.success(), "psql could not create the database {name}");
+    let base = url.split('?').next().expect("a URL");
+    let url = format!(
+        "{}/{name}",
+        &base[..base.rfind('/').expect("URL has a /DB")]
+    );
+    std::fs::write(&saved, &url).expect("write postgres-url");
+    url
 }
 
 /// The strings of a JSON array of strings.
@@ -963,8 +1007,9 @@ fn api_openapi_describes_exactly_the_routes() {
         ("/api/users/{id}", &["get", "put", "delete"]),
         ("/api/sum", &["post"]),
     ];
-    let optional: [(&str, &[&str]); 3] = [
+    let optional: [(&str, &[&str]); 4] = [
         ("/api/openapi.json", &["get"]),
+        ("/healthz", &["get"]),
         ("/listusers", &["get"]),
         ("/adduser", &["post"]),
     ];
@@ -1521,7 +1566,7 @@ fn data_survives_kill_9() {
         "the server did not die"
     );
     assert!(
-        web.db().is_file(),
+        postgres_cluster().is_some() || web.db().is_file(),
         "no database file at {}",
         web.db().display()
     );

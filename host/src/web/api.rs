@@ -265,16 +265,39 @@ fn name_field(body: &Value) -> Result<String, Response> {
     }
 }
 
-/// The answer to a failed database call.
+/// The answer to a failed database call: the client's errors are 409 and
+/// 404 with their message; every other error -- the database unreachable,
+/// timed out, out of disk -- is not the client's and may pass, so it is 503
+/// `{"error": "database unavailable"}` (the same text whatever the cause:
+/// the cause, whose message never holds a password, is in the log).
 fn db_error(e: &DbError) -> Response {
     match e {
         DbError::Duplicate(_) => error(409, e.to_string()),
         DbError::NotFound(_) => error(404, e.to_string()),
         _ => {
             eprintln!("web: {e}");
-            error(500, "the database failed; the error is in the server's log")
+            error(503, DATABASE_UNAVAILABLE)
         }
     }
+}
+
+/// The body's `error` when the database failed.
+pub const DATABASE_UNAVAILABLE: &str = "database unavailable";
+
+/// `GET /healthz`: 200 `{"status": "ok"}` while the database answers a
+/// `SELECT 1` within [`PING_TIMEOUT`](super::db::PING_TIMEOUT), 503
+/// `{"status": "unavailable"}` otherwise (the cause in the log), for a load
+/// balancer's health check. Never cached.
+pub fn healthz(db: &Db) -> Response {
+    let (status, word) = match db.ping() {
+        Ok(()) => (200, "ok"),
+        Err(e) => {
+            eprintln!("web: /healthz: {e}");
+            (503, "unavailable")
+        }
+    };
+    json_response(status, &json!({ "status": word }))
+        .with_unique_header("Cache-Control", "no-store")
 }
 
 fn user_json(user: &User) -> Value {

@@ -36,7 +36,9 @@ use super::db::{Db, DbError};
 use super::gzip;
 use super::html;
 use super::log::SiteLog;
+use super::metrics;
 use super::static_files;
+use crate::metrics::Registry;
 
 /// Why the site could not start.
 #[derive(Debug)]
@@ -87,6 +89,8 @@ pub struct App {
     tree: ConfigTree,
     log: Arc<SiteLog>,
     max_body: usize,
+    /// What `/metrics` shows.
+    metrics: Arc<Registry>,
 }
 
 impl App {
@@ -109,16 +113,22 @@ impl App {
             }
         }
         Ok(App {
-            db: Db::open(&settings.db)?,
+            db: Db::open(&settings.db, pool_size(settings))?,
             tree: settings.tree.clone(),
             log: Arc::new(SiteLog::default()),
             max_body: settings.limits.max_body,
+            metrics: Arc::default(),
         })
     }
 
     /// The site with its error lines going to `log`.
     pub fn with_log(self, log: Arc<SiteLog>) -> App {
         App { log, ..self }
+    }
+
+    /// The site with `/metrics` showing `registry`.
+    pub fn with_metrics(self, metrics: Arc<Registry>) -> App {
+        App { metrics, ..self }
     }
 
     /// The database, for callers that want to log where it is.
@@ -194,6 +204,10 @@ impl App {
                 "GET" => Response::html(html::APP),
                 _ => page_method_not_allowed(method, "GET, HEAD"),
             },
+            "/metrics" => match method {
+                "GET" => metrics::page(&self.metrics),
+                _ => page_method_not_allowed(method, "GET, HEAD"),
+            },
             "/listusers" => match method {
                 "GET" => api::list_user_names(&self.db),
                 _ => api::method_not_allowed(method, "GET, HEAD"),
@@ -201,6 +215,10 @@ impl App {
             "/adduser" => match method {
                 "POST" => api::add_user_course(request, &self.db, self.max_body),
                 _ => api::method_not_allowed(method, "POST"),
+            },
+            "/healthz" => match method {
+                "GET" => api::healthz(&self.db),
+                _ => api::method_not_allowed(method, "GET, HEAD"),
             },
             "/api" => api::error(
                 404,
@@ -252,6 +270,17 @@ impl App {
             Some(name) => Response::html(html::render(html::LOGIN, &[("name", &name)])),
         }
     }
+}
+
+/// PostgreSQL's connections: one per handler thread, the most that can ask
+/// at once (a handler holds one connection at a time).
+fn pool_size(settings: &Settings) -> usize {
+    let loops = crate::net::Limits {
+        threads: settings.limits.threads,
+        ..crate::net::Limits::default()
+    }
+    .loops();
+    settings.limits.handler_threads(loops)
 }
 
 /// "Hello <b>NAME</b>!" in the index page.

@@ -12,6 +12,7 @@
 //!   confined to their folder.
 //! - [`gzip`]: CherryPy's `gzip` tool.
 //! - [`log`]: the access and error logs (`log.*`).
+//! - [`metrics`]: the site's families at `/metrics`, and the page.
 //! - [`http`]: a sans-IO HTTP/1.1 connection: request heads and bodies in,
 //!   responses out, with the limits of an open network.
 //! - [`serve`]: the front end that runs [`http`] connections on the shared
@@ -26,6 +27,7 @@ pub mod gzip;
 pub mod html;
 pub mod http;
 pub mod log;
+pub mod metrics;
 pub mod serve;
 pub mod static_files;
 pub mod tree;
@@ -33,6 +35,7 @@ pub mod tree;
 use std::fmt;
 use std::sync::Arc;
 
+use crate::metrics::Registry;
 use crate::tls::server::ServerTls;
 use app::{App, WebError};
 use config::Settings;
@@ -80,10 +83,12 @@ impl std::error::Error for StartError {}
 /// binding run.
 pub fn bind(settings: &Settings) -> Result<WebServer, StartError> {
     let log = Arc::new(SiteLog::open(&settings.log).map_err(StartError::Log)?);
+    let registry = Arc::new(Registry::default());
     let app = Arc::new(
         App::open(settings)
             .map_err(StartError::Site)?
-            .with_log(log.clone()),
+            .with_log(log.clone())
+            .with_metrics(registry.clone()),
     );
     let tls = match settings.ssl.files().map_err(StartError::SslKeys)? {
         Some(files) => {
@@ -100,6 +105,7 @@ pub fn bind(settings: &Settings) -> Result<WebServer, StartError> {
         Arc::new(move |request| app.handle(request)),
         settings.limits,
         log,
+        registry,
         tls,
     )
     .map_err(|error| StartError::Bind { addr, error })

@@ -45,6 +45,8 @@ use reseau_core::session::StreamSession;
 use super::config::HttpLimits;
 use super::http::{self, Body, Connection, Version};
 use super::log::SiteLog;
+use super::metrics::{self, WebCounts};
+use crate::metrics::Registry;
 use crate::net::{Limits, Notify, Server, Service, Stopper};
 use crate::tls::server::ServerTls;
 
@@ -61,26 +63,31 @@ pub struct WebServer {
     server: Server<WebService>,
     workers: Vec<JoinHandle<()>>,
     log: Arc<SiteLog>,
+    registry: Arc<Registry>,
 }
 
 impl WebServer {
     /// Binds `addr` and starts the worker threads; with `tls`, serves
     /// HTTPS (the handlers' requests say so: rouille's `is_secure`).
-    /// Access lines go to `log`.
+    /// Access lines go to `log`; the connections and requests are counted
+    /// in `registry`.
     pub fn bind(
         addr: &str,
         handler: Handler,
         limits: HttpLimits,
         log: Arc<SiteLog>,
+        registry: Arc<Registry>,
         tls: Option<ServerTls>,
     ) -> io::Result<WebServer> {
         // Unbounded in type, bounded in fact: a connection has at most
         // one request at a worker, and connections are capped.
         let (jobs, queue) = crossbeam_channel::unbounded::<Job>();
+        let counts = Arc::new(WebCounts::default());
         let service = WebService {
             jobs,
             limits,
             log: log.clone(),
+            counts: counts.clone(),
         };
         let secure = tls.is_some();
         let server = Server::bind(
@@ -98,6 +105,8 @@ impl WebServer {
             Some(tls) => server.with_tls(tls),
             None => server,
         };
+        registry.add_server("web", server.stats());
+        registry.add(counts);
         let count = limits.handler_threads(server.loops());
         let mut workers = Vec::with_capacity(count);
         for n in 0..count {
@@ -112,7 +121,14 @@ impl WebServer {
             server,
             workers,
             log,
+            registry,
         })
+    }
+
+    /// What its `/metrics` shows: other servers of the process add theirs
+    /// (`reseau serve`).
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.registry
     }
 
     /// The address the server listens on.
@@ -372,6 +388,7 @@ struct WebService {
     jobs: Sender<Job>,
     limits: HttpLimits,
     log: Arc<SiteLog>,
+    counts: Arc<WebCounts>,
 }
 
 impl Service for WebService {
@@ -395,6 +412,8 @@ impl Service for WebService {
 
     fn record(&self, summary: &mut Summary, access: Access) {
         summary.requests += 1;
+        self.counts
+            .count(access.route, access.method, access.status, access.took);
         self.log.access(format_args!("{access}"));
     }
 }
@@ -423,6 +442,9 @@ pub struct Access {
     status: u16,
     /// How long the handler took to answer (its worker measures it).
     took: Option<Duration>,
+    /// The `/metrics` labels ([`metrics::route_label`], [`metrics::method_label`]).
+    route: &'static str,
+    method: &'static str,
 }
 
 impl fmt::Display for Access {
@@ -444,6 +466,9 @@ enum Handling {
         slot: Slot,
         /// The access log's request line.
         request: String,
+        /// The route it matched, and its method's label.
+        route: Option<&'static str>,
+        method: &'static str,
     },
     /// The next piece of the body is being read by a worker.
     Reading { slot: Slot },
@@ -473,12 +498,18 @@ impl WebSession {
                 request: format!("({})", refusal.reason),
                 status: refusal.status.code(),
                 took: None,
+                route: "other",
+                method: "other",
             });
         }
         let Some(request) = self.conn.poll_request() else {
             return;
         };
         let line = request_line(&request.method, &request.target, request.version);
+        let (route, method) = (
+            metrics::route_of(&request.target),
+            metrics::method_label(&request.method),
+        );
         let slot = Slot::default();
         let job = Job::Request {
             request,
@@ -497,6 +528,8 @@ impl WebSession {
         self.handling = Some(Handling::Request {
             slot,
             request: line,
+            route,
+            method,
         });
     }
 
@@ -512,12 +545,20 @@ impl WebSession {
         let handling = self.handling.take();
         match made {
             Made::Answer(response, piece, took) => {
-                if let Some(Handling::Request { request, .. }) = handling {
+                if let Some(Handling::Request {
+                    request,
+                    route,
+                    method,
+                    ..
+                }) = handling
+                {
                     self.events.push_back(Access {
                         peer: self.peer,
                         request,
                         status: response.status,
                         took: Some(took),
+                        route: metrics::route_label(route, response.status),
+                        method,
                     });
                 }
                 self.conn.respond(response);
@@ -728,8 +769,15 @@ mod tests {
                 workers: 2,
                 ..HttpLimits::default()
             };
-            let server =
-                WebServer::bind("127.0.0.1:0", handler, limits, Arc::new(log), None).unwrap();
+            let server = WebServer::bind(
+                "127.0.0.1:0",
+                handler,
+                limits,
+                Arc::new(log),
+                Arc::default(),
+                None,
+            )
+            .unwrap();
             let addr = server.local_addr();
             let stopper = server.stopper();
             let thread = Some(thread::spawn(move || server.run()));

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use serde_json::{Value, json};
 
 use super::*;
+use crate::web::db::Location;
 use crate::web::db::tests::TempDir;
 
 struct Site {
@@ -37,7 +38,7 @@ fn settings_in(dir: &TempDir, static_dir: Option<PathBuf>) -> Settings {
         tree: static_dir
             .map(ConfigTree::static_folder)
             .unwrap_or_default(),
-        db: dir.0.join("site.db"),
+        db: Location::Sqlite(dir.0.join("site.db")),
         ..Settings::default()
     }
 }
@@ -537,6 +538,27 @@ fn sums() {
 }
 
 #[test]
+fn healthz_is_ok_while_the_database_answers() {
+    let site = site();
+    let answer = site.get("/healthz");
+    assert_eq!(
+        (answer.status, answer.json()),
+        (200, json!({"status": "ok"}))
+    );
+    assert_eq!(answer.header("Cache-Control"), Some("no-store"));
+}
+
+#[test]
+fn healthz_takes_only_get_and_head() {
+    let site = site();
+    let post = site.call("POST", "/healthz", &[], b"");
+    assert_eq!(
+        (post.status, post.header("Allow")),
+        (405, Some("GET, HEAD"))
+    );
+}
+
+#[test]
 fn openapi_document() {
     let site = site();
     let doc = site.get("/api/openapi.json").json();
@@ -552,6 +574,7 @@ fn openapi_document() {
             "/api/sum",
             "/api/users",
             "/api/users/{id}",
+            "/healthz",
             "/listusers"
         ]
     );
@@ -692,7 +715,7 @@ fn open_reports_a_missing_static_folder() {
 fn the_default_site_serves_its_own_files() {
     let dir = TempDir::new("web");
     let settings = Settings {
-        db: dir.0.join("site.db"),
+        db: Location::Sqlite(dir.0.join("site.db")),
         ..Settings::default()
     };
     let app = App::open(&settings).unwrap();
@@ -726,7 +749,7 @@ fn site_with(conf: &str) -> Site {
     let path = dir.0.join("server.conf");
     std::fs::write(&path, conf.replace("{public}", public.to_str().unwrap())).unwrap();
     let mut settings = Settings::load(Some(&path)).unwrap();
-    settings.db = dir.0.join("site.db");
+    settings.db = Location::Sqlite(dir.0.join("site.db"));
     Site {
         app: App::open(&settings).unwrap(),
         dir,

@@ -14,6 +14,7 @@ use std::time::Duration;
 use super::Settings;
 use super::tokens::{Literal, Section, section_name, show};
 use super::tree::ToolSettings;
+use crate::web::db::Location;
 
 /// One key of the config file.
 pub(super) struct Key {
@@ -125,9 +126,12 @@ pub(super) static KEYS: &[Key] = &[
     ),
     Key::global(
         "reseau.db",
-        NON_EMPTY,
-        |s, v| v.path().map(|db| s.db = db),
-        |s| path(&s.db),
+        "a SQLite file path or a postgresql:// URL",
+        |s, v| {
+            v.path()
+                .map(|db| s.db = Location::parse(&db.to_string_lossy()))
+        },
+        |s| Literal::Str(s.db.as_written()),
     ),
     // TLS (CherryPy's `server.ssl_*`): paths as given, relative ones from
     // the working directory (as CherryPy opens them, and as `reseau.db`).

@@ -73,6 +73,7 @@ use std::time::Duration;
 
 use super::tree;
 pub use super::tree::ConfigTree;
+use crate::web::db::Location;
 pub use statics::default_static_dir;
 pub use tokens::is_unsafe_char;
 use tokens::{Section, Token, clean, section_name};
@@ -88,8 +89,8 @@ pub struct Settings {
     pub tree: ConfigTree,
     /// `log.access_file`, `log.error_file`, `log.screen`.
     pub log: LogSettings,
-    /// The SQLite file (`reseau.db`).
-    pub db: PathBuf,
+    /// The database (`reseau.db`): a SQLite file, or a PostgreSQL URL.
+    pub db: Location,
     /// Limits of the HTTP front end.
     pub limits: HttpLimits,
     /// TLS: CherryPy's `server.ssl_*` keys.
@@ -209,7 +210,7 @@ impl Default for Settings {
             port: 8080,
             tree: ConfigTree::static_folder(default_static_dir()),
             log: LogSettings::default(),
-            db: PathBuf::from("reseau.db"),
+            db: Location::Sqlite(PathBuf::from("reseau.db")),
             limits: HttpLimits::default(),
             ssl: SslSettings::default(),
         }
@@ -465,7 +466,7 @@ mod tests {
     fn defaults() {
         let settings = Settings::load(None).unwrap();
         assert_eq!(settings.port, 8080);
-        assert_eq!(settings.db, PathBuf::from("reseau.db"));
+        assert_eq!(settings.db, Location::parse("reseau.db"));
         assert!(settings.log.screen);
         assert!(
             folder(&settings, "/static/x")
@@ -493,7 +494,7 @@ mod tests {
         assert_eq!(s.limits.request_timeout, Duration::from_secs(3));
         assert_eq!(s.limits.max_connections, 100);
         assert_eq!(s.limits.threads, 2);
-        assert_eq!(s.db, PathBuf::from("data/users.db"));
+        assert_eq!(s.db, Location::parse("data/users.db"));
         assert!(!s.log.screen);
         assert_eq!(s.log.access_file, Some(PathBuf::from("access.log")));
         assert_eq!(s.log.error_file, None);
