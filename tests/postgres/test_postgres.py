@@ -75,6 +75,16 @@ class Web:
         self.dir.cleanup()
 
 
+def first_line(proc):
+    """The first line of `proc`'s stderr; the process is killed if none comes within WAIT."""
+    timer = threading.Timer(WAIT, proc.kill)
+    timer.start()
+    try:
+        return proc.stderr.readline()
+    finally:
+        timer.cancel()
+
+
 def check(name):
     def wrap(f):
         CHECKS.append((name, f))
@@ -138,6 +148,34 @@ def healthz(pg):
         assert pg.password not in web.stderr(), "the password is in the log"
     finally:
         web.stop()
+
+
+@check("reseau.db = 'postgresql://...' in server.conf selects PostgreSQL; --db wins over it")
+def config_key(pg):
+    with tempfile.TemporaryDirectory(prefix="reseau-pg-conf-") as d:
+        conf = os.path.join(d, "server.conf")
+        with open(conf, "w") as f:
+            f.write(f"[global]\nserver.socket_port: 0\nreseau.db: '{pg.url}'\n")
+        proc = subprocess.Popen([RESEAU, "web", "--config", conf, "--bind", "127.0.0.1:0"],
+                                stderr=subprocess.PIPE, text=True, cwd=d)
+        try:
+            line = first_line(proc)
+            assert line.startswith("web: listening on "), line
+            assert not os.path.exists(os.path.join(d, "reseau.db")), "a SQLite file was made"
+            assert pg.psql("SELECT count(*) FROM users") == "3"
+        finally:
+            proc.terminate()
+            proc.wait(WAIT)
+        sqlite = os.path.join(d, "over.db")
+        proc = subprocess.Popen([RESEAU, "web", "--config", conf, "--bind", "127.0.0.1:0",
+                                 "--db", sqlite], stderr=subprocess.PIPE, text=True, cwd=d)
+        try:
+            line = first_line(proc)
+            assert line.startswith("web: listening on "), line
+            assert os.path.exists(sqlite), "--db did not win over reseau.db"
+        finally:
+            proc.terminate()
+            proc.wait(WAIT)
 
 
 @check("an unreachable database at start: one line, password masked, exit 2")

@@ -189,7 +189,8 @@ class EchoServer(_Server):
 @final
 class WebServer(_Server):
     """The course's web site; threads, when given, overrides the config's
-    reseau.threads (event loops, 0: one per core)."""
+    reseau.threads (event loops, 0: one per core); db, a SQLite file path or
+    a postgresql:// URL, overrides reseau.db."""
 
     def __new__(
         cls,
