@@ -105,6 +105,15 @@ def test_a_bad_config_file_is_refused(tmp_path):
         reseau.WebServer(config=str(config), port=0, db=str(tmp_path / "site.db")).start()
 
 
+def test_a_postgresql_url_is_tried_and_its_password_never_shown(tmp_path):
+    # Port 1 on 127.0.0.1: nothing listens, so the start fails at once.
+    with pytest.raises(OSError) as refused:
+        reseau.WebServer(port=0, db="postgresql://u:s3cret@127.0.0.1:1/d").start()
+    assert str(refused.value).startswith(
+        "cannot open the database postgresql://u:***@127.0.0.1:1/d: ")
+    assert "s3cret" not in str(refused.value)
+
+
 def test_web_server_takes_keyword_arguments():
     params = inspect.signature(reseau.WebServer).parameters
     assert {"config", "host", "port", "db"} <= set(params)

@@ -18,8 +18,7 @@ if [[ "${CI:-}" == "true" ]]; then
     echo "installing PostgreSQL (apt-get install postgresql)"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    # The package's own cluster is not used (ours is private); policy-rc.d
-    # keeps the service from starting where there is an init.
+    # The package's own cluster is not used: the tests start private ones.
     apt-get install -y -qq --no-install-recommends postgresql postgresql-client >/dev/null
     have || { echo "PostgreSQL still missing after apt-get" >&2; exit 1; }
     exit 0

@@ -197,8 +197,9 @@ class EchoServer(_Server):
 @final
 class WebServer(_Server):
     """The course's web site; threads, when given, overrides the config's
-    reseau.threads (event loops, 0: one per core); tls_cert and tls_key
-    (both or neither) override its server.ssl_* keys."""
+    reseau.threads (event loops, 0: one per core); db, a SQLite file path or
+    a postgresql:// URL, overrides reseau.db; tls_cert and tls_key (both or
+    neither) override its server.ssl_* keys."""
 
     def __new__(
         cls,

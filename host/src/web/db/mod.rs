@@ -205,7 +205,11 @@ impl fmt::Display for DbError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             DbError::Open { location, source } => {
-                write!(f, "cannot open the database {location}: {source}")
+                write!(f, "cannot open the database {location}: ")?;
+                match source.downcast_ref::<::postgres::Error>() {
+                    Some(e) => f.write_str(&with_causes(e)),
+                    None => source.fmt(f),
+                }
             }
             DbError::NewerSchema {
                 location,
@@ -218,7 +222,7 @@ impl fmt::Display for DbError {
             DbError::Duplicate(name) => write!(f, "a user named {name:?} already exists"),
             DbError::NotFound(id) => write!(f, "no user with id {id}"),
             DbError::Sqlite(e) => write!(f, "database error: {e}"),
-            DbError::Postgres(e) => write!(f, "database error: {e}"),
+            DbError::Postgres(e) => write!(f, "database error: {}", with_causes(e)),
             DbError::PoolTimeout => write!(
                 f,
                 "database error: no connection came free in {} s",
@@ -226,6 +230,23 @@ impl fmt::Display for DbError {
             ),
         }
     }
+}
+
+/// A PostgreSQL error and its causes: the `postgres` crate says "error
+/// connecting to server" and keeps "Connection refused" in its source. No
+/// cause holds the URL's password (the crate never quotes the URL).
+fn with_causes(e: &::postgres::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        let more = c.to_string();
+        if !text.ends_with(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        cause = c.source();
+    }
+    text
 }
 
 impl std::error::Error for DbError {

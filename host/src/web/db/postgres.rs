@@ -24,8 +24,9 @@
 //! A connection that failed with a closed socket (the server restarted,
 //! the network cut) is dropped, and so is every idle one (they most likely
 //! died with it); a read that met a dead connection is tried once more on
-//! a new one. A write is not retried: it is answered 503 and the client
-//! may try again (its COMMIT may have gone through).
+//! a new one, and so is a write whose BEGIN failed. A write that died
+//! later is not retried (its COMMIT may have gone through): it is answered
+//! 503 and the client may try again.
 
 use std::collections::HashMap;
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
@@ -93,19 +94,29 @@ impl Postgres {
         Ok(Postgres { pool })
     }
 
-    /// Runs `f` on a pooled connection; a read that met a dead connection
-    /// is run again once on a new one.
-    fn read<T>(&self, f: impl Fn(&mut Conn) -> Result<T, DbError>) -> Result<T, DbError> {
-        match self.with(&f) {
-            Err(DbError::Postgres(e)) if connection_lost(&e) => self.with(&f),
+    /// Runs `f` on a pooled connection, given back afterwards unless it
+    /// died. When `f` failed because the connection was dead (an idle one
+    /// the server closed: a restart) it runs once more on a new one --
+    /// unless `f` said, by setting its flag, that it had sent something
+    /// that may have committed. Opening a connection is not retried.
+    fn run<T>(&self, f: impl Fn(&mut Conn, &mut bool) -> Result<T, DbError>) -> Result<T, DbError> {
+        let mut sent_a_write = false;
+        let result = self.once(&f, &mut sent_a_write);
+        match result {
+            Err(DbError::Postgres(e)) if connection_lost(&e) && !sent_a_write => {
+                self.once(&f, &mut sent_a_write)
+            }
             other => other,
         }
     }
 
-    /// Runs `f` on a pooled connection, given back afterwards unless it died.
-    fn with<T>(&self, f: impl FnOnce(&mut Conn) -> Result<T, DbError>) -> Result<T, DbError> {
+    fn once<T>(
+        &self,
+        f: impl Fn(&mut Conn, &mut bool) -> Result<T, DbError>,
+        sent_a_write: &mut bool,
+    ) -> Result<T, DbError> {
         let mut conn = self.pool.take()?;
-        let result = f(&mut conn);
+        let result = f(&mut conn, sent_a_write);
         if conn.client.is_closed()
             || matches!(&result, Err(DbError::Postgres(e)) if connection_lost(e))
         {
@@ -114,15 +125,22 @@ impl Postgres {
         result
     }
 
+    /// [`run`](Self::run) for a read.
+    fn read<T>(&self, f: impl Fn(&mut Conn) -> Result<T, DbError>) -> Result<T, DbError> {
+        self.run(|conn, _| f(conn))
+    }
+
     /// A write in a transaction of its own whose COMMIT is checked; `f`
-    /// failing rolls it back (the transaction is dropped).
+    /// failing rolls it back (the transaction is dropped). Retried on a new
+    /// connection only when the old one died before BEGIN was answered.
     fn write<T>(
         &self,
-        f: impl FnOnce(&mut postgres::Transaction<'_>, &Statements) -> Result<T, DbError>,
+        f: impl Fn(&mut postgres::Transaction<'_>, &Statements) -> Result<T, DbError>,
     ) -> Result<T, DbError> {
-        self.with(|conn| {
+        self.run(|conn, sent_a_write| {
             let statements = conn.statements()?;
             let mut tx = conn.client.transaction()?;
+            *sent_a_write = true;
             let value = f(&mut tx, &statements)?;
             tx.commit()?;
             Ok(value)

@@ -287,3 +287,17 @@ fn _send_sync<T: Send + Sync>() {}
 fn db_is_send_and_sync() {
     _send_sync::<Db>();
 }
+
+/// As above for a write: BEGIN meets the dead connection, nothing was
+/// sent that could commit, so the write runs again on a new one.
+#[test]
+fn a_write_on_a_dead_postgres_connection_is_run_on_a_new_one() {
+    let Some(pg) = TempPgDb::new() else { return };
+    let db = Db::open(&Location::Postgres(pg.url.clone()), 4).unwrap();
+    db.insert("Before").unwrap();
+    pg.admin(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    );
+    assert_eq!(db.insert("After").unwrap().name, "After");
+}
