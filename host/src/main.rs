@@ -138,7 +138,7 @@ struct SumArgs {
     #[arg(long, value_enum, default_value_t = Encoding::Pickle)]
     encoding: Encoding,
     #[command(flatten)]
-    tls: TlsArgs,
+    tls: ClientTlsArgs,
     /// The ints; with none, whitespace-separated ints are read from stdin.
     #[arg(allow_negative_numbers = true)]
     ints: Vec<String>,
@@ -147,7 +147,7 @@ struct SumArgs {
 /// How a client speaks TLS: `--ca` implies `--tls` (a CA to trust means
 /// a TLS server to check; forgetting `--tls` must not send in clear).
 #[derive(Args)]
-struct TlsArgs {
+struct ClientTlsArgs {
     /// Connect over TLS (1.2 or 1.3), checking the server's certificate
     /// against the system's trust roots (or --ca) and the host of --to.
     #[arg(long)]
@@ -158,7 +158,7 @@ struct TlsArgs {
     ca: Option<PathBuf>,
 }
 
-impl TlsArgs {
+impl ClientTlsArgs {
     /// The TLS settings asked for, if any.
     fn client(&self) -> Result<Option<TlsClient>, CliError> {
         if !self.tls && self.ca.is_none() {
@@ -193,7 +193,7 @@ struct SendArgs {
     #[arg(long, default_value = echo::DEFAULT_ADDR)]
     to: String,
     #[command(flatten)]
-    tls: TlsArgs,
+    tls: ClientTlsArgs,
     /// The message; without it, stdin is sent.
     message: Option<String>,
 }
@@ -286,7 +286,7 @@ struct LoadArgs {
     #[arg(long, default_value_t = 1)]
     pipeline: usize,
     #[command(flatten)]
-    tls: TlsArgs,
+    tls: ClientTlsArgs,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
