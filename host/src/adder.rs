@@ -340,12 +340,10 @@ pub fn send_payload(
     match tls {
         None => exchange(&mut client, format, payload, stream),
         Some(tls) => {
-            let stream = tls
-                .handshake(stream, addr)
-                .map_err(|error| SumError::Tls {
-                    addr: addr.to_string(),
-                    error,
-                })?;
+            let stream = tls.handshake(stream, addr).map_err(|error| SumError::Tls {
+                addr: addr.to_string(),
+                error,
+            })?;
             exchange(&mut client, format, payload, stream)
         }
     }

@@ -366,12 +366,7 @@ impl Exchange {
 
     /// Writes what is next of the request to `stream` (`buf` is scratch
     /// room); `Ok(true)` once all of it is written.
-    fn write(
-        &mut self,
-        stream: &mut Link,
-        request: &[u8],
-        buf: &mut [u8],
-    ) -> io::Result<bool> {
+    fn write(&mut self, stream: &mut Link, request: &[u8], buf: &mut [u8]) -> io::Result<bool> {
         match self {
             Exchange::Sum {
                 session,
@@ -537,8 +532,9 @@ pub fn run(config: Config) -> io::Result<Report> {
     let tls = match &config.tls {
         Some(tls) => {
             let stream = net::connect(&config.to)?;
-            tls.handshake(stream, &config.to)
-                .map_err(|error| io::Error::other(format!("TLS with {} failed: {error}", config.to)))?;
+            tls.handshake(stream, &config.to).map_err(|error| {
+                io::Error::other(format!("TLS with {} failed: {error}", config.to))
+            })?;
             Some(tls.without_resumption())
         }
         None => None,

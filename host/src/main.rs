@@ -476,8 +476,8 @@ fn adder_serve(args: &AdderServeArgs) -> Result<(), CliError> {
 fn adder_sum(args: &SumArgs) -> Result<(), CliError> {
     let ints = (!args.ints.is_empty()).then_some(&args.ints[..]);
     let tls = args.tls.client()?;
-    let sum = adder::sum(&args.to, args.encoding.into(), ints, tls.as_ref())
-        .map_err(CliError::Sum)?;
+    let sum =
+        adder::sum(&args.to, args.encoding.into(), ints, tls.as_ref()).map_err(CliError::Sum)?;
     println!("{sum}");
     Ok(())
 }

@@ -127,9 +127,7 @@ pub fn tls(addr: &str, error: TlsError) -> PyErr {
         TlsError::Timeout => PyTimeoutError::new_err(message),
         TlsError::Io(error) => PyErr::from(error),
         TlsError::BadName(_) => PyValueError::new_err(message),
-        TlsError::Alert(_) | TlsError::Closed | TlsError::Protocol(_) => {
-            SSLError::new_err(message)
-        }
+        TlsError::Alert(_) | TlsError::Closed | TlsError::Protocol(_) => SSLError::new_err(message),
     }
 }
 

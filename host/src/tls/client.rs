@@ -26,8 +26,7 @@ use rustls::client::Resumption;
 use rustls::pki_types::pem::{self, PemObject};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{
-    AlertDescription, CertificateError, ClientConfig, ClientConnection, RootCertStore,
-    StreamOwned,
+    AlertDescription, CertificateError, ClientConfig, ClientConnection, RootCertStore, StreamOwned,
 };
 
 /// A CA file larger than this is refused (the system bundle of Debian,
@@ -150,6 +149,17 @@ impl TlsError {
     }
 }
 
+/// A name of a certificate as rustls presents it (`DnsName("other")`,
+/// `IpAddress(127.0.0.1)`), without its kind.
+fn presented_name(name: &str) -> &str {
+    match (name.find('('), name.rfind(')')) {
+        (Some(open), Some(close)) if open < close => {
+            name.get(open + 1..close).unwrap_or(name).trim_matches('"')
+        }
+        _ => name,
+    }
+}
+
 /// A date in UTC, as a certificate's validity is read.
 fn date(time: UnixTime) -> String {
     httpdate::fmt_http_date(SystemTime::UNIX_EPOCH + Duration::from_secs(time.as_secs()))
@@ -179,7 +189,11 @@ impl fmt::Display for TlsError {
                         if presented.is_empty() {
                             "no name".to_owned()
                         } else {
-                            presented.join(", ")
+                            presented
+                                .iter()
+                                .map(|name| presented_name(name))
+                                .collect::<Vec<_>>()
+                                .join(", ")
                         }
                     ),
                     C::Expired => f.write_str("expired (the certificate's validity has ended)"),
@@ -216,10 +230,9 @@ impl fmt::Display for TlsError {
                 "no TLS handshake within {} s (does the server speak TLS?)",
                 HANDSHAKE_TIMEOUT.as_secs()
             ),
-            TlsError::Protocol(error) => write!(
-                f,
-                "the server does not speak TLS as expected: {error}"
-            ),
+            TlsError::Protocol(error) => {
+                write!(f, "the server does not speak TLS as expected: {error}")
+            }
             TlsError::Io(error) => error.fmt(f),
         }
     }
@@ -247,13 +260,13 @@ impl TlsClient {
             None => (system_roots()?, Trust::System),
         };
         let config = ClientConfig::builder_with_provider(Arc::new(ring_provider()))
-        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-        .map_err(|error| CaError::Invalid {
-            path: PathBuf::new(),
-            why: error.to_string(),
-        })?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+            .map_err(|error| CaError::Invalid {
+                path: PathBuf::new(),
+                why: error.to_string(),
+            })?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
         Ok(TlsClient {
             config: Arc::new(config),
             trust,
@@ -522,5 +535,41 @@ impl Write for TlsWriter {
 
     fn flush(&mut self) -> io::Result<()> {
         self.flush_records()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_host_checked_is_the_one_typed() {
+        assert_eq!(host_of("localhost:6001"), "localhost");
+        assert_eq!(host_of("127.0.0.1:6001"), "127.0.0.1");
+        assert_eq!(host_of("[::1]:6001"), "::1");
+        assert!(matches!(
+            server_name("[::1]:6001"),
+            Ok(ServerName::IpAddress(_))
+        ));
+        assert!(matches!(
+            server_name("localhost:6001"),
+            Ok(ServerName::DnsName(_))
+        ));
+    }
+
+    #[test]
+    fn an_expired_certificate_says_when() {
+        let error = TlsError::Certificate {
+            host: "localhost".into(),
+            trust: Trust::System,
+            error: CertificateError::ExpiredContext {
+                time: UnixTime::since_unix_epoch(Duration::from_secs(1_700_000_000)),
+                not_after: UnixTime::since_unix_epoch(Duration::from_secs(1_600_000_000)),
+            },
+        };
+        assert_eq!(
+            error.to_string(),
+            "certificate verify failed: expired (on Sun, 13 Sep 2020 12:26:40 GMT)"
+        );
     }
 }
