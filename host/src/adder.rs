@@ -92,7 +92,7 @@ pub enum SumError {
     Connect { addr: String, error: io::Error },
     /// The TLS handshake failed (`--tls`): a certificate check, or a
     /// server that does not speak TLS.
-    Tls { addr: String, error: TlsError },
+    Tls { addr: String, error: Box<TlsError> },
     /// The server closed the connection without a reply.
     Closed(Format),
     /// The server answered a native request with an error code.
@@ -342,7 +342,7 @@ pub fn send_payload(
         Some(tls) => {
             let stream = tls.handshake(stream, addr).map_err(|error| SumError::Tls {
                 addr: addr.to_string(),
-                error,
+                error: Box::new(error),
             })?;
             exchange(&mut client, format, payload, stream)
         }

@@ -65,7 +65,7 @@ pub enum EchoError {
     /// Could not connect.
     Connect { addr: String, error: io::Error },
     /// The TLS handshake failed (`--tls`).
-    Tls { addr: String, error: TlsError },
+    Tls { addr: String, error: Box<TlsError> },
     /// Reading the message or the echo failed.
     Io(io::Error),
 }
@@ -128,7 +128,7 @@ pub fn send(
                 .handshake(stream, addr)
                 .map_err(|error| EchoError::Tls {
                     addr: addr.to_string(),
-                    error,
+                    error: Box::new(error),
                 })?;
             let (reader, writer) = client::split(stream).map_err(EchoError::Io)?;
             exchange(reader, writer, owned, out)

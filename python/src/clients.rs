@@ -116,7 +116,7 @@ impl EchoClient {
         match sent {
             Ok(echoed) => Ok(PyBytes::new(py, &echoed)),
             Err(EchoError::Connect { error, .. } | EchoError::Io(error)) => Err(error.into()),
-            Err(EchoError::Tls { addr, error }) => Err(errors::tls(&addr, error)),
+            Err(EchoError::Tls { addr, error }) => Err(errors::tls(&addr, *error)),
         }
     }
 

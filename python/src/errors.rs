@@ -108,7 +108,7 @@ pub fn sum(error: SumError) -> PyErr {
         SumError::Encode(error) => encode(error),
         SumError::TooLong(_) => FrameTooLarge::new_err(error.to_string()),
         SumError::Connect { error, .. } | SumError::Io(error) => PyErr::from(error),
-        SumError::Tls { addr, error } => tls(&addr, error),
+        SumError::Tls { addr, error } => tls(&addr, *error),
         SumError::Closed(_) | SumError::Refused(_) => SumRefused::new_err(error.to_string()),
         SumError::BadReply | SumError::NotAnInt(_) => ProtocolError::new_err(error.to_string()),
     }
