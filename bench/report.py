@@ -288,6 +288,8 @@ def main():
         'web_table': lambda: group_table(data, 'web'),
         'loops_table': lambda: group_table(data, 'loops'),
         'web_latency': lambda: latency_table(data, 'web'),
+        'tls_table': lambda: group_table(data, 'tls'),
+        'tls_latency': lambda: latency_table(data, 'tls'),
         'web_p99': lambda: web_p99(data),
         'core_table': lambda: core_table(data),
         'drivers_table': lambda: drivers_table(data),

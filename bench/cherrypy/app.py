@@ -11,6 +11,10 @@
 # before chdir to this folder, its relative paths after it):
 #   python bench/cherrypy/app.py [--port PORT] [--host HOST] [--db PATH]
 #                                [--config FILE] [--static DIR]
+#                                [--ssl-certificate FILE --ssl-private-key FILE]
+# With --ssl-*, it serves HTTPS as a CherryPy server.conf asks for it:
+# server.ssl_module 'builtin' (Python's ssl), server.ssl_certificate and
+# server.ssl_private_key.
 # CherryPy's defaults are kept, except that its log is not written to the
 # screen (log.screen False): the benchmark would otherwise measure the
 # terminal. Like the course's, index does not escape name (an XSS hole
@@ -92,10 +96,13 @@ if __name__ == '__main__':
     parser.add_argument('--config', default=os.path.join(HERE, 'server.conf'))
     parser.add_argument('--static', default=None,
                         help='folder served under /static, instead of the config\'s')
+    parser.add_argument('--ssl-certificate', default=None, help='HTTPS: the certificate (PEM)')
+    parser.add_argument('--ssl-private-key', default=None, help='HTTPS: its key (PEM)')
     args = parser.parse_args()
     db = os.path.abspath(args.db)
     config = os.path.abspath(args.config)
     static = os.path.abspath(args.static) if args.static else None
+    ssl_files = [os.path.abspath(f) for f in (args.ssl_certificate, args.ssl_private_key) if f]
     # The config's paths (tools.staticdir.root: os.path.abspath(os.getcwd()))
     # are relative to the working directory, as in the course.
     os.chdir(HERE)
@@ -103,6 +110,10 @@ if __name__ == '__main__':
     conf.setdefault('global', {}).update({'server.socket_host': args.host, 'log.screen': False})
     if args.port is not None:
         conf['global']['server.socket_port'] = args.port
+    if len(ssl_files) == 2:
+        conf['global'].update({'server.ssl_module': 'builtin',
+                               'server.ssl_certificate': ssl_files[0],
+                               'server.ssl_private_key': ssl_files[1]})
     if static is not None:
         conf.setdefault('/static', {}).update({'tools.staticdir.on': True,
                                                'tools.staticdir.root': static,

@@ -13,6 +13,7 @@ use reseau_core::adder::{
 
 use crate::metrics::{Count, Counter, Families, Kind, Text};
 use crate::net::{self, Notify, Service};
+use crate::tls::client::{TlsClient, TlsError};
 
 /// The adder server's default address, as in the course.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:6001";
@@ -90,6 +91,9 @@ pub enum SumError {
     TooLong(u64),
     /// Could not connect.
     Connect { addr: String, error: io::Error },
+    /// The TLS handshake failed (`--tls`): a certificate check, or a
+    /// server that does not speak TLS.
+    Tls { addr: String, error: Box<TlsError> },
     /// The server closed the connection without a reply.
     Closed(Format),
     /// The server answered a native request with an error code.
@@ -123,6 +127,7 @@ impl fmt::Display for SumError {
             SumError::Connect { addr, error } => {
                 write!(f, "server not found at {addr}, cannot connect: {error}")
             }
+            SumError::Tls { addr, error } => write!(f, "TLS with {addr} failed: {error}"),
             SumError::Closed(Format::Pickle) => f.write_str(
                 "the server closed the connection without replying: it refused the request \
                  (a request over its frame limit, or a sum outside 0 to 4294967295, the most \
@@ -281,8 +286,13 @@ pub fn spool() -> io::Result<File> {
 }
 
 /// `reseau adder sum`: sends `ints` (or, if `None`, the ints on stdin) to
-/// the server at `addr` and returns the sum.
-pub fn sum(addr: &str, format: Format, ints: Option<&[String]>) -> Result<i64, SumError> {
+/// the server at `addr` (over TLS with `tls`) and returns the sum.
+pub fn sum(
+    addr: &str,
+    format: Format,
+    ints: Option<&[String]>,
+    tls: Option<&TlsClient>,
+) -> Result<i64, SumError> {
     // Encode first: a bad int is reported before anything is sent.
     let (header, mut payload): (u64, Box<dyn Read>) = match ints {
         Some(words) => {
@@ -306,27 +316,48 @@ pub fn sum(addr: &str, format: Format, ints: Option<&[String]>) -> Result<i64, S
             (len, Box::new(io::BufReader::with_capacity(64 * 1024, file)))
         }
     };
-    send_payload(addr, format, header, &mut payload)
+    send_payload(addr, format, header, &mut payload, tls)
 }
 
 /// Sends one request whose payload (`len` bytes, already encoded in
 /// `format`) `payload` reads, to the server at `addr`, and returns the sum
 /// it answers: the client side of `reseau adder sum` once the ints are
 /// encoded, shared with the Python binding. The rules are
-/// [`AdderClient`]'s; this moves its bytes over a blocking socket.
+/// [`AdderClient`]'s; this moves its bytes over a blocking socket, in TLS
+/// with `tls`.
 pub fn send_payload(
     addr: &str,
     format: Format,
     len: u64,
     payload: &mut dyn Read,
+    tls: Option<&TlsClient>,
 ) -> Result<i64, SumError> {
     let mut client = AdderClient::new();
     client.start(len).map_err(|_| SumError::TooLong(len))?;
-    let mut stream = net::connect(addr).map_err(|error| SumError::Connect {
+    let stream = net::connect(addr).map_err(|error| SumError::Connect {
         addr: addr.to_string(),
         error,
     })?;
-    match transmit(&mut client, payload, &mut stream) {
+    match tls {
+        None => exchange(&mut client, format, payload, stream),
+        Some(tls) => {
+            let stream = tls.handshake(stream, addr).map_err(|error| SumError::Tls {
+                addr: addr.to_string(),
+                error: Box::new(error),
+            })?;
+            exchange(&mut client, format, payload, stream)
+        }
+    }
+}
+
+/// The request of `client` and its reply, over `stream`.
+fn exchange(
+    client: &mut AdderClient,
+    format: Format,
+    payload: &mut dyn Read,
+    mut stream: impl Read + Write,
+) -> Result<i64, SumError> {
+    match transmit(client, payload, &mut stream) {
         Ok(()) => {}
         // The server may refuse and close before reading it all: its reply
         // (or its silence) says more than the broken pipe.
@@ -337,7 +368,7 @@ pub fn send_payload(
             ) => {}
         Err(error) => return Err(SumError::Io(error)),
     }
-    match receive(&mut client, &mut stream)? {
+    match receive(client, &mut stream)? {
         Outcome::Sum(sum) => Ok(sum),
         Outcome::Refused(code) => Err(SumError::Refused(code)),
         Outcome::ClosedBeforeReply => Err(SumError::Closed(format)),
@@ -374,7 +405,7 @@ fn transmit(
         start += sent.taken;
         stream.write_all(out.get(..sent.written).unwrap_or_default())?;
     }
-    Ok(())
+    stream.flush()
 }
 
 /// Reads until `client` has the outcome of its request.
@@ -392,7 +423,16 @@ fn receive(client: &mut AdderClient, stream: &mut impl Read) -> Result<Outcome, 
                 client.handle_input(buf.get(..n).unwrap_or_default());
             }
             Err(error) if error.kind() == ErrorKind::Interrupted => {}
-            Err(error) if error.kind() == ErrorKind::ConnectionReset => client.handle_eof(),
+            // A reset, or a TLS server that closes without its
+            // `close_notify` (as the course's servers do): the end.
+            Err(error)
+                if matches!(
+                    error.kind(),
+                    ErrorKind::ConnectionReset | ErrorKind::UnexpectedEof
+                ) =>
+            {
+                client.handle_eof()
+            }
             Err(error) => return Err(SumError::Io(error)),
         }
     }

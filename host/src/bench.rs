@@ -3,7 +3,11 @@
 //! requests/s, latency percentiles and, for echo, MB/s.
 //!
 //! One thread drives every client with mio, so the generator costs little
-//! CPU next to the server it measures on the same machine.
+//! CPU next to the server it measures on the same machine. With `--tls`,
+//! each connection is a rustls `ClientConnection` over the non-blocking
+//! socket ([`Link`]), its bytes moved here as the servers' runtime moves
+//! theirs; with `--connect-per-request` too, every connection makes a full
+//! handshake (no resumption), as a new client process does.
 
 use std::fmt;
 use std::io::{self, ErrorKind, Read, Write};
@@ -15,8 +19,10 @@ use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 use reseau_core::adder::client::{AdderClient, MAX_IN_FLIGHT, Outcome};
 use reseau_core::adder::{Format, RequestEncoder};
+use rustls::ClientConnection;
 
 use crate::net;
+use crate::tls::client::TlsClient;
 
 /// What to measure.
 #[derive(Debug, Clone)]
@@ -38,6 +44,8 @@ pub struct Config {
     /// replies (pipelining), 1 to [`MAX_IN_FLIGHT`]: a load that costs the
     /// generator less per request, to measure a server past one core.
     pub pipeline: usize,
+    /// TLS over every connection (`--tls`), or plain TCP.
+    pub tls: Option<TlsClient>,
 }
 
 /// How a connection-per-request client closes each connection once it has
@@ -134,9 +142,10 @@ impl fmt::Display for Report {
             "persistent connections".to_string()
         };
         let us = |q: f64| self.latency.value_at_quantile(q);
+        let tls = if c.tls.is_some() { ", TLS" } else { "" };
         writeln!(
             f,
-            "{} clients, {}, {mode}, {:.1} s",
+            "{} clients, {}, {mode}{tls}, {:.1} s",
             c.clients,
             c.workload,
             self.elapsed.as_secs_f64()
@@ -177,10 +186,88 @@ enum State {
 }
 
 struct Client {
-    stream: TcpStream,
+    link: Link,
     state: State,
     exchange: Exchange,
     started: Instant,
+}
+
+/// A client's connection: its socket, with TLS over it or not. As a
+/// non-blocking socket, its `read` and `write` move plaintext and say
+/// `WouldBlock` when they cannot; with TLS, [`Link::flush`] sends the
+/// records waiting, and must be called whenever the socket may take them.
+struct Link {
+    stream: TcpStream,
+    /// Boxed: a connection's state is a kilobyte.
+    tls: Option<Box<ClientConnection>>,
+}
+
+impl Link {
+    /// Sends the TLS records waiting; `Ok(false)` when the socket is full.
+    fn flush(&mut self) -> io::Result<bool> {
+        match &mut self.tls {
+            None => Ok(true),
+            Some(tls) => send_records(tls, &mut self.stream),
+        }
+    }
+}
+
+/// Writes `tls`'s records to `stream` until none are left (`Ok(true)`) or
+/// the socket is full (`Ok(false)`).
+fn send_records(tls: &mut ClientConnection, stream: &mut TcpStream) -> io::Result<bool> {
+    while tls.wants_write() {
+        match tls.write_tls(stream) {
+            Ok(_) => {}
+            Err(error) if error.kind() == ErrorKind::WouldBlock => return Ok(false),
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(true)
+}
+
+impl Write for Link {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        let Some(tls) = &mut self.tls else {
+            return self.stream.write(data);
+        };
+        // rustls holds a bounded amount (64 KiB) of plaintext to send: full,
+        // it takes nothing until the socket has taken its records.
+        let n = tls.writer().write(data)?;
+        send_records(tls, &mut self.stream)?;
+        if n == 0 && !data.is_empty() {
+            return Err(ErrorKind::WouldBlock.into());
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Link::flush(self).map(|_| ())
+    }
+}
+
+impl Read for Link {
+    /// Plaintext; `Ok(0)` at the end (a TLS server's close, with or without
+    /// its `close_notify`).
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let Some(tls) = &mut self.tls else {
+            return self.stream.read(buf);
+        };
+        loop {
+            match tls.reader().read(buf) {
+                Ok(n) => return Ok(n),
+                Err(error) if error.kind() == ErrorKind::WouldBlock => {}
+                Err(error) if error.kind() == ErrorKind::UnexpectedEof => return Ok(0),
+                Err(error) => return Err(error),
+            }
+            // Ok(0), the socket's end, is seen by the connection: its
+            // reader then says so.
+            tls.read_tls(&mut self.stream)?;
+            tls.process_new_packets()
+                .map_err(|error| io::Error::new(ErrorKind::InvalidData, error))?;
+            // The handshake's next messages, if any.
+            send_records(tls, &mut self.stream)?;
+        }
+    }
 }
 
 /// One request and its reply, as their bytes go out and come in.
@@ -279,12 +366,7 @@ impl Exchange {
 
     /// Writes what is next of the request to `stream` (`buf` is scratch
     /// room); `Ok(true)` once all of it is written.
-    fn write(
-        &mut self,
-        stream: &mut TcpStream,
-        request: &[u8],
-        buf: &mut [u8],
-    ) -> io::Result<bool> {
+    fn write(&mut self, stream: &mut Link, request: &[u8], buf: &mut [u8]) -> io::Result<bool> {
         match self {
             Exchange::Sum {
                 session,
@@ -445,15 +527,29 @@ pub fn run(config: Config) -> io::Result<Report> {
             ),
         ));
     }
+    // With TLS, one blocking handshake first: a certificate that fails a
+    // check stops the run with its reason, not with an error per request.
+    let tls = match &config.tls {
+        Some(tls) => {
+            let stream = net::connect(&config.to)?;
+            tls.handshake(stream, &config.to).map_err(|error| {
+                io::Error::other(format!("TLS with {} failed: {error}", config.to))
+            })?;
+            Some(tls.without_resumption())
+        }
+        None => None,
+    };
     let dial = Dial {
         addr,
+        to: config.to.clone(),
+        tls,
         close: config.close,
         workload,
         pipeline,
     };
     let mut clients: Vec<Option<Client>> = Vec::new();
     for i in 0..config.clients {
-        clients.push(Some(connect(&poll, addr, i, workload, pipeline)?));
+        clients.push(Some(dial.connect(&poll, i)?));
     }
     let start = Instant::now();
     let deadline = start + config.duration;
@@ -517,6 +613,10 @@ pub fn run(config: Config) -> io::Result<Report> {
 /// Where and how clients (re)connect.
 struct Dial {
     addr: SocketAddr,
+    /// The server as typed, whose host its certificate must name.
+    to: String,
+    /// Without resumption: each connection makes a full handshake.
+    tls: Option<TlsClient>,
     close: Close,
     workload: Workload,
     pipeline: usize,
@@ -533,12 +633,17 @@ impl Dial {
         // reply (it does not wait for the server's FIN): with a FIN, or with
         // a reset when asked (no TIME_WAIT on either side). Closing also
         // takes the socket out of the poller.
-        if let Some(old) = slot.take()
-            && self.close == Close::Reset
-        {
-            let _ = socket2::SockRef::from(&old.stream).set_linger(Some(Duration::ZERO));
+        if let Some(mut old) = slot.take() {
+            if self.close == Close::Reset {
+                let _ = socket2::SockRef::from(&old.link.stream).set_linger(Some(Duration::ZERO));
+            } else if let Some(tls) = &mut old.link.tls {
+                // A TLS client that is done says so (`close_notify`) before
+                // its FIN, if the socket takes it at once.
+                tls.send_close_notify();
+                let _ = send_records(tls, &mut old.link.stream);
+            }
         }
-        match connect(poll, self.addr, i, self.workload, self.pipeline) {
+        match self.connect(poll, i) {
             Ok(client) => *slot = Some(client),
             Err(error) => {
                 report.connect_errors += 1;
@@ -546,27 +651,29 @@ impl Dial {
             }
         }
     }
-}
 
-fn connect(
-    poll: &Poll,
-    addr: SocketAddr,
-    i: usize,
-    workload: Workload,
-    pipeline: usize,
-) -> io::Result<Client> {
-    let mut stream = TcpStream::connect(addr)?;
-    poll.registry().register(
-        &mut stream,
-        Token(i),
-        Interest::READABLE | Interest::WRITABLE,
-    )?;
-    Ok(Client {
-        stream,
-        state: State::Connecting,
-        exchange: Exchange::new(workload, pipeline),
-        started: Instant::now(),
-    })
+    /// A new client in slot `i`, its connection under way.
+    fn connect(&self, poll: &Poll, i: usize) -> io::Result<Client> {
+        let tls = match &self.tls {
+            Some(tls) => Some(Box::new(
+                tls.connection(&self.to)
+                    .map_err(|error| io::Error::other(error.to_string()))?,
+            )),
+            None => None,
+        };
+        let mut stream = TcpStream::connect(self.addr)?;
+        poll.registry().register(
+            &mut stream,
+            Token(i),
+            Interest::READABLE | Interest::WRITABLE,
+        )?;
+        Ok(Client {
+            link: Link { stream, tls },
+            state: State::Connecting,
+            exchange: Exchange::new(self.workload, self.pipeline),
+            started: Instant::now(),
+        })
+    }
 }
 
 enum Step {
@@ -579,9 +686,9 @@ enum Step {
 fn step(client: &mut Client, request: &[u8], buf: &mut [u8], latency: &mut Histogram<u64>) -> Step {
     loop {
         if let State::Connecting = client.state {
-            match client.stream.peer_addr() {
+            match client.link.stream.peer_addr() {
                 Ok(_) => {
-                    let _ = client.stream.set_nodelay(true);
+                    let _ = client.link.stream.set_nodelay(true);
                     client.started = Instant::now();
                     client.state = State::Exchanging;
                     if let Err(why) = client.exchange.begin(request) {
@@ -590,7 +697,7 @@ fn step(client: &mut Client, request: &[u8], buf: &mut [u8], latency: &mut Histo
                     continue;
                 }
                 Err(error) if error.kind() == ErrorKind::NotConnected => {
-                    if let Ok(Some(error)) | Err(error) = client.stream.take_error() {
+                    if let Ok(Some(error)) | Err(error) = client.link.stream.take_error() {
                         return Step::Failed(format!("connect: {error}"));
                     }
                     return Step::Blocked;
@@ -598,11 +705,15 @@ fn step(client: &mut Client, request: &[u8], buf: &mut [u8], latency: &mut Histo
                 Err(error) => return Step::Failed(format!("connect: {error}")),
             }
         }
+        // TLS records left from an earlier step go first.
+        if let Err(error) = client.link.flush() {
+            return Step::Failed(format!("send: {error}"));
+        }
         // Write until the request is sent or the socket is full; read when
         // there is nothing more to write, so that a large echo, which comes
         // back while it is being sent, cannot stall both sides.
         let write_blocked = client.exchange.written(request)
-            || match client.exchange.write(&mut client.stream, request, buf) {
+            || match client.exchange.write(&mut client.link, request, buf) {
                 // The whole request is out: the reply cannot be here yet,
                 // and its arrival is an event of its own.
                 Ok(true) => return Step::Blocked,
@@ -611,7 +722,7 @@ fn step(client: &mut Client, request: &[u8], buf: &mut [u8], latency: &mut Histo
                 Err(error) if error.kind() == ErrorKind::Interrupted => continue,
                 Err(error) => return Step::Failed(format!("send: {error}")),
             };
-        let input = match client.stream.read(buf) {
+        let input = match client.link.read(buf) {
             Ok(0) => None,
             Ok(n) => Some(buf.get(..n).unwrap_or_default()),
             Err(error) if error.kind() == ErrorKind::WouldBlock => {

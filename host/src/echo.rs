@@ -3,7 +3,7 @@
 
 use std::fmt;
 use std::io::{self, ErrorKind, IsTerminal, Read, Write};
-use std::net::{Shutdown, SocketAddr};
+use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::thread;
 
 use reseau_core::echo::{EchoSession, Event};
@@ -12,6 +12,7 @@ use crate::escape::{Quoted, TerminalWriter};
 use crate::exit;
 use crate::metrics::{Count, Counter, Families, Kind, Text};
 use crate::net::{self, Notify, Service};
+use crate::tls::client::{self, TlsClient, TlsError, TlsWriter};
 
 /// The echo server's default address, as in the course.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:6000";
@@ -64,6 +65,8 @@ impl Service for EchoService {
 pub enum EchoError {
     /// Could not connect.
     Connect { addr: String, error: io::Error },
+    /// The TLS handshake failed (`--tls`).
+    Tls { addr: String, error: Box<TlsError> },
     /// Reading the message or the echo failed.
     Io(io::Error),
 }
@@ -73,7 +76,7 @@ impl EchoError {
     /// failure, the rest a run-time one.
     pub fn exit_code(&self) -> u8 {
         match self {
-            EchoError::Connect { .. } => exit::SETUP,
+            EchoError::Connect { .. } | EchoError::Tls { .. } => exit::SETUP,
             EchoError::Io(_) => exit::FAILED,
         }
     }
@@ -85,6 +88,7 @@ impl fmt::Display for EchoError {
             EchoError::Connect { addr, error } => {
                 write!(f, "server not found at {addr}, cannot connect: {error}")
             }
+            EchoError::Tls { addr, error } => write!(f, "TLS with {addr} failed: {error}"),
             EchoError::Io(error) => error.fmt(f),
         }
     }
@@ -101,30 +105,77 @@ pub struct Sent {
     pub echoed: u64,
 }
 
-/// `reseau echo send`: sends `message` (or stdin, if `None`) to `addr`,
-/// half-closes, and copies what comes back to `out` until the server
-/// closes.
-pub fn send(addr: &str, message: Option<&[u8]>, out: &mut impl Write) -> Result<Sent, EchoError> {
+/// `reseau echo send`: sends `message` (or stdin, if `None`) to `addr`
+/// (over TLS with `tls`), half-closes, and copies what comes back to `out`
+/// until the server closes.
+pub fn send(
+    addr: &str,
+    message: Option<&[u8]>,
+    out: &mut impl Write,
+    tls: Option<&TlsClient>,
+) -> Result<Sent, EchoError> {
     let stream = net::connect(addr).map_err(|error| EchoError::Connect {
         addr: addr.to_string(),
         error,
     })?;
-    let mut writer = stream.try_clone().map_err(EchoError::Io)?;
     let owned = message.map(<[u8]>::to_vec);
+    match tls {
+        None => {
+            let writer = stream.try_clone().map_err(EchoError::Io)?;
+            exchange(stream, writer, owned, out)
+        }
+        Some(tls) => {
+            let stream = tls
+                .handshake(stream, addr)
+                .map_err(|error| EchoError::Tls {
+                    addr: addr.to_string(),
+                    error: Box::new(error),
+                })?;
+            let (reader, writer) = client::split(stream).map_err(EchoError::Io)?;
+            exchange(reader, writer, owned, out)
+        }
+    }
+}
+
+/// The sending side of an echo connection, which ends with a half-close.
+trait HalfClose: Write + Send + 'static {
+    /// Ends the sending direction; the other stays open.
+    fn close_write(&mut self) -> io::Result<()>;
+}
+
+impl HalfClose for TcpStream {
+    fn close_write(&mut self) -> io::Result<()> {
+        self.shutdown(Shutdown::Write)
+    }
+}
+
+impl HalfClose for TlsWriter {
+    fn close_write(&mut self) -> io::Result<()> {
+        self.shutdown()
+    }
+}
+
+/// Sends `message` (stdin if `None`) on `writer` and copies what `reader`
+/// gives to `out` until the end.
+fn exchange(
+    mut reader: impl Read,
+    mut writer: impl HalfClose,
+    message: Option<Vec<u8>>,
+    out: &mut impl Write,
+) -> Result<Sent, EchoError> {
     // Send from a thread while this one reads the echo: a server that
     // echoes as it reads would otherwise fill both directions and stall.
     let sending = thread::spawn(move || -> io::Result<u64> {
-        let sent = match owned {
+        let sent = match message {
             Some(bytes) => {
                 writer.write_all(&bytes)?;
                 bytes.len() as u64
             }
             None => io::copy(&mut io::stdin().lock(), &mut writer)?,
         };
-        writer.shutdown(Shutdown::Write)?;
+        writer.close_write()?;
         Ok(sent)
     });
-    let mut reader = stream;
     let mut echoed = 0u64;
     let mut buf = [0u8; 16 * 1024];
     let read_result = loop {
@@ -171,15 +222,19 @@ pub fn send(addr: &str, message: Option<&[u8]>, out: &mut impl Write) -> Result<
 /// escaped by [`crate::escape`]'s rule when stdout is a terminal, where a
 /// hostile server's bytes would otherwise drive it (newlines still end
 /// lines).
-pub fn send_to_stdout(addr: &str, message: Option<&[u8]>) -> Result<Sent, EchoError> {
+pub fn send_to_stdout(
+    addr: &str,
+    message: Option<&[u8]>,
+    tls: Option<&TlsClient>,
+) -> Result<Sent, EchoError> {
     let stdout = io::stdout();
     if stdout.is_terminal() {
         let mut out = TerminalWriter::new(stdout.lock());
-        let sent = send(addr, message, &mut out);
+        let sent = send(addr, message, &mut out, tls);
         let _ = out.finish();
         sent
     } else {
-        send(addr, message, &mut stdout.lock())
+        send(addr, message, &mut stdout.lock(), tls)
     }
 }
 

@@ -23,6 +23,7 @@ use reseau_host::net::{self, Limits, Server};
 use reseau_host::nic::{self, NicError};
 use reseau_host::resolve::{self, LookupError};
 use reseau_host::tls::cert::{self, CertError, CertRequest};
+use reseau_host::tls::client::{CaError, TlsClient};
 use reseau_host::tls::server::{ServerTls, TlsError, TlsFiles};
 use reseau_host::web::{
     self,
@@ -205,9 +206,37 @@ struct SumArgs {
     /// `native` carries 64-bit sums and error replies.
     #[arg(long, value_enum, default_value_t = Encoding::Pickle)]
     encoding: Encoding,
+    #[command(flatten)]
+    tls: ClientTlsArgs,
     /// The ints; with none, whitespace-separated ints are read from stdin.
     #[arg(allow_negative_numbers = true)]
     ints: Vec<String>,
+}
+
+/// How a client speaks TLS: `--ca` implies `--tls` (a CA to trust means
+/// a TLS server to check; forgetting `--tls` must not send in clear).
+#[derive(Args)]
+struct ClientTlsArgs {
+    /// Connect over TLS (1.2 or 1.3), checking the server's certificate
+    /// against the system's trust roots (or --ca) and the host of --to.
+    #[arg(long)]
+    tls: bool,
+    /// A PEM file of the CA certificates to trust (one or more), instead of
+    /// the system's roots; implies --tls.
+    #[arg(long, value_name = "FILE")]
+    ca: Option<PathBuf>,
+}
+
+impl ClientTlsArgs {
+    /// The TLS settings asked for, if any.
+    fn client(&self) -> Result<Option<TlsClient>, CliError> {
+        if !self.tls && self.ca.is_none() {
+            return Ok(None);
+        }
+        TlsClient::new(self.ca.as_deref())
+            .map(Some)
+            .map_err(CliError::Ca)
+    }
 }
 
 #[derive(Subcommand)]
@@ -236,6 +265,8 @@ struct SendArgs {
     /// The server.
     #[arg(long, default_value = echo::DEFAULT_ADDR)]
     to: String,
+    #[command(flatten)]
+    tls: ClientTlsArgs,
     /// The message; without it, stdin is sent.
     message: Option<String>,
 }
@@ -323,7 +354,8 @@ struct LoadArgs {
     /// Seconds to run.
     #[arg(long, default_value_t = 10.0)]
     duration: f64,
-    /// A new connection per request, as the course's client does.
+    /// A new connection per request, as the course's client does (with
+    /// --tls, a full handshake each: new TLS connections per second).
     #[arg(long)]
     connect_per_request: bool,
     /// How each connection is closed with --connect-per-request: fin, as
@@ -336,6 +368,8 @@ struct LoadArgs {
     /// request, to load a server on several cores.
     #[arg(long, default_value_t = 1)]
     pipeline: usize,
+    #[command(flatten)]
+    tls: ClientTlsArgs,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -403,6 +437,8 @@ enum CliError {
     Sum(SumError),
     /// `echo send`.
     Echo(EchoError),
+    /// `--ca`: the CA file (or the system's roots) cannot be used.
+    Ca(CaError),
     /// `resolve`.
     Lookup(LookupError),
     /// `nic`.
@@ -446,6 +482,7 @@ impl CliError {
             CliError::Tls(error) => error.exit_code(),
             CliError::Cert(error) => error.exit_code(),
             CliError::Usage(_)
+            | CliError::Ca(_)
             | CliError::Listen { .. }
             | CliError::ChatBind { .. }
             | CliError::Signals(_)
@@ -460,6 +497,7 @@ impl fmt::Display for CliError {
         match self {
             CliError::Sum(error) => error.fmt(f),
             CliError::Echo(error) => error.fmt(f),
+            CliError::Ca(error) => error.fmt(f),
             CliError::Lookup(error) => error.fmt(f),
             CliError::Nic(error) => error.fmt(f),
             CliError::Config(error) => error.fmt(f),
@@ -535,7 +573,9 @@ fn adder_serve(args: &AdderServeArgs) -> Result<(), CliError> {
 /// `reseau adder sum`: prints the sum.
 fn adder_sum(args: &SumArgs) -> Result<(), CliError> {
     let ints = (!args.ints.is_empty()).then_some(&args.ints[..]);
-    let sum = adder::sum(&args.to, args.encoding.into(), ints).map_err(CliError::Sum)?;
+    let tls = args.tls.client()?;
+    let sum =
+        adder::sum(&args.to, args.encoding.into(), ints, tls.as_ref()).map_err(CliError::Sum)?;
     println!("{sum}");
     Ok(())
 }
@@ -557,7 +597,8 @@ fn echo_serve(args: &EchoServeArgs) -> Result<(), CliError> {
 /// message is said on stderr, and is no failure.
 fn echo_send(args: &SendArgs) -> Result<(), CliError> {
     let message = args.message.as_deref().map(str::as_bytes);
-    let sent = echo::send_to_stdout(&args.to, message).map_err(CliError::Echo)?;
+    let tls = args.tls.client()?;
+    let sent = echo::send_to_stdout(&args.to, message, tls.as_ref()).map_err(CliError::Echo)?;
     if sent.echoed > 0 && sent.echoed < sent.sent {
         eprintln!(
             "reseau: the server echoed {} of the {} bytes sent",
@@ -671,6 +712,7 @@ fn load_test(to: String, load: &LoadArgs, workload: Workload) -> Result<(), CliE
         },
         workload,
         pipeline: load.pipeline,
+        tls: load.tls.client()?,
     };
     let report = bench::run(config).map_err(CliError::Bench)?;
     println!("{report}");

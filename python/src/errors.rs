@@ -5,14 +5,24 @@
 //! (`ConnectionRefusedError`, `TimeoutError`, ...), from the `io::Error`
 //! itself, as the course's `except OSError` expects.
 
+use std::io;
+
 use pyo3::create_exception;
-use pyo3::exceptions::{PyOSError, PyOverflowError, PyValueError};
+use pyo3::exceptions::{PyOSError, PyOverflowError, PyTimeoutError, PyValueError};
 use pyo3::prelude::*;
 use reseau_core::adder::native::ErrorCode;
 use reseau_core::adder::pickle::PickleError as CorePickleError;
 use reseau_core::adder::{EncodeError, Format};
 use reseau_core::frame::FrameError;
 use reseau_host::adder::SumError;
+use reseau_host::tls::client::{CaError, TlsError};
+
+// TLS failures raise the classes of Python's own `ssl` module, as the
+// course's `ssl.create_default_context(cafile=...)` clients do, so that
+// `except ssl.SSLCertVerificationError` (a `ValueError` and an `OSError`)
+// and `except ssl.SSLError` catch them the same way.
+pyo3::import_exception!(ssl, SSLError);
+pyo3::import_exception!(ssl, SSLCertVerificationError);
 
 create_exception!(
     reseau,
@@ -98,8 +108,37 @@ pub fn sum(error: SumError) -> PyErr {
         SumError::Encode(error) => encode(error),
         SumError::TooLong(_) => FrameTooLarge::new_err(error.to_string()),
         SumError::Connect { error, .. } | SumError::Io(error) => PyErr::from(error),
+        SumError::Tls { addr, error } => tls(&addr, *error),
         SumError::Closed(_) | SumError::Refused(_) => SumRefused::new_err(error.to_string()),
         SumError::BadReply | SumError::NotAnInt(_) => ProtocolError::new_err(error.to_string()),
+    }
+}
+
+/// A failed TLS handshake with `addr`: `ssl.SSLCertVerificationError` when
+/// a check of the server's certificate failed (the message says which:
+/// unknown issuer, name mismatch, expired), `TimeoutError` for a
+/// handshake that never ends, `OSError` for the socket's own failures,
+/// `ssl.SSLError` for the rest (an alert, a server that does not speak
+/// TLS).
+pub fn tls(addr: &str, error: TlsError) -> PyErr {
+    let message = format!("TLS with {addr} failed: {error}");
+    match error {
+        TlsError::Certificate { .. } => SSLCertVerificationError::new_err(message),
+        TlsError::Timeout => PyTimeoutError::new_err(message),
+        TlsError::Io(error) => PyErr::from(error),
+        TlsError::BadName(_) => PyValueError::new_err(message),
+        TlsError::Alert(_) | TlsError::Closed | TlsError::Protocol(_) => SSLError::new_err(message),
+    }
+}
+
+/// A `ca` that cannot be used: the `OSError` of a file that cannot be read
+/// (`FileNotFoundError`, ...), as `ssl.create_default_context(cafile=...)`
+/// raises; `ssl.SSLError` for a file with no valid certificate.
+pub fn ca(error: CaError) -> PyErr {
+    let message = error.to_string();
+    match error {
+        CaError::Read { error, .. } => PyErr::from(io::Error::new(error.kind(), message)),
+        _ => SSLError::new_err(message),
     }
 }
 

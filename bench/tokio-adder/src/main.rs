@@ -8,22 +8,32 @@
 //! peer closes; an invalid request (not a pickled list of ints, or a sum that
 //! does not fit a `u32`) closes the connection.
 //!
+//! With `--tls-cert FILE --tls-key FILE` (PEM), the same protocol over TLS
+//! the usual tokio-rustls way: a `TlsAcceptor` of a rustls `ServerConfig`
+//! (ring provider, TLS 1.2 and 1.3, rustls' defaults otherwise), the
+//! handshake in the connection's task.
+//!
 //! This is a comparison peer for benchmarks only; it is not published.
 
 use std::error::Error;
 use std::fmt;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use tokio::io::AsyncWriteExt;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
 use tokio_util::codec::{FramedRead, LengthDelimitedCodec};
 
 const DEFAULT_BIND: &str = "127.0.0.1:7001";
 const MAX_FRAME_LENGTH: usize = 64 * 1024 * 1024;
 
-const USAGE: &str = "usage: tokio-adder [--bind ADDR]   (default 127.0.0.1:7001)";
+const USAGE: &str =
+    "usage: tokio-adder [--bind ADDR] [--tls-cert FILE --tls-key FILE]   (default 127.0.0.1:7001)";
 
 /// Why a request was refused; the connection is closed after any of these.
 #[derive(Debug)]
@@ -56,9 +66,12 @@ fn answer(payload: &[u8]) -> Result<u32, BadRequest> {
     u32::try_from(sum).map_err(|_| BadRequest::OutOfRange(sum))
 }
 
-async fn serve(stream: TcpStream) -> Result<(), Box<dyn Error + Send + Sync>> {
-    stream.set_nodelay(true)?;
-    let (read_half, mut write_half) = stream.into_split();
+/// Answers the requests read from `read_half` on `write_half`, in order.
+async fn serve<R, W>(read_half: R, mut write_half: W) -> Result<(), Box<dyn Error + Send + Sync>>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
     let codec = LengthDelimitedCodec::builder()
         .length_field_length(4)
         .little_endian()
@@ -68,39 +81,102 @@ async fn serve(stream: TcpStream) -> Result<(), Box<dyn Error + Send + Sync>> {
     while let Some(frame) = frames.next().await {
         let total = answer(&frame?)?;
         write_half.write_all(&total.to_le_bytes()).await?;
+        write_half.flush().await?;
     }
     Ok(())
 }
 
-fn parse_args() -> Result<String, String> {
-    let mut bind = DEFAULT_BIND.to_owned();
+/// One connection: plain, or TLS when there is an acceptor.
+async fn connection(
+    stream: TcpStream,
+    tls: Option<TlsAcceptor>,
+) -> Result<(), Box<dyn Error + Send + Sync>> {
+    stream.set_nodelay(true)?;
+    match tls {
+        None => {
+            let (read_half, write_half) = stream.into_split();
+            serve(read_half, write_half).await
+        }
+        Some(acceptor) => {
+            let stream = acceptor.accept(stream).await?;
+            let (read_half, write_half) = tokio::io::split(stream);
+            serve(read_half, write_half).await
+        }
+    }
+}
+
+struct Options {
+    bind: String,
+    tls_cert: Option<String>,
+    tls_key: Option<String>,
+}
+
+fn parse_args() -> Result<Options, String> {
+    let mut options = Options {
+        bind: DEFAULT_BIND.to_owned(),
+        tls_cert: None,
+        tls_key: None,
+    };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--bind" => bind = args.next().ok_or("--bind needs an address")?,
+        let (name, inline) = match arg.split_once('=') {
+            Some((name, value)) => (name.to_owned(), Some(value.to_owned())),
+            None => (arg.clone(), None),
+        };
+        let mut value = || {
+            inline
+                .clone()
+                .or_else(|| args.next())
+                .ok_or(format!("{name} needs a value"))
+        };
+        match name.as_str() {
+            "--bind" => options.bind = value()?,
+            "--tls-cert" => options.tls_cert = Some(value()?),
+            "--tls-key" => options.tls_key = Some(value()?),
             "-h" | "--help" => {
                 println!("{USAGE}");
                 std::process::exit(0);
             }
-            other => match other.strip_prefix("--bind=") {
-                Some(addr) => bind = addr.to_owned(),
-                None => return Err(format!("unknown argument {other:?}")),
-            },
+            other => return Err(format!("unknown argument {other:?}")),
         }
     }
-    Ok(bind)
+    Ok(options)
+}
+
+/// The acceptor of `--tls-cert` and `--tls-key`, if both are given. (ring:
+/// rustls 0.23.48 deprecates its provider for lacking post-quantum groups.)
+#[allow(deprecated)]
+fn acceptor(options: &Options) -> Result<Option<TlsAcceptor>, String> {
+    let (cert, key) = match (&options.tls_cert, &options.tls_key) {
+        (None, None) => return Ok(None),
+        (Some(cert), Some(key)) => (cert, key),
+        _ => return Err("--tls-cert and --tls-key go together".to_owned()),
+    };
+    let chain = CertificateDer::pem_file_iter(cert)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| format!("{cert}: {e}"))?;
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| format!("{key}: {e}"))?;
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+    .map_err(|e| e.to_string())?
+    .with_no_client_auth()
+    .with_single_cert(chain, key)
+    .map_err(|e| format!("the certificate and key: {e}"))?;
+    Ok(Some(TlsAcceptor::from(Arc::new(config))))
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
-    let bind = match parse_args() {
-        Ok(bind) => bind,
+    let (options, tls) = match parse_args().and_then(|o| acceptor(&o).map(|tls| (o, tls))) {
+        Ok(parsed) => parsed,
         Err(msg) => {
             eprintln!("tokio-adder: {msg}\n{USAGE}");
             std::process::exit(2);
         }
     };
-    let listener = TcpListener::bind(&bind).await?;
+    let listener = TcpListener::bind(&options.bind).await?;
     let local: SocketAddr = listener.local_addr()?;
     eprintln!("listening on {local}");
     loop {
@@ -113,8 +189,9 @@ async fn main() -> Result<(), Box<dyn Error>> {
                 continue;
             }
         };
+        let tls = tls.clone();
         tokio::spawn(async move {
-            if let Err(e) = serve(stream).await {
+            if let Err(e) = connection(stream, tls).await {
                 eprintln!("{peer}: closing: {e}");
             }
         });

@@ -18,13 +18,17 @@ Servers (bind at construction; run() in the foreground, start()/stop() or
     AdderServer, EchoServer, WebServer
 
 Clients:
-    EchoClient(host, port).run(message) -> bytes
-    sum(ints, host, port, encoding) -> int
+    EchoClient(host, port, tls=False, ca=None).run(message) -> bytes
+    sum(ints, host, port, encoding, tls=False, ca=None) -> int
+    (tls=True: TLS, the server's certificate checked against ca, a PEM
+    file, or the system's roots; a ca implies tls)
     Chat(host, port): join(), send(), receive(), close(), or run() on stdin
 
 Errors: ProtocolError (a ValueError) and its subclasses FrameTooLarge,
 MalformedRequest, PickleError, CommandError, SumRefused; network failures
-are OSError subclasses (ConnectionRefusedError, TimeoutError, ...).
+are OSError subclasses (ConnectionRefusedError, TimeoutError, ...); a
+certificate that fails a check raises ssl.SSLCertVerificationError, another
+failed TLS handshake ssl.SSLError, as Python's ssl module does.
 
 The GIL is released while Rust blocks (servers, clients) or works on large
 inputs, so other Python threads keep running.

@@ -216,13 +216,22 @@ class WebServer(_Server):
 class EchoClient:
     """The course's echo client."""
 
-    def __new__(cls, host: str = "127.0.0.1", port: int = 6000) -> Self: ...
+    def __new__(
+        cls,
+        host: str = "127.0.0.1",
+        port: int = 6000,
+        tls: bool = False,
+        ca: Optional[Union[str, os.PathLike[str]]] = None,
+    ) -> Self: ...
     @property
     def host(self) -> str:
         """The server's host."""
     @property
     def port(self) -> int:
         """The server's port."""
+    @property
+    def tls(self) -> bool:
+        """True when the client speaks TLS (tls=True or a ca)."""
     def run(self, message: Union[str, bytes, bytearray]) -> bytes:
         """Sends message and returns the echoed bytes."""
 
@@ -231,5 +240,7 @@ def sum(
     host: str = "127.0.0.1",
     port: int = 6001,
     encoding: _Encoding = "pickle",
+    tls: bool = False,
+    ca: Optional[Union[str, os.PathLike[str]]] = None,
 ) -> int:
     """Asks the adder server at host:port for the sum of ints."""
