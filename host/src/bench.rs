@@ -5,7 +5,7 @@
 //! One thread drives every client with mio, so the generator costs little
 //! CPU next to the server it measures on the same machine. With `--tls`,
 //! each connection is a rustls `ClientConnection` over the non-blocking
-//! socket ([`Link`]), its bytes moved here as the servers' runtime moves
+//! socket (`Link`), its bytes moved here as the servers' runtime moves
 //! theirs; with `--connect-per-request` too, every connection makes a full
 //! handshake (no resumption), as a new client process does.
 

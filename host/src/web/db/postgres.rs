@@ -2,7 +2,7 @@
 //!
 //! Crate: `postgres` (synchronous, like the handler threads that call it;
 //! it runs `tokio-postgres` on a small current-thread runtime of its own
-//! per connection). The pool is [`Pool`], a few lines over a `Mutex` and a
+//! per connection). The pool is `Pool`, a few lines over a `Mutex` and a
 //! `Condvar`, rather than `r2d2`: the two things it must do -- bound the
 //! connections and the wait for one, and drop a connection that died --
 //! are what we test here; `r2d2` adds a crate, a reaper thread and its own
