@@ -233,7 +233,45 @@ def report(rows, duration, connections):
             '%.2f' % used['postgres'] if 'postgres' in used else '-',
             '%.2f' % used['haproxy'] if 'haproxy' in used else '-',
             used.get('wrk', 0), per))
+    lines += ['', estimate(rows, duration)]
     return '\n'.join(lines) + '\n'
+
+
+# Cores of each machine in the paper estimate.
+CORES = 8
+
+
+def estimate(rows, duration):
+    """What the measured CPU per request gives on machines of their own:
+    each process's CPU seconds over the requests it served, and the
+    requests/s that CORES cores would give it when nothing else shares
+    them. The two-instance rows are the ones that include HAProxy."""
+    lines = [
+        'Paper estimate for machines of their own (%d cores each), from the CPU per request '
+        'of each process in the rows above (CPU seconds / requests; the cores it would '
+        'take alone): requests/s = %d cores x 1000 / (ms of CPU per request). It ignores the network between '
+        'machines (a round trip per query instead of loopback), and for POST the disk: '
+        'each commit waits for a WAL flush, which group commit shares between concurrent '
+        'writers.' % (CORES, CORES),
+        '',
+        '| route | setup | reseau ms CPU/request | one instance, req/s | postgres ms CPU/request '
+        '| one database, req/s | haproxy ms CPU/request | one HAProxy, req/s |',
+        '|---|---|---:|---:|---:|---:|---:|---:|',
+    ]
+    for name, route, rate, _p99, _errors, used, _per in rows:
+        requests = max(rate * duration, 1)
+        cells = []
+        for group in ('reseau', 'postgres', 'haproxy'):
+            if group in used and used[group] > 0:
+                ms = 1000.0 * used[group] / requests
+                cells += ['%.3f' % ms, '%.0f' % (CORES * 1000.0 / ms)]
+            else:
+                cells += ['-', '-']
+        lines.append('| %s | %s | %s |' % (route, name, ' | '.join(cells)))
+    lines += ['', 'Instances per database = (one database, req/s) / (one instance, req/s) '
+              'for the same route: past that, more instances do not help, the database is '
+              'the bound.']
+    return '\n'.join(lines)
 
 
 if __name__ == '__main__':

@@ -13,6 +13,7 @@ DATA_DIR holds what one run of bench/run measured:
              load generator CPU s, MB/s ("-"), connect errors, first error
   facts.tsv  key, value: the single measurements (memory, criterion, sizes)
   codec.md   python/bench/bench_codec.py's report
+  deploy.md  bench/deploy.py's table (SQLite, PostgreSQL, two instances behind HAProxy)
 TEMPLATE is Markdown with {{name}} placeholders; every one must be known
 here or be a key of meta.tsv or facts.tsv, else this fails (exit 2).
 """
@@ -68,6 +69,8 @@ class Data:
         self.limits = open(limits, encoding='utf-8').read().strip() if os.path.exists(limits) else '(not run)'
         codec = os.path.join(d, 'codec.md')
         self.codec = open(codec, encoding='utf-8').read().strip() if os.path.exists(codec) else '(not run)'
+        deploy = os.path.join(d, 'deploy.md')
+        self.deploy = open(deploy, encoding='utf-8').read().strip() if os.path.exists(deploy) else '(not run)'
 
     def stats(self, scen):
         """Per server: medians and error totals; per peer: the per-round ratios."""
@@ -294,6 +297,7 @@ def main():
         'core_table': lambda: core_table(data),
         'drivers_table': lambda: drivers_table(data),
         'codec': lambda: data.codec,
+        'deploy': lambda: data.deploy,
         'web_limits': lambda: data.limits,
     }
     missing = []
