@@ -44,7 +44,19 @@ def curl(cert, url, *extra):
     return int(status or 0), body
 
 
+def readme_prints_the_config():
+    """README's "Several machines" code block is haproxy.cfg, byte for byte:
+    the file this test runs is the one a reader copies."""
+    with open(os.path.join(HERE, 'haproxy.cfg')) as f:
+        cfg = f.read()
+    with open(os.path.join(HERE, '..', '..', 'README.md')) as f:
+        readme = f.read()
+    if '```\n' + cfg + '```\n' not in readme:
+        sys.exit('FAIL: README.md does not print tests/deploy/haproxy.cfg as it is')
+
+
 def main():
+    readme_prints_the_config()
     with tempfile.TemporaryDirectory(prefix='reseau-readme-') as d, Cluster() as pg:
         subprocess.run([common.RESEAU, 'cert', '--host', 'localhost', '--out', d],
                        check=True, capture_output=True, timeout=20)
