@@ -3,7 +3,7 @@
 //! clients trust the certificate (`--tls --ca`).
 
 use std::fmt;
-use std::fs::OpenOptions;
+use std::fs::{DirBuilder, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
@@ -113,12 +113,21 @@ pub fn make(hosts: &[String], days: u32) -> Result<(String, String), CertError> 
 }
 
 /// Writes `bytes` to a new file of mode `mode` (or over an old one, with
-/// `force`; its mode is set again).
+/// `force`; its mode is set again), making its folder first if it is
+/// missing (`--out tls/` on a fresh clone), as `mkdir -p` would.
 fn write_file(file: &Path, bytes: &[u8], mode: u32, force: bool) -> Result<(), CertError> {
     let failed = |error| CertError::Write {
         file: file.to_owned(),
         error,
     };
+    if let Some(folder) = file.parent().filter(|p| !p.as_os_str().is_empty()) {
+        use std::os::unix::fs::DirBuilderExt;
+        DirBuilder::new()
+            .recursive(true)
+            .mode(0o755)
+            .create(folder)
+            .map_err(failed)?;
+    }
     let mut options = OpenOptions::new();
     options.write(true).mode(mode);
     if force {
@@ -137,4 +146,28 @@ fn write_file(file: &Path, bytes: &[u8], mode: u32, force: bool) -> Result<(), C
     out.set_permissions(std::fs::Permissions::from_mode(mode))
         .map_err(failed)?;
     out.write_all(bytes).map_err(failed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn a_missing_folder_is_made_and_the_key_is_private() {
+        let root = std::env::temp_dir().join(format!("reseau-cert-{}", std::process::id()));
+        let folder = root.join("a/b");
+        let request = CertRequest {
+            hosts: vec!["localhost".to_owned()],
+            cert: folder.join("cert.pem"),
+            key: folder.join("key.pem"),
+            days: 1,
+            force: false,
+        };
+        let written = write(&request);
+        let mode = std::fs::metadata(&request.key).map(|m| m.permissions().mode() & 0o777);
+        let _ = std::fs::remove_dir_all(&root);
+        assert!(written.is_ok(), "{written:?}");
+        assert_eq!(mode.ok(), Some(0o600));
+    }
 }
