@@ -79,3 +79,19 @@ CONFIGS = [
 
 for config in CONFIGS:
     write("web_config", config)
+
+# db_url's: a first byte whose low bit 1 puts `postgresql://` before the
+# rest (b"\x01..."); 0 keeps the text as it is.
+URLS = [
+    b"\x01u:pw@h:5/d",
+    b"\x01u:p@w/x@h/d",
+    b"\x01h/d?password=pw&sslmode=disable",
+    b"\x01h/d?pass%77ord=pw",
+    b"\x01h/d?application_name=x:pw@y",
+    b"\x01u:pw@[::1]:5432,h2:5433/d?connect_timeout=3",
+    b"\x00postgres://u:pw@h/d?PASSWORD=x",
+    b"\x00users.db",
+]
+
+for url in URLS:
+    write("db_url", url)

@@ -273,6 +273,17 @@ fn a_password_is_masked_wherever_the_url_puts_it() {
             "postgres://u:pw@h/d?PASSWORD=x",
             "postgres://u:***@h/d?PASSWORD=***",
         ),
+        // The postgres crate decodes a key: this is its password too.
+        (
+            "postgresql://h/d?pass%77ord=pw",
+            "postgresql://h/d?pass%77ord=***",
+        ),
+        // The crate's user info runs to the first `@`, even in the query:
+        // its password here is `pw`.
+        (
+            "postgresql://h/d?application_name=x:pw@y",
+            "postgresql://h/d?application_name=x:***@y",
+        ),
     ];
     for (url, shown) in cases {
         assert_eq!(mask_password(url), shown, "{url}");
