@@ -23,7 +23,7 @@ use std::sync::{Mutex, OnceLock};
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use reseau_host::web::api;
-use reseau_host::web::db::Db;
+use reseau_host::web::db::{Db, Location};
 use reseau_host_fuzz::json::{SumAnswer, sum_answer};
 use serde_json::{Value, json};
 
@@ -207,7 +207,7 @@ fn site() -> &'static Site {
         let dir = base.join(std::process::id().to_string());
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("a folder for the database");
-        let db = Db::open(&dir.join("site.db")).expect("the database opens");
+        let db = Db::open(&Location::Sqlite(dir.join("site.db")), 1).expect("the database opens");
         let names = db.names().expect("the names").into_iter().collect();
         Site {
             db,
