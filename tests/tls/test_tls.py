@@ -229,19 +229,21 @@ class Course(unittest.TestCase):
     @unittest.skipUnless(tool("openssl"), "openssl is not installed")
     def test_openssl_tls12(self):
         out = s_client(self.server.port("web"), self.cert, "-tls1_2").stdout.decode()
-        self.assertRegex(out, r"Protocol\s*: TLSv1\.2")
+        # The handshake's own line: the session block after it needs the
+        # server's session ticket, which may come after s_client printed.
+        self.assertRegex(out, r"New, TLSv1\.2, Cipher is ")
 
     @unittest.skipUnless(tool("openssl"), "openssl is not installed")
     def test_openssl_tls13(self):
         out = s_client(self.server.port("web"), self.cert, "-tls1_3").stdout.decode()
-        self.assertRegex(out, r"Protocol\s*: TLSv1\.3")
+        self.assertRegex(out, r"New, TLSv1\.3, Cipher is ")
 
     @unittest.skipUnless(tool("openssl"), "openssl is not installed")
     def test_openssl_tls11_is_refused_by_the_server(self):
         done = s_client(self.server.port("web"), self.cert, "-tls1_1", "-cipher", "DEFAULT:@SECLEVEL=0")
         # The client offered TLS 1.1 (it wrote its hello); the server's alert
-        # refused it (rustls answers handshake_failure).
-        self.assertRegex(done.stdout + done.stderr, rb"sslv3 alert (handshake failure|protocol version)")
+        # refused it: rustls answers handshake_failure.
+        self.assertIn(b"sslv3 alert handshake failure", done.stdout + done.stderr)
 
     @unittest.skipUnless(tool("openssl"), "openssl is not installed")
     def test_alpn_http11_is_negotiated(self):
