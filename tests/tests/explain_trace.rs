@@ -130,7 +130,7 @@ fn a_bare_pickle_is_read_as_a_payload_and_says_so() {
     assert_eq!(out.code(), Some(0), "{out:?}");
     assert_eq!(
         out.stderr,
-        ["explain: read as a payload without its 4-byte length (--frame says otherwise)"]
+        ["explain: no 4-byte length first: read as a bare payload (--frame reads it as a frame)"]
     );
     assert_eq!(
         out.stdout.last().map(String::as_str),
