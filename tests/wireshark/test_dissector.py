@@ -29,6 +29,7 @@ import os
 import pickle
 import pickletools
 import random
+import re
 import shutil
 import signal
 import socket
@@ -53,8 +54,33 @@ TIMEOUT = 10.0
 # total fits the 4-byte reply.
 INTS = [1, 2, 300, 70000, -5, 2**31 - 1, -(2**31 - 1), 2**40, -2**40,
         2**100, -2**100, 2**127 - 1, -(2**127 - 1), 7]
+# Booleans: INT's I01 and I00 in protocols 0 and 1, NEWTRUE and NEWFALSE from
+# protocol 2 on; sent as the course's client sends any bytes (--raw-file).
+BOOL_PICKLES = [pickle.dumps([True, False, 3], protocol) for protocol in (0, 1, 2)]
 # A GLOBAL: what a pickle that runs code starts with. The server refuses it.
 GLOBAL_PICKLE = b'\x80\x02cposix\nsystem\nq\x00X\x02\x00\x00\x00idq\x01\x85q\x02Rq\x03.'
+# Payloads the server refuses, one rule each (PROTOCOL.md, "Errors"): each
+# on its own connection, which the server closes without a reply.
+REFUSED_PICKLES = [
+    b'(lp0\nI010\na.',                                   # not a canonical decimal
+    b'\x80\x02]r\x00\x00\x01\x00.',                      # memo index 65536
+    b'\x80\x02](\x8b\xff\xff\xff\xffe.',                 # LONG4's negative length
+    pickle.dumps([1], 2) + b'K\x01',                     # bytes after STOP
+    b'\x80\x04\x95\x20\x00\x00\x00\x00\x00\x00\x00]\x94.', # FRAME past STOP
+    b'\x80\x06].',                                       # protocol 6
+    b'\x80\x02]].',                                      # a second list
+    b'\x80\x02](K\x01',                                  # ends before STOP
+    b'\x80\x02](M\x01',                                  # ends inside an argument
+    pickle.dumps([-5], 2),                               # sum below the u32 reply
+    pickle.dumps([2**130], 2),                           # int beyond 128 bits
+    b'\x80\x02]q\x00N.',                                 # None
+]
+# Native payloads answered with an error reply.
+REFUSED_NATIVE = [
+    b'\xfe\x02\x02',                                     # Version
+    b'\xfe\x01\x02\x80',                                 # cut inside a varint
+    b'\xfe\x01' + b'\xff' * 10 + b'\x01',                # varint over 10 bytes
+]
 NATIVE_INTS = [1, -2, 300, 9223372036854775807, -9223372036854775807]
 ECHO_MESSAGE = b'Hello World! \x1b[2J "quoted" \\ end\n'
 CHAT_TEXT = 'Bonjour \x1b[31m rouge'
@@ -199,6 +225,20 @@ def native_pipelined(port):
     return frames
 
 
+def native_request(port, payload):
+    """One native request on its own connection; its reply is read."""
+    s = socket.create_connection(('127.0.0.1', port), timeout=TIMEOUT)
+    s.sendall(struct.pack('I', len(payload)) + payload)
+    reply = b''
+    while len(reply) < 8:
+        chunk = s.recv(64)
+        if not chunk:
+            break
+        reply += chunk
+    s.close()
+    return reply
+
+
 def zigzag_varint(n):
     z = (n << 1) ^ (n >> 63)
     out = b''
@@ -217,14 +257,33 @@ def drive(ports, reseau):
     for protocol in range(pickle.HIGHEST_PROTOCOL + 1):
         out = adder_client(ports['adder'], '--protocol', protocol, *INTS)
         if out.stdout.strip() != str(sum(INTS)).encode():
-            raise RuntimeError('protocol %d: unexpected reply %r' % (protocol, out.stdout))
+            raise RuntimeError('protocol %d: unexpected reply %r %r'
+                               % (protocol, out.stdout, out.stderr))
         sent['pickle'].append(pickle.dumps(INTS, protocol))
+    for payload in BOOL_PICKLES:
+        with tempfile.NamedTemporaryFile(suffix='.bin') as f:
+            f.write(struct.pack('I', len(payload)) + payload)
+            f.flush()
+            out = adder_client(ports['adder'], '--raw-file', f.name)
+            if out.stdout.strip() != b'4':
+                raise RuntimeError('booleans: unexpected reply %r' % out.stdout)
     with tempfile.NamedTemporaryFile(suffix='.bin') as f:
         f.write(struct.pack('I', len(GLOBAL_PICKLE)) + GLOBAL_PICKLE)
         f.flush()
         out = adder_client(ports['adder'], '--raw-file', f.name)
         if out.stdout.strip() != b'closed':
             raise RuntimeError('the GLOBAL pickle was not refused: %r' % out.stdout)
+    for payload in REFUSED_PICKLES:
+        with tempfile.NamedTemporaryFile(suffix='.bin') as f:
+            f.write(struct.pack('I', len(payload)) + payload)
+            f.flush()
+            out = adder_client(ports['adder'], '--raw-file', f.name)
+            if out.stdout.strip() != b'closed':
+                raise RuntimeError('not refused: %r: %r' % (payload, out.stdout))
+    for payload in REFUSED_NATIVE:
+        reply = native_request(ports['adder'], payload)
+        if reply[6:7] != b'\x01':   # FE 01, then the tag of Error
+            raise RuntimeError('no error reply to %r: %r' % (payload, reply))
     split_ints = list(range(-50, 400, 7))
     sent['split'], reply = split_request(ports['adder'], split_ints)
     if reply != struct.pack('I', sum(split_ints)):
@@ -297,7 +356,7 @@ def capture(reseau, workdir):
             stop(proc)
         for f in logs + [tshark_err]:
             f.close()
-    return ports, pcap, sent
+    return ports, pcap, sent, logs[0].name
 
 
 def dissect(pcap, ports, *extra):
@@ -323,8 +382,9 @@ def field(element, name):
 class Pdu:
     """One reseau_adder item of the dissection: a request frame or a reply."""
 
-    def __init__(self, stream, frame, proto):
+    def __init__(self, stream, srcport, frame, proto):
         self.stream = stream
+        self.srcport = srcport
         self.frame = frame
         self.proto = proto
         self.message = field(proto, 'reseau_adder.message').get('show')
@@ -394,11 +454,12 @@ def parse_pdml(pdml):
         for proto in packet.findall('proto'):
             protos.setdefault(proto.get('name'), []).append(proto)
         frame = int(field(protos['frame'][0], 'frame.number').get('show'))
-        stream = None
+        stream = srcport = None
         if 'tcp' in protos:
             stream = int(field(protos['tcp'][0], 'tcp.stream').get('show'))
+            srcport = int(field(protos['tcp'][0], 'tcp.srcport').get('show'))
         for proto in protos.get('reseau_adder', []):
-            pdus.append(Pdu(stream, frame, proto))
+            pdus.append(Pdu(stream, srcport, frame, proto))
         for proto in protos.get('reseau_echo', []):
             echo.append(proto)
         for proto in protos.get('reseau_chat', []):
@@ -448,20 +509,26 @@ def explain(reseau, data, reply=False):
     return groups
 
 
+I128 = range(-2**127, 2**127)
+
+
 def comparable(row):
-    """What the dissector and explain must agree on in a row."""
+    """What the dissector and explain must agree on in a row. explain has no
+    running sum while it is beyond 128 bits; the dissector shows it exact."""
     out = {k: row[k] for k in ('offset', 'len', 'field', 'hex') if k in row}
-    for k in ('value', 'sum'):
-        if row.get(k) is not None:
-            out[k] = row[k]
+    if row.get('value') is not None:
+        out['value'] = row['value']
+    if row.get('sum') is not None and row['sum'] in I128:
+        out['sum'] = row['sum']
     return out
 
 
 def setUpModule():
     workdir = tempfile.mkdtemp(prefix='reseau-wireshark-')
-    ports, pcap, sent = capture(RESEAU, workdir)
+    ports, pcap, sent, adder_log = capture(RESEAU, workdir)
     pdus, echo, chat = parse_pdml(dissect(pcap, ports, '-T', 'pdml'))
     STATE.update(ports=ports, pcap=pcap, sent=sent, pdus=pdus, echo=echo, chat=chat,
+                 adder_log=adder_log,
                  workdir=workdir, streams=stream_bytes(pcap, ports['adder']))
 
 
@@ -490,6 +557,13 @@ def pickle_requests():
             if payload[:1] != b'\xfe':
                 out.append((pdu, payload))
     return out
+
+
+def cpython_requests():
+    """The pickle requests that CPython wrote (and the GLOBAL one, which
+    pickletools reads too)."""
+    made = STATE['sent']['pickle'] + BOOL_PICKLES + [STATE['sent']['split'], GLOBAL_PICKLE]
+    return [(pdu, payload) for pdu, payload in pickle_requests() if payload in made]
 
 
 def genops_rows(payload):
@@ -559,10 +633,12 @@ class AdderAgainstExplain(unittest.TestCase):
                             'ints': int(pdu.value('reseau_adder.ints'))}
                     theirs = {k: verdict[k] for k in ('verdict', 'sum', 'ints')}
                 else:
-                    refused = field(pdu.proto, 'reseau_adder.refused')
-                    start = int(field(pdu.proto, 'reseau_adder.length').get('pos'))
-                    mine = {'verdict': 'refused', 'offset': int(refused.get('pos')) - start}
-                    theirs = {'verdict': 'refused', 'offset': verdict['offset'] - group['start']}
+                    # The byte the refusal names, from the frame's start.
+                    at = pdu.value('reseau_adder.refused_at')
+                    mine = {'verdict': 'refused', 'offset': None if at is None else int(at)}
+                    offset = verdict.get('offset')
+                    theirs = {'verdict': 'refused',
+                              'offset': None if offset is None else offset - group['start']}
                 verdicts.append((mine, theirs))
         self.assertGreaterEqual(len(verdicts), 12)
         self.assertEqual([m for m, _ in verdicts], [t for _, t in verdicts])
@@ -573,7 +649,7 @@ class AdderAgainstCPython(unittest.TestCase):
 
     def test_opcodes_match_pickletools(self):
         compared = 0
-        for pdu, payload in pickle_requests():
+        for pdu, payload in cpython_requests():
             expected = genops_rows(payload)
             refused = [i for i, r in enumerate(expected) if r['field'] not in ACCEPTED]
             if refused:
@@ -582,16 +658,16 @@ class AdderAgainstCPython(unittest.TestCase):
                     for r in pdu.rows() if r['field'] not in ('length', 'unread')]
             self.assertEqual(mine, expected, 'frame %d' % pdu.frame)
             compared += 1
-        # Protocols 0 to 5, the GLOBAL one and the split one.
-        self.assertEqual(compared, pickle.HIGHEST_PROTOCOL + 3)
+        # Protocols 0 to 5, the booleans, the GLOBAL one and the split one.
+        self.assertEqual(compared, pickle.HIGHEST_PROTOCOL + 3 + len(BOOL_PICKLES))
 
     def test_sums_match_python(self):
         sums = []
-        for pdu, payload in pickle_requests():
+        for pdu, payload in cpython_requests():
             names = {op.name for op, _, _ in pickletools.genops(payload)}
             if names <= ACCEPTED:   # only a list of ints: safe to load
                 sums.append((int(pdu.value('reseau_adder.sum')), sum(pickle.loads(payload))))
-        self.assertEqual(len(sums), pickle.HIGHEST_PROTOCOL + 2)
+        self.assertEqual(len(sums), pickle.HIGHEST_PROTOCOL + 2 + len(BOOL_PICKLES))
         self.assertEqual([m for m, _ in sums], [p for _, p in sums])
 
     def test_every_protocol_is_dissected(self):
@@ -609,6 +685,36 @@ class AdderAgainstCPython(unittest.TestCase):
              expert is not None),
             (4 + GLOBAL_PICKLE.index(b'c'), len(GLOBAL_PICKLE) - GLOBAL_PICKLE.index(b'c'),
              '0x63', True))
+
+
+class AdderAgainstTheServer(unittest.TestCase):
+    """The refusals, against the server's own log of each connection."""
+
+    def test_refusals_match_the_server_log(self):
+        logged = {}
+        for line in read(STATE['adder_log']).decode('utf-8', 'replace').splitlines():
+            match = re.match(r'adder: 127\.0\.0\.1:(\d+): .*?protocol error: (.*); closed by server$',
+                             line)
+            if match:
+                logged[int(match.group(1))] = match.group(2)
+        refused = {}
+        for pdu, _ in pickle_requests():
+            f = field(pdu.proto, 'reseau_adder.refused')
+            if f is not None:
+                refused[pdu.srcport] = f.get('show')
+        self.assertEqual((len(refused), refused), (len(REFUSED_PICKLES) + 1, logged))
+
+
+    def test_refused_at_is_the_byte_the_log_names(self):
+        pairs = []
+        for pdu, _ in pickle_requests():
+            f = field(pdu.proto, 'reseau_adder.refused')
+            match = f is not None and re.search(r' at byte (\d+)', f.get('show'))
+            if match:
+                # The message counts from the payload, the field from the frame.
+                pairs.append((int(pdu.value('reseau_adder.refused_at')), 4 + int(match.group(1))))
+        self.assertEqual((len(pairs), [m for m, _ in pairs]),
+                         (len(REFUSED_PICKLES) - 3, [n for _, n in pairs]))
 
 
 class AdderTcp(unittest.TestCase):
@@ -640,16 +746,16 @@ class AdderNative(unittest.TestCase):
         self.assertEqual([int(f.get('show')) for f in fields(pdu.proto, 'reseau_adder.native_int')],
                          NATIVE_INTS)
 
-    def test_overflow_reply_is_an_error(self):
+    def test_error_replies(self):
         errors = [p.value('reseau_adder.reply_error') for p in pdus_of('reply')
                   if p.value('reseau_adder.reply_error') is not None]
-        self.assertEqual(errors, ['Overflow'])
+        self.assertEqual(errors, ['Version', 'Malformed', 'Malformed', 'Overflow'])
 
     def test_pickle_replies_are_the_sums(self):
         replies = [int(p.value('reseau_adder.reply')) for p in pdus_of('reply')
                    if p.value('reseau_adder.reply') is not None]
         self.assertEqual(replies, [sum(INTS)] * (pickle.HIGHEST_PROTOCOL + 1)
-                         + [sum(pickle.loads(STATE['sent']['split']))])
+                         + [4] * len(BOOL_PICKLES) + [sum(pickle.loads(STATE['sent']['split']))])
 
 
 class EchoAndChat(unittest.TestCase):

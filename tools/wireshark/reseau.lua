@@ -20,8 +20,9 @@
 -- the server does not read it). Each item's bytes are the bytes `reseau
 -- explain` gives the same row, so the two can be compared (tests/wireshark).
 --
--- Wireshark 3.6 and 4.x (Lua 5.2: numbers are doubles, so ints beyond 2^53
--- are computed with the small decimal big-int below, or Wireshark's Int64).
+-- Wireshark 3.6 and 4.x, Lua 5.2 to 5.4 (no bit32: 5.4 has none). In Lua 5.2
+-- numbers are doubles, so ints beyond 2^53 are computed with the small
+-- decimal big-int below, or Wireshark's Int64/UInt64.
 
 local adder = Proto("reseau_adder", "reseau integer adder")
 local echo = Proto("reseau_echo", "reseau echo")
@@ -238,6 +239,8 @@ local f = {
     native_int = ProtoField.int64("reseau_adder.native_int", "Int (postcard zigzag varint)"),
     refused = ProtoField.string("reseau_adder.refused", "Refused", base.NONE,
         "the bytes the server does not read, and why"),
+    refused_at = ProtoField.uint32("reseau_adder.refused_at", "Refused at byte", base.DEC, nil,
+        nil, "the byte the server's verdict names, from the frame's first byte"),
     ints = ProtoField.uint32("reseau_adder.ints", "Ints"),
     sum = ProtoField.string("reseau_adder.sum", "Sum", base.NONE,
         "the request's sum, which the server answers"),
@@ -248,7 +251,7 @@ local f = {
 }
 adder.fields = {
     f.length, f.format, f.pickle, f.native, f.message, f.op, f.opcode, f.proto, f.frame_len, f.memo, f.arg_len,
-    f.text, f.int, f.running_sum, f.magic, f.version, f.native_int, f.refused, f.ints, f.sum,
+    f.text, f.int, f.running_sum, f.magic, f.version, f.native_int, f.refused, f.refused_at, f.ints, f.sum,
     f.reply, f.reply_sum, f.reply_error,
 }
 
@@ -274,11 +277,12 @@ local MAX_LINE = 48
 -- (core/src/adder/pickle.rs, `Stack`): which opcodes may come next.
 ---------------------------------------------------------------------------
 
--- Thrown (as a table) by the opcode readers: the server's message and the
--- byte (frame offset) where it stops reading; at = nil for the end of the
--- payload.
-local function refusal(message, at)
-    return { refused = message, at = at }
+-- A refusal: the server's message, and the byte (frame offset) where it
+-- stops reading (at = nil: at the end of the payload). `named` says whether
+-- the server's verdict names that byte: a payload cut short is refused at
+-- its end, not at the opcode it cuts. The opcode readers throw these.
+local function refusal(message, at, named)
+    return { refused = message, at = at, named = named ~= false and at ~= nil }
 end
 
 local function forbidden(code, at, payload_start)
@@ -294,7 +298,7 @@ end
 
 -- The payload ends before STOP; `at`: the opcode cut short, if any.
 local function truncated(at)
-    return refusal("pickle payload ends before its STOP opcode", at)
+    return refusal("pickle payload ends before its STOP opcode", at, false)
 end
 
 -- The int opcodes move the stack as one more item (pickle.rs `int`).
@@ -533,18 +537,22 @@ local function pickle_verdict(st)
     return big_tostring(st.sum)
 end
 
--- Shows the bytes from `at` (nil: none left) to the end of the frame as
--- refused, with the reason as an expert info.
-local function add_refused(tree, tvb, at, stop, message)
+-- Shows refusal `r`: the bytes from `r.at` (nil: none left) to the end of
+-- the frame, which the server does not read, with its message as an expert
+-- info; the byte it names; for a pickle, the opcode it stopped at.
+local function add_refused(tree, tvb, r, stop, pickle_opcode)
     local item
-    if at and at < stop then
-        item = tree:add(f.refused, tvb(at, stop - at), message)
+    if r.at and r.at < stop then
+        item = tree:add(f.refused, tvb(r.at, stop - r.at), r.refused)
     else
-        item = tree:add(f.refused, message):set_generated()
+        item = tree:add(f.refused, r.refused):set_generated()
     end
-    item:add_proto_expert_info(ef.refused, message)
-    if at and at < stop then
-        item:add(f.opcode, tvb(at, 1))
+    item:add_proto_expert_info(ef.refused, r.refused)
+    if r.named then
+        item:add(f.refused_at, r.at):set_generated()
+    end
+    if pickle_opcode and r.at and r.at < stop then
+        item:add(f.opcode, tvb(r.at, 1))
     end
 end
 
@@ -561,20 +569,20 @@ local function dissect_pickle(tvb, tree, start, stop)
         local ok, len, what = pcall(read_opcode, st, tvb, at)
         if not ok then
             if type(len) ~= "table" then error(len) end    -- a bug here, not a refusal
-            add_refused(ptree, tvb, len.at, stop, len.refused)
+            add_refused(ptree, tvb, len, stop, true)
             return "refused: " .. len.refused
         end
         add_opcode_item(st, tvb, ptree, at, len, what)
         at = at + len
     end
     if st.stack ~= "done" then
-        add_refused(ptree, tvb, nil, stop, truncated().refused)
+        add_refused(ptree, tvb, truncated(), stop, true)
         return "refused: " .. truncated().refused
     end
     tree:add(f.ints, st.count):set_generated()
     local sum, why = pickle_verdict(st)
     if not sum then
-        add_refused(tree, tvb, nil, stop, why)
+        add_refused(tree, tvb, refusal(why), stop)
         return "refused: " .. why
     end
     tree:add(f.sum, sum):set_generated()
@@ -594,7 +602,7 @@ local function read_varint(tvb, at, stop)
         if at + i >= stop then return nil, "cut" end
         local byte = tvb(at + i, 1):uint()
         if i == 9 and byte > 1 then return nil, "bad" end
-        value = value:bor(UInt64(bit32.band(byte, 0x7f)):lshift(7 * i))
+        value = value:bor(UInt64(byte % 128):lshift(7 * i))
         if byte < 0x80 then return i + 1, value end
     end
     return nil, "bad"
@@ -607,15 +615,20 @@ local function unzigzag(u)
     return Int64(half)
 end
 
+-- A native request refused with error reply `code` (see refusal()).
+local function native_error(code, at, named)
+    return refusal(string.format("Error(%s): %s", code, NATIVE_ERROR_TEXT[code]), at, named)
+end
+
 local function dissect_native(tvb, tree, start, stop)
     local ntree = tree:add(f.native, tvb(start, stop - start))
     ntree:add(f.magic, tvb(start, 1))
     if stop - start < 2 then
-        add_refused(ntree, tvb, nil, stop, "Error(Malformed): " .. NATIVE_ERROR_TEXT.Malformed)
+        add_refused(ntree, tvb, native_error("Malformed"), stop)
         return "Error(Malformed)"
     end
     if tvb(start + 1, 1):uint() ~= 1 then
-        add_refused(ntree, tvb, start + 1, stop, "Error(Version): " .. NATIVE_ERROR_TEXT.Version)
+        add_refused(ntree, tvb, native_error("Version", start + 1), stop)
         return "Error(Version)"
     end
     ntree:add(f.version, tvb(start + 1, 1))
@@ -623,7 +636,8 @@ local function dissect_native(tvb, tree, start, stop)
     while at < stop do
         local len, value = read_varint(tvb, at, stop)
         if not len then
-            add_refused(ntree, tvb, at, stop, "Error(Malformed): " .. NATIVE_ERROR_TEXT.Malformed)
+            -- A varint cut by the frame's end is refused at the end.
+            add_refused(ntree, tvb, native_error("Malformed", at, value ~= "cut"), stop)
             return "Error(Malformed)"
         end
         local int = unzigzag(value)
@@ -635,7 +649,7 @@ local function dissect_native(tvb, tree, start, stop)
     end
     tree:add(f.ints, count):set_generated()
     if not big_within(sum, I64_MIN, I64_MAX) then
-        add_refused(tree, tvb, nil, stop, "Error(Overflow): " .. NATIVE_ERROR_TEXT.Overflow)
+        add_refused(tree, tvb, native_error("Overflow"), stop)
         return "Error(Overflow)"
     end
     tree:add(f.sum, big_tostring(sum)):set_generated()
@@ -684,7 +698,7 @@ local function dissect_request(tvb, tree)
     end
     if len == 0 then
         tree:add(f.format, "pickle"):set_generated()
-        add_refused(tree, tvb, nil, 4, truncated().refused)
+        add_refused(tree, tvb, truncated(), 4)
         return "pickle, refused: " .. truncated().refused
     end
     if tvb(4, 1):uint() == 0xfe then
