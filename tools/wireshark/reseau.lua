@@ -146,20 +146,27 @@ local function big_from_decimal(s)
     return big_trim(x)
 end
 
--- 256^n.
+-- 256^n, computed once for each n (LONG1 and LONG4 need them for their
+-- negative ints).
+local POW256 = {}
+
 local function big_pow256(n)
-    local x = big_small(1)
-    for _ = 1, n do mag_mul_add(x, 256, 0) end
-    return x
+    if not POW256[n] then
+        local x = big_small(1)
+        for _ = 1, n do mag_mul_add(x, 256, 0) end
+        POW256[n] = x
+    end
+    return POW256[n]
 end
 
--- The two's-complement little-endian int in `n` bytes of `tvb` at `offset`
--- (n <= 16 here: longer LONG1/LONG4 arguments are reduced first).
-local function big_from_le(tvb, offset, n)
+-- The two's-complement little-endian int in the `n` bytes of the string
+-- `data` after `offset` (n <= 16 here: longer LONG1/LONG4 arguments are
+-- reduced first).
+local function big_from_le(data, offset, n)
     local x = { neg = false }
-    for i = n - 1, 0, -1 do mag_mul_add(x, 256, tvb(offset + i, 1):uint()) end
+    for i = n, 1, -1 do mag_mul_add(x, 256, data:byte(offset + i)) end
     big_trim(x)
-    if n > 0 and tvb(offset + n - 1, 1):uint() >= 0x80 then
+    if n > 0 and data:byte(offset + n) >= 0x80 then
         x = big_add(x, big_neg(big_pow256(n)))
     end
     return x
@@ -174,6 +181,54 @@ local ZERO = big_small(0)
 
 local function big_within(x, lo, hi)
     return big_cmp(x, lo) >= 0 and big_cmp(x, hi) <= 0
+end
+
+-- A big int from a Lua integer (exact: under 2^53).
+local function big_from_number(n)
+    local x = big_small(math.abs(n))
+    x.neg = n < 0 and #x > 0
+    return x
+end
+
+-- An int of the list: a Lua number when small (BININT1, BININT2, BININT,
+-- booleans, most native ints), a big int otherwise.
+local function int_string(v)
+    if type(v) == "number" then return string.format("%d", v) end
+    return big_tostring(v)
+end
+
+-- The running sum of a frame's ints, and their count: big + small, where
+-- small is a Lua number that stays exact (under 2^53 in magnitude) and big
+-- a big int (nil for 0) that takes the big ints, and small when it would
+-- leave that range. Most ints are small: adding one allocates nothing.
+local EXACT = 2 ^ 53
+
+local function new_sum()
+    return { small = 0, big = nil, count = 0 }
+end
+
+local function sum_add(s, v)
+    s.count = s.count + 1
+    if type(v) == "number" then
+        local t = s.small + v
+        if t > -EXACT and t < EXACT then
+            s.small = t
+            return
+        end
+        v = big_from_number(v)
+    end
+    s.big = big_add(big_add(s.big or big_small(0), big_from_number(s.small)), v)
+    s.small = 0
+end
+
+local function sum_big(s)
+    if not s.big then return big_from_number(s.small) end
+    return big_add(s.big, big_from_number(s.small))
+end
+
+local function sum_string(s)
+    if not s.big then return int_string(s.small) end
+    return big_tostring(sum_big(s))
 end
 
 ---------------------------------------------------------------------------
@@ -242,6 +297,8 @@ local f = {
     refused_at = ProtoField.uint32("reseau_adder.refused_at", "Refused at byte", base.DEC, nil,
         nil, "the byte the server's verdict names, from the frame's first byte"),
     ints = ProtoField.uint32("reseau_adder.ints", "Ints"),
+    hidden = ProtoField.uint32("reseau_adder.hidden", "Items not shown", base.DEC, nil, nil,
+        "read and summed, past the 'Opcodes shown per frame' preference"),
     sum = ProtoField.string("reseau_adder.sum", "Sum", base.NONE,
         "the request's sum, which the server answers"),
     reply = ProtoField.uint32("reseau_adder.reply", "Reply (sum)", base.DEC, nil, nil,
@@ -251,7 +308,7 @@ local f = {
 }
 adder.fields = {
     f.length, f.format, f.pickle, f.native, f.message, f.op, f.opcode, f.proto, f.frame_len, f.memo, f.arg_len,
-    f.text, f.int, f.running_sum, f.magic, f.version, f.native_int, f.refused, f.refused_at, f.ints, f.sum,
+    f.text, f.int, f.running_sum, f.magic, f.version, f.native_int, f.refused, f.refused_at, f.ints, f.hidden, f.sum,
     f.reply, f.reply_sum, f.reply_error,
 }
 
@@ -265,6 +322,11 @@ local ef = {
         expert.group.MALFORMED, expert.severity.ERROR),
 }
 adder.experts = { ef.refused, ef.frame_limit, ef.bad_reply }
+
+-- A request of a million ints would be millions of tree items: past this
+-- many per frame, opcodes are summed without an item each.
+adder.prefs.max_shown = Pref.uint("Opcodes shown per frame", 100000,
+    "Pickle opcodes (or native ints) shown per frame; the rest are read and summed")
 
 local DEFAULT_MAX_FRAME = 67108864
 local MAX_MEMO_INDEX = 65535
@@ -302,8 +364,10 @@ local function truncated(at)
 end
 
 -- The int opcodes move the stack as one more item (pickle.rs `int`).
+local INT_MOVES = { marked = "marked", list = "item", list_marked = "list_marked" }
+
 local function push_int(st, code, at)
-    local next_stack = ({ marked = "marked", list = "item", list_marked = "list_marked" })[st.stack]
+    local next_stack = INT_MOVES[st.stack]
     if st.stack == "done" then
         error(refusal(string.format("bytes after the pickle's STOP opcode, at byte %d",
             at - st.payload_start), at))
@@ -334,31 +398,6 @@ local function is_canonical(s)
     return s == "0" or s:match("^%-?[1-9]%d*$") ~= nil
 end
 
--- The text argument of INT, LONG or PUT at `at + 1`, up to its "\n".
--- Returns the text and the opcode's whole length.
-local function line_arg(st, tvb, code, at)
-    local first = at + 1
-    local avail = st.payload_end - first
-    for i = 0, math.min(avail, MAX_LINE + 1) - 1 do
-        if tvb(first + i, 1):uint() == 0x0a then
-            return (i > 0 and tvb(first, i):string() or ""), i + 2
-        end
-        if i == MAX_LINE then break end
-    end
-    if avail > MAX_LINE then
-        -- The 49th byte is not the newline: too long to be an i128 (or a
-        -- memo index).
-        if code == 0x70 then
-            error(refusal(string.format(
-                "pickle text number at byte %d is not a canonical decimal integer (no leading zero, '+', space, '_' or other base)",
-                at - st.payload_start), at))
-        end
-        error(refusal(string.format("pickle int at byte %d does not fit in 128 bits",
-            at - st.payload_start), at))
-    end
-    error(truncated(at))
-end
-
 local function bad_literal(st, at)
     return refusal(string.format(
         "pickle text number at byte %d is not a canonical decimal integer (no leading zero, '+', space, '_' or other base)",
@@ -370,16 +409,43 @@ local function out_of_range(st, at)
         at - st.payload_start), at)
 end
 
+-- The text argument of INT, LONG or PUT at `at + 1`, up to its "\n".
+-- Returns the text and the opcode's whole length.
+local function line_arg(st, code, at)
+    local first = at + 1
+    local avail = st.payload_end - first
+    -- The newline within the first MAX_LINE + 1 bytes, if there.
+    local newline = st.data:find("\n", first + 1, true)
+    if newline and newline - 1 - first <= math.min(avail - 1, MAX_LINE) then
+        local len = newline - 1 - first
+        return st.data:sub(first + 1, first + len), len + 2
+    end
+    if avail > MAX_LINE then
+        -- The 49th byte is not the newline: too long to be an i128 (or a
+        -- memo index).
+        if code == 0x70 then error(bad_literal(st, at)) end
+        error(out_of_range(st, at))
+    end
+    error(truncated(at))
+end
+
+
 -- LONG1/LONG4's argument: n bytes of little-endian two's complement. The
 -- low 16 bytes make the i128; any byte above must repeat the sign
 -- (pickle.rs `LongBytes`).
-local function long_value(st, tvb, first, n, at)
-    if n <= 16 then return big_from_le(tvb, first, n) end
-    local value = big_from_le(tvb, first, 16)
+local function long_value(st, first, n, at)
+    if n <= 6 then
+        -- Under 2^47: a Lua number is exact.
+        local data, v = st.data, 0
+        for i = first + n, first + 1, -1 do v = v * 256 + data:byte(i) end
+        if v >= 2 ^ (8 * n - 1) then v = v - 2 ^ (8 * n) end
+        return v
+    end
+    if n <= 16 then return big_from_le(st.data, first, n) end
+    local value = big_from_le(st.data, first, 16)
     local fill = value.neg and 0xff or 0x00
-    local high = tvb(first + 16, n - 16):bytes()
-    for i = 0, high:len() - 1 do
-        if high:get_index(i) ~= fill then error(out_of_range(st, at)) end
+    for i = first + 17, first + n do
+        if st.data:byte(i) ~= fill then error(out_of_range(st, at)) end
     end
     return value
 end
@@ -387,78 +453,93 @@ end
 -- Reads the opcode at `at`: returns its length, and what it says as
 -- { value = big int } for an int, { arg_field, arg_value } for the others.
 -- Throws a refusal (the server's rule and message) for anything else.
-local function read_opcode(st, tvb, at)
-    local code = tvb(at, 1):uint()
+-- The unsigned little-endian int in the n bytes after the opcode at `at`.
+local function arg_le(st, at, n)
+    if st.payload_end - at < 1 + n then error(truncated(at)) end
+    local data, v = st.data, 0
+    for i = at + 1 + n, at + 2, -1 do v = v * 256 + data:byte(i) end
+    return v
+end
+
+-- What read_opcode says of a small int: one table for them all (it is
+-- used before the next opcode is read), so that the common case allocates
+-- nothing.
+local SMALL_INT = {}
+
+local function small_int(v)
+    SMALL_INT.int = v
+    return SMALL_INT
+end
+
+local function read_opcode(st, at)
+    local data = st.data
+    local code = data:byte(at + 1)
     local avail = st.payload_end - at
-    local function need(n)
-        if avail < n then error(truncated(at)) end
+    local function le(n) return arg_le(st, at, n) end
+    if code == 0x4b and st.stack == "list_marked" and avail >= 2 then
+        -- The common case, CPython's MARK BININT1 ... APPENDS: no
+        -- closure, no table.
+        return 2, small_int(data:byte(at + 2))
     end
     if st.stack == "done" then
         error(refusal(string.format("bytes after the pickle's STOP opcode, at byte %d",
             at - st.payload_start), at))
     end
     if code == 0x80 and at == st.payload_start then          -- PROTO
-        need(2)
-        local protocol = tvb(at + 1, 1):uint()
+        local protocol = le(1)
         if protocol > HIGHEST_PROTOCOL then
             error(refusal(string.format("pickle protocol %d is not supported (0 to %d are)",
                 protocol, HIGHEST_PROTOCOL), at))
         end
-        return 2, { field = f.proto, value = protocol, range = tvb(at + 1, 1) }
+        return 2, { field = f.proto, value = protocol }
     elseif code == 0x95 then                                 -- FRAME
-        need(9)
-        local len = tvb(at + 1, 8):le_uint64()
-        -- Where the frame's bytes end, in payload offsets (a length past
-        -- 2^53 is past any payload: its precision does not matter).
-        local frame_end = (at + 9 - st.payload_start) + len:tonumber()
+        -- A length past 2^53 is past any payload: the double's precision
+        -- does not matter for the check; the item shows the exact UInt64.
+        local len = le(8)
+        local frame_end = (at + 9 - st.payload_start) + len
         if frame_end > st.frame_end then st.frame_end = frame_end end
-        return 9, { field = f.frame_len, value = len, range = tvb(at + 1, 8) }
+        return 9, { field = f.frame_len, uint64 = true }
     elseif code == 0x4b then                                 -- BININT1
-        need(2)
+        local v = le(1)
         push_int(st, code, at)
-        return 2, { int = big_small(tvb(at + 1, 1):uint()) }
+        return 2, small_int(v)
     elseif code == 0x4d then                                 -- BININT2
-        need(3)
+        local v = le(2)
         push_int(st, code, at)
-        return 3, { int = big_small(tvb(at + 1, 2):le_uint()) }
-    elseif code == 0x4a then                                 -- BININT
-        need(5)
+        return 3, small_int(v)
+    elseif code == 0x4a then                                 -- BININT: signed
+        local v = le(4)
+        if v >= 0x80000000 then v = v - 0x100000000 end
         push_int(st, code, at)
-        return 5, { int = big_from_le(tvb, at + 1, 4) }
+        return 5, small_int(v)
     elseif code == 0x88 or code == 0x89 then                 -- NEWTRUE, NEWFALSE
         push_int(st, code, at)
-        return 1, { int = big_small(code == 0x88 and 1 or 0) }
+        return 1, { int = code == 0x88 and 1 or 0 }
     elseif code == 0x8a or code == 0x8b then                 -- LONG1, LONG4
         local width = code == 0x8a and 1 or 4
-        need(1 + width)
-        local n = width == 1 and tvb(at + 1, 1):uint() or tvb(at + 1, 4):le_uint()
+        local n = le(width)
         if n > 0x7fffffff then
             -- CPython reads LONG4's length as a signed int.
             error(refusal(string.format("pickle LONG4 at byte %d has a negative length",
                 at - st.payload_start), at))
         end
-        need(1 + width + n)
-        local value = n == 0 and big_small(0) or long_value(st, tvb, at + 1 + width, n, at)
+        if avail < 1 + width + n then error(truncated(at)) end
+        local value = n == 0 and 0 or long_value(st, at + 1 + width, n, at)
         push_int(st, code, at)
-        return 1 + width + n, { int = value, arg_len = n, arg_range = tvb(at + 1, width) }
-    elseif code == 0x71 then                                 -- BINPUT
-        need(2)
-        check_memo(st, code, at)
-        return 2, { field = f.memo, value = tvb(at + 1, 1):uint(), range = tvb(at + 1, 1) }
-    elseif code == 0x72 then                                 -- LONG_BINPUT
-        need(5)
-        local index = tvb(at + 1, 4):le_uint()
+        return 1 + width + n, { int = value, arg_len = n, width = width }
+    elseif code == 0x71 or code == 0x72 then                 -- BINPUT, LONG_BINPUT
+        local index = le(code == 0x71 and 1 or 4)
         if index > MAX_MEMO_INDEX then
             error(refusal(string.format("pickle memo index at byte %d is over the limit of %d",
                 at - st.payload_start, MAX_MEMO_INDEX), at))
         end
         check_memo(st, code, at)
-        return 5, { field = f.memo, value = index, range = tvb(at + 1, 4) }
+        return code == 0x71 and 2 or 5, { field = f.memo, value = index }
     elseif code == 0x94 then                                 -- MEMOIZE
         check_memo(st, code, at)
         return 1, {}
     elseif code == 0x49 or code == 0x4c then                 -- INT, LONG
-        local text, len = line_arg(st, tvb, code, at)
+        local text, len = line_arg(st, code, at)
         local digits = text
         if code == 0x49 and (text == "00" or text == "01") then
             -- What CPython writes for False and True.
@@ -471,16 +552,16 @@ local function read_opcode(st, tvb, at)
         local value = big_from_decimal(digits)
         if not big_within(value, I128_MIN, I128_MAX) then error(out_of_range(st, at)) end
         push_int(st, code, at)
-        return len, { int = value, text = text, text_range = tvb(at + 1, len - 1) }
+        return len, { int = value, text = text }
     elseif code == 0x70 then                                 -- PUT
-        local text, len = line_arg(st, tvb, code, at)
+        local text, len = line_arg(st, code, at)
         if not is_canonical(text) or text:sub(1, 1) == "-" then error(bad_literal(st, at)) end
         if #text > 5 or tonumber(text) > MAX_MEMO_INDEX then
             error(refusal(string.format("pickle memo index at byte %d is over the limit of %d",
                 at - st.payload_start, MAX_MEMO_INDEX), at))
         end
         check_memo(st, code, at)
-        return len, { field = f.memo, value = tonumber(text), range = tvb(at + 1, len - 1) }
+        return len, { field = f.memo, value = tonumber(text), text = text }
     elseif MOVES[code] then                                  -- MARK, lists, APPEND(S), STOP
         local next_stack = MOVES[code][st.stack]
         if not next_stack then error(misplaced(code, at, st.payload_start)) end
@@ -501,40 +582,49 @@ local function read_opcode(st, tvb, at)
 end
 
 -- One opcode's item: its name, the opcode byte, its argument and, for an
--- int, its value and the running sum.
+-- int, its value and the running sum (already added).
 local function add_opcode_item(st, tvb, tree, at, len, what)
-    local code = tvb(at, 1):uint()
+    local code = st.data:byte(at + 1)
     local name = opcode_name(code)
     local item = tree:add(f.op, tvb(at, len), name)
     item:add(f.opcode, tvb(at, 1))
+    -- The argument's bytes: after the opcode, without a text's newline.
+    local arg_len = what.text and len - 2 or len - 1
+    local arg = arg_len > 0 and tvb(at + 1, arg_len) or nil
     if what.int then
-        st.sum = big_add(st.sum, what.int)
-        st.count = st.count + 1
-        if what.arg_len then item:add_le(f.arg_len, what.arg_range, what.arg_len) end
-        if what.text then item:add(f.text, what.text_range, what.text) end
-        local value = big_tostring(what.int)
-        local sum = big_tostring(st.sum)
-        local vrange = len > 1 and tvb(at + 1, len - 1) or tvb(at, 1)
-        item:add(f.int, vrange, value)
+        local value = int_string(what.int)
+        local sum = sum_string(st.sum)
+        if what.width then
+            item:add_le(f.arg_len, tvb(at + 1, what.width))
+            arg = what.arg_len > 0 and tvb(at + 1 + what.width, what.arg_len) or nil
+        end
+        if what.text then item:add(f.text, arg or tvb(at + 1, 1), what.text) end
+        item:add(f.int, arg or tvb(at, 1), value)
         item:add(f.running_sum, tvb(at, len), sum):set_generated()
         item:set_text(string.format("%s %s (sum %s)", name, value, sum))
+    elseif what.uint64 then
+        item:add_le(what.field, arg)
+        item:set_text(string.format("%s %s", name, tostring(arg:le_uint64())))
     elseif what.field then
-        item:add(what.field, what.range, what.value)
+        item:add(what.field, arg or tvb(at + 1, 1), what.value)
         item:set_text(string.format("%s %s", name, tostring(what.value)))
+    else
+        item:set_text(name)
     end
 end
 
 -- The verdict on a pickle request whose STOP was read: the sum, or why
 -- the server refuses it (it must fit the 4-byte unsigned reply).
 local function pickle_verdict(st)
-    if not big_within(st.sum, I128_MIN, I128_MAX) then
+    local sum = sum_big(st.sum)
+    if not big_within(sum, I128_MIN, I128_MAX) then
         return nil, "the sum does not fit in 128 bits"
     end
-    if not big_within(st.sum, ZERO, U32_MAX) then
+    if not big_within(sum, ZERO, U32_MAX) then
         return nil, string.format("sum %s does not fit the 4-byte unsigned reply (0 to 4294967295)",
-            big_tostring(st.sum))
+            big_tostring(sum))
     end
-    return big_tostring(st.sum)
+    return big_tostring(sum)
 end
 
 -- Shows refusal `r`: the bytes from `r.at` (nil: none left) to the end of
@@ -556,37 +646,57 @@ local function add_refused(tree, tvb, r, stop, pickle_opcode)
     end
 end
 
+-- Past the "Opcodes shown per frame" preference, opcodes are read and
+-- summed but not shown: one item says how many.
+local function add_hidden(tree, hidden)
+    if hidden > 0 then
+        tree:add(f.hidden, hidden):set_generated()
+    end
+end
+
 -- A pickle payload from `start` to `stop` of the frame `tvb`. Returns a
 -- one-line summary for the Info column.
 local function dissect_pickle(tvb, tree, start, stop)
     local ptree = tree:add(f.pickle, tvb(start, stop - start))
+    -- The opcodes are read from a Lua string of the frame: far cheaper
+    -- than a TvbRange a byte; ranges are made only for the items shown.
     local st = {
         stack = "empty", payload_start = start, payload_end = stop, frame_end = 0,
-        sum = big_small(0), count = 0,
+        sum = new_sum(), data = tvb:raw(0, stop),
     }
-    local at = start
-    while at < stop do
-        local ok, len, what = pcall(read_opcode, st, tvb, at)
-        if not ok then
-            if type(len) ~= "table" then error(len) end    -- a bug here, not a refusal
-            add_refused(ptree, tvb, len, stop, true)
-            return "refused: " .. len.refused
+    local at, shown, hidden = start, 0, 0
+    local max_shown = adder.prefs.max_shown
+    local ok, err = pcall(function()
+        while at < stop do
+            local len, what = read_opcode(st, at)
+            if what.int then sum_add(st.sum, what.int) end
+            if shown < max_shown then
+                add_opcode_item(st, tvb, ptree, at, len, what)
+                shown = shown + 1
+            else
+                hidden = hidden + 1
+            end
+            at = at + len
         end
-        add_opcode_item(st, tvb, ptree, at, len, what)
-        at = at + len
+    end)
+    add_hidden(ptree, hidden)
+    if not ok then
+        if type(err) ~= "table" then error(err, 0) end    -- a bug here, not a refusal
+        add_refused(ptree, tvb, err, stop, true)
+        return "refused: " .. err.refused
     end
     if st.stack ~= "done" then
         add_refused(ptree, tvb, truncated(), stop, true)
         return "refused: " .. truncated().refused
     end
-    tree:add(f.ints, st.count):set_generated()
+    tree:add(f.ints, st.sum.count):set_generated()
     local sum, why = pickle_verdict(st)
     if not sum then
         add_refused(tree, tvb, refusal(why), stop)
         return "refused: " .. why
     end
     tree:add(f.sum, sum):set_generated()
-    return string.format("%d ints, sum %s", st.count, sum)
+    return string.format("%d ints, sum %s", st.sum.count, sum)
 end
 
 ---------------------------------------------------------------------------
@@ -632,28 +742,35 @@ local function dissect_native(tvb, tree, start, stop)
         return "Error(Version)"
     end
     ntree:add(f.version, tvb(start + 1, 1))
-    local sum, count, at = big_small(0), 0, start + 2
+    local sum, at, shown, hidden = new_sum(), start + 2, 0, 0
     while at < stop do
         local len, value = read_varint(tvb, at, stop)
         if not len then
             -- A varint cut by the frame's end is refused at the end.
+            add_hidden(ntree, hidden)
             add_refused(ntree, tvb, native_error("Malformed", at, value ~= "cut"), stop)
             return "Error(Malformed)"
         end
         local int = unzigzag(value)
-        sum = big_add(sum, big_from_decimal(tostring(int)))
-        count = count + 1
-        local item = ntree:add(f.native_int, tvb(at, len), int)
-        item:add(f.running_sum, tvb(at, len), big_tostring(sum)):set_generated()
+        local n = int:tonumber()
+        sum_add(sum, (n > -EXACT and n < EXACT) and n or big_from_decimal(tostring(int)))
+        if shown < adder.prefs.max_shown then
+            local item = ntree:add(f.native_int, tvb(at, len), int)
+            item:add(f.running_sum, tvb(at, len), sum_string(sum)):set_generated()
+            shown = shown + 1
+        else
+            hidden = hidden + 1
+        end
         at = at + len
     end
-    tree:add(f.ints, count):set_generated()
-    if not big_within(sum, I64_MIN, I64_MAX) then
+    add_hidden(ntree, hidden)
+    tree:add(f.ints, sum.count):set_generated()
+    if not big_within(sum_big(sum), I64_MIN, I64_MAX) then
         add_refused(tree, tvb, native_error("Overflow"), stop)
         return "Error(Overflow)"
     end
-    tree:add(f.sum, big_tostring(sum)):set_generated()
-    return string.format("%d ints, sum %s", count, big_tostring(sum))
+    tree:add(f.sum, sum_string(sum)):set_generated()
+    return string.format("%d ints, sum %s", sum.count, sum_string(sum))
 end
 
 ---------------------------------------------------------------------------
