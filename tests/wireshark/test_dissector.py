@@ -469,7 +469,7 @@ def parse_pdml(pdml):
 
 def stream_bytes(pcap, port):
     """Each adder TCP stream's bytes, per direction, from the capture."""
-    out = run(['tshark', '-r', pcap, '-Y', 'tcp.len > 0', '-T', 'fields',
+    out = run(['tshark', '-r', pcap, '-Y', 'tcp.len > 0 && tcp.port == %d' % port, '-T', 'fields',
                '-e', 'tcp.stream', '-e', 'tcp.dstport', '-e', 'tcp.payload',
                '-o', 'tcp.analyze_sequence_numbers:TRUE'])
     streams = {}
