@@ -687,14 +687,17 @@ class AdderAgainstCPython(unittest.TestCase):
              '0x63', True))
 
 
+# The server's log line for a connection it closes on a refusal.
+LOGGED_REFUSAL = r'adder: 127\.0\.0\.1:(\d+): .*?protocol error: (.*); closed by server$'
+
+
 class AdderAgainstTheServer(unittest.TestCase):
     """The refusals, against the server's own log of each connection."""
 
     def test_refusals_match_the_server_log(self):
         logged = {}
         for line in read(STATE['adder_log']).decode('utf-8', 'replace').splitlines():
-            match = re.match(r'adder: 127\.0\.0\.1:(\d+): .*?protocol error: (.*); closed by server$',
-                             line)
+            match = re.match(LOGGED_REFUSAL, line)
             if match:
                 logged[int(match.group(1))] = match.group(2)
         refused = {}

@@ -266,7 +266,7 @@ end
 local NATIVE_ERRORS = { [0] = "Malformed", [1] = "Overflow", [2] = "Version" }
 local NATIVE_ERROR_TEXT = {
     Malformed = "the request is not a list of postcard i64 values",
-    Overflow = "the sum does not fit in an i64",
+    Overflow = "the sum does not fit in a 64-bit signed integer",
     Version = "the request's native format version is not supported",
 }
 
@@ -307,9 +307,9 @@ local f = {
     reply_error = ProtoField.string("reseau_adder.reply_error", "Reply: Error"),
 }
 adder.fields = {
-    f.length, f.format, f.pickle, f.native, f.message, f.op, f.opcode, f.proto, f.frame_len, f.memo, f.arg_len,
-    f.text, f.int, f.running_sum, f.magic, f.version, f.native_int, f.refused, f.refused_at, f.ints, f.hidden, f.sum,
-    f.reply, f.reply_sum, f.reply_error,
+    f.length, f.format, f.pickle, f.native, f.message, f.op, f.opcode, f.proto, f.frame_len,
+    f.memo, f.arg_len, f.text, f.int, f.running_sum, f.magic, f.version, f.native_int,
+    f.refused, f.refused_at, f.ints, f.hidden, f.sum, f.reply, f.reply_sum, f.reply_error,
 }
 
 local ef = {
