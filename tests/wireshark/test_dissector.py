@@ -481,19 +481,16 @@ def stream_bytes(pcap, port):
     return streams
 
 
-def explain_available(reseau):
-    return run([reseau, 'explain', '--help']).returncode == 0
-
-
 def explain(reseau, data, reply=False):
     """`reseau explain --json` on `data`: its rows and verdicts, grouped by
     PDU (a group starts at each length or reply row)."""
     with tempfile.NamedTemporaryFile(suffix='.bin') as f:
         f.write(data)
         f.flush()
-        out = run([reseau, 'explain', '--json'] + (['--reply'] if reply else [])
-                  + ['--file', f.name])
-    if out.returncode != 0:
+        out = run([reseau, 'explain', '--json', '--reply' if reply else '--frame',
+                   '--file', f.name])
+    # Exit 1: a request is refused, which the verdicts say.
+    if out.returncode not in (0, 1):
         raise RuntimeError('reseau explain: %r' % out.stderr[-2000:])
     groups = []
     for line in out.stdout.decode('utf-8').splitlines():
@@ -510,6 +507,28 @@ def explain(reseau, data, reply=False):
 
 
 I128 = range(-2**127, 2**127)
+
+
+def pdu_verdict(pdu):
+    """The dissector's verdict on a request, as explain gives it: the sum,
+    or the refusal's message and the byte it names (from the frame's
+    start; None when it names none)."""
+    if pdu.value('reseau_adder.sum') is not None:
+        return {'verdict': 'sum', 'sum': int(pdu.value('reseau_adder.sum')),
+                'ints': int(pdu.value('reseau_adder.ints'))}
+    at = pdu.value('reseau_adder.refused_at')
+    # A native refusal reads "Error(Code): message": the message is explain's.
+    error = re.sub(r'^Error\(\w+\): ', '', pdu.value('reseau_adder.refused'))
+    return {'verdict': 'refused', 'offset': None if at is None else int(at), 'error': error}
+
+
+def explain_verdict(verdict, start):
+    """explain's verdict, its offset from the frame's start `start`."""
+    if verdict['verdict'] == 'sum':
+        return {k: verdict[k] for k in ('verdict', 'sum', 'ints')}
+    offset = verdict.get('offset')
+    return {'verdict': 'refused', 'offset': None if offset is None else offset - start,
+            'error': verdict['error']}
 
 
 def comparable(row):
@@ -595,10 +614,6 @@ class AdderAgainstExplain(unittest.TestCase):
     """Every adder PDU of the capture, row for row, against `reseau
     explain --json` on the same bytes."""
 
-    def setUp(self):
-        if not explain_available(RESEAU):
-            self.skipTest('`reseau explain` is not in this build yet')
-
     def compare(self, direction):
         compared = 0
         for (stream, d), data in sorted(STATE['streams'].items()):
@@ -628,18 +643,7 @@ class AdderAgainstExplain(unittest.TestCase):
             pdus = [p for p in pdus_of('request') if p.stream == stream]
             for pdu, group in zip(pdus, explain(RESEAU, data)):
                 verdict = group['verdicts'][-1]
-                if verdict['verdict'] == 'sum':
-                    mine = {'verdict': 'sum', 'sum': int(pdu.value('reseau_adder.sum')),
-                            'ints': int(pdu.value('reseau_adder.ints'))}
-                    theirs = {k: verdict[k] for k in ('verdict', 'sum', 'ints')}
-                else:
-                    # The byte the refusal names, from the frame's start.
-                    at = pdu.value('reseau_adder.refused_at')
-                    mine = {'verdict': 'refused', 'offset': None if at is None else int(at)}
-                    offset = verdict.get('offset')
-                    theirs = {'verdict': 'refused',
-                              'offset': None if offset is None else offset - group['start']}
-                verdicts.append((mine, theirs))
+                verdicts.append((pdu_verdict(pdu), explain_verdict(verdict, group['start'])))
         self.assertGreaterEqual(len(verdicts), 12)
         self.assertEqual([m for m, _ in verdicts], [t for _, t in verdicts])
 
@@ -862,19 +866,13 @@ class MutatedFrames(unittest.TestCase):
         self.assertEqual([m for m, _ in accepted], [c for _, c in accepted])
 
     def test_rows_and_verdicts_match_explain(self):
-        if not explain_available(RESEAU):
-            self.skipTest('`reseau explain` is not in this build yet')
         for i, payload in enumerate(self.payloads):
             frame = struct.pack('I', len(payload)) + payload
             [group] = explain(RESEAU, frame)
             pdu = self.pdus[i]
-            verdict = group['verdicts'][-1]
-            at = pdu.value('reseau_adder.refused_at')
-            mine = ([comparable(r) for r in pdu.rows()],
-                    'sum' if pdu.value('reseau_adder.sum') is not None else 'refused',
-                    None if at is None else int(at))
-            theirs = ([comparable(r) for r in group['rows']], verdict['verdict'],
-                      verdict.get('offset'))
+            mine = ([comparable(r) for r in pdu.rows()], pdu_verdict(pdu))
+            theirs = ([comparable(r) for r in group['rows']],
+                      explain_verdict(group['verdicts'][-1], 0))
             self.assertEqual(mine, theirs, 'payload %d: %s' % (i, payload.hex()))
 
 
