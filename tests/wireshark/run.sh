@@ -11,7 +11,7 @@
 # note when it is missing. Capturing needs root or dumpcap's capabilities:
 # without them it is skipped with a note, except in CI, where it runs
 # through sudo. Uses target/release/reseau (built when missing).
-# About 5 s once tshark is there.
+# About 10 s once tshark is there.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
