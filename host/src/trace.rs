@@ -514,7 +514,11 @@ impl<T: StreamSession, W: Watch> StreamSession for TracedSession<T, W> {
 
 impl<T, W: Watch> Drop for TracedSession<T, W> {
     fn drop(&mut self) {
-        if let Some(c) = &self.conversation {
+        if let Some(c) = &mut self.conversation {
+            // A request the server refused and closed on has its verdict
+            // held for the end of the client's input: shown now, before
+            // the close.
+            c.flush();
             c.event(Role::Server, What::Close);
         }
     }
@@ -587,11 +591,21 @@ impl<W: Watch> Conversation<W> {
         if self.client_ended {
             return;
         }
+        self.flush();
+        self.event(Role::Client, What::Eof);
+    }
+
+    /// No more client input will be read (its FIN, or the server closes):
+    /// the messages still held, such as a refused request, whose verdict
+    /// waits for the end of the input.
+    pub fn flush(&mut self) {
+        if self.client_ended {
+            return;
+        }
         self.client_ended = true;
         let mut out = Vec::new();
         self.watch.client_done(&mut out);
         self.messages(out);
-        self.event(Role::Client, What::Eof);
     }
 }
 
@@ -707,6 +721,39 @@ mod tests {
                 "client: Open",
                 "client: request, 16 bytes: 2 ints, sum 3",
                 "server: reply, 4 bytes: the sum 3",
+                "server: Close"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_refused_request_is_shown_before_the_close() {
+        let trace = Trace::memory();
+        let service = Traced {
+            service: crate::adder::AdderService::default(),
+            trace: Some(trace.clone()),
+        };
+        let peer: SocketAddr = "127.0.0.1:50000".parse().unwrap();
+        let mut session = service.session(peer, Notify::detached());
+        // PROTO 2, then GLOBAL os.system: refused, closed without an answer.
+        let request = b"\x0a\x00\x00\x00\x80\x02cos\nsystem\n";
+        session.handle_input(request);
+        let mut out = [0u8; 16];
+        assert_eq!(session.poll_transmit(&mut out), 0);
+        drop(session);
+        let kinds: Vec<String> = trace
+            .events()
+            .iter()
+            .map(|e| match &e.what {
+                What::Message(m) => format!("{}: {}", e.from.name(), m.summary),
+                other => format!("{}: {other:?}", e.from.name()),
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "client: Open",
+                "client: request, 14 bytes: refused",
                 "server: Close"
             ]
         );
