@@ -43,14 +43,12 @@ def printable(text: Any) -> str:
     """text as a str whose every character shows as itself: a control or
     other non-printable character (ESC, a newline, U+202E...) becomes its
     escape (\\x1b, \\n, \\u202e), so that bytes from the network cannot
-    move a terminal's cursor or reorder what is shown. Backslashes are
-    doubled, so an escape cannot be forged either."""
+    move a terminal's cursor, forge a line or reorder what is shown. Text
+    already escaped (the servers' summaries) is left as it is."""
     text = "" if text is None else str(text)
     out = []
     for ch in text:
-        if ch == "\\":
-            out.append("\\\\")
-        elif ch.isprintable():
+        if ch.isprintable():
             out.append(ch)
         else:
             out.append(repr(ch)[1:-1])
