@@ -117,8 +117,8 @@ def test_notebook_echo_client_gets_its_bytes_back(executed):
 
 def test_notebook_traces_the_echo_exchange(executed):
     events = ast.literal_eval(printed(executed, "echo_events = wait_trace")[0])
-    assert events == [("client", "open", None), ("client", "message", 12), ("server", "message", 12),
-                      ("client", "eof", None), ("server", "close", None)]
+    assert events == [("client", "open", 0), ("client", "message", 12), ("server", "message", 12),
+                      ("client", "eof", 0), ("server", "close", 0)]
 
 
 def test_notebook_draws_the_echo_exchange(executed):
@@ -177,21 +177,26 @@ def test_notebook_explains_the_reply(executed):
 def test_notebook_traces_the_adder_exchange(executed):
     events = ast.literal_eval(printed(executed, 'adder_events = wait_trace(server, "close")')[0])
     assert events == [("client", "open"), ("client", "message"), ("server", "message"),
-                      ("client", "eof"), ("server", "close")]
+                      ("server", "close")]
 
 
 def test_notebook_draws_the_adder_exchange(executed):
     svg = shown(executed, 'adder_events = wait_trace(server, "close")', "image/svg+xml")
-    assert arrows(svg) == ["open", "message", "message", "eof", "close"]
+    assert arrows(svg) == ["open", "message", "message", "close"]
 
 
 def test_notebook_the_server_answers_the_evil_pickle_with_nothing(executed):
     assert printed(executed, "s.sendall(evil_request)")[0] == "b''"
 
 
-def test_notebook_draws_the_refused_request(executed):
+def test_notebook_traces_the_refused_request(executed):
+    events = ast.literal_eval(printed(executed, "s.sendall(evil_request)")[1])
+    assert events == [("client", "open"), ("client", "message"), ("server", "close")]
+
+
+def test_notebook_draws_the_sum_then_the_refused_request(executed):
     svg = shown(executed, "s.sendall(evil_request)", "image/svg+xml")
-    assert arrows(svg) == ["open", "message", "message", "eof", "close", "open", "message", "close"]
+    assert arrows(svg) == ["open", "message", "message", "close", "open", "message", "close"]
 
 
 def test_notebook_explains_the_native_format(executed):

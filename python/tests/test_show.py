@@ -189,21 +189,48 @@ def test_diagram_of_a_traced_adder_exchange_has_its_arrows_in_order(adder_exchan
         (client, "adder server", "open"),
         (client, "adder server", "message"),
         ("adder server", client, "message"),
-        (client, "adder server", "eof"),
         ("adder server", client, "close"),
     ]
 
 
 def test_diagram_labels_the_exchange(adder_exchange):
     labels = [a[3] for a in sequence_diagram(adder_exchange).arrows]
-    assert labels[0] == "connect (SYN)" and labels[3] == "FIN (no more data)" and labels[4] == "close (FIN)"
-    assert "3" in labels[2]
+    assert (labels[0], labels[3]) == ("connect (SYN)", "close (FIN)")
+
+
+def test_diagram_labels_a_message_with_its_summary(adder_exchange):
+    labels = [a[3] for a in sequence_diagram(adder_exchange).arrows]
+    assert labels[1:3] == [adder_exchange[1]["summary"], adder_exchange[2]["summary"]]
+
+
+def test_diagram_of_a_keep_alive_exchange_has_the_clients_fin():
+    with reseau.AdderServer(host="127.0.0.1", port=0, keep_alive=True, trace=True) as server:
+        course_client(server.address, [1, 2])
+        events = wait_trace(server, "close", timeout=WAIT)
+    assert [a[4]["kind"] for a in sequence_diagram(events).arrows] == [
+        "open", "message", "message", "eof", "close"]
+
+
+def test_diagram_of_a_refused_request_has_the_request_then_the_close():
+    payload = pickle.dumps([1, print], protocol=2)
+    with reseau.AdderServer(host="127.0.0.1", port=0, trace=True) as server:
+        s = socket.create_connection(server.address, timeout=WAIT)
+        s.sendall(framed(payload))
+        try:
+            assert s.recv(4) == b""
+        except ConnectionResetError:
+            pass
+        s.close()
+        events = wait_trace(server, "close", timeout=WAIT)
+    arrows = sequence_diagram(events).arrows
+    assert [(a[4]["kind"], a[4]["from"]) for a in arrows] == [
+        ("open", "client"), ("message", "client"), ("close", "server")]
 
 
 def test_diagram_svg_is_well_formed_with_an_arrow_per_event(adder_exchange):
     root = ET.fromstring(sequence_diagram(adder_exchange, title="adder")._repr_svg_())
     kinds = [g.get("data-kind") for g in root.iter(SVG + "g") if g.get("class") == "arrow"]
-    assert kinds == ["open", "message", "message", "eof", "close"]
+    assert kinds == ["open", "message", "message", "close"]
 
 
 def test_diagram_text_has_a_line_per_arrow(adder_exchange):
@@ -213,8 +240,8 @@ def test_diagram_text_has_a_line_per_arrow(adder_exchange):
 
 
 def test_diagram_is_bounded(adder_exchange):
-    d = sequence_diagram(adder_exchange, max_arrows=3)
-    assert (len(d.arrows), d.more) == (3, 2)
+    d = sequence_diagram(adder_exchange, max_arrows=2)
+    assert (len(d.arrows), d.more) == (2, 2)
     assert str(d).splitlines()[-1].strip() == "… 2 more events"
 
 

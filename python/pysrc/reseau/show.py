@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import html
 import time
-from typing import Any, Iterable, Mapping, Optional, Sequence, Union
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 from reseau import _native
 
@@ -81,13 +81,13 @@ def _shown_hex(row: Mapping[str, Any], nbytes: int) -> str:
 
 
 def _verdict_line(verdict: Mapping[str, Any]) -> str:
-    """One verdict in a line: what the server does, and what it answers."""
-    line = printable(verdict.get("text") or verdict.get("verdict"))
-    reply = verdict.get("reply")
-    if reply:
-        line += " Reply: " + spaced_hex(reply, 64) + "."
-    elif reply == "":
-        line += " No reply."
+    """One verdict in a line: what the server does (its text names the
+    bytes it answers), or, without a text, the verdict and the reply."""
+    if verdict.get("text"):
+        return printable(verdict["text"])
+    line = printable(verdict.get("verdict"))
+    if verdict.get("reply"):
+        line += ": " + spaced_hex(verdict["reply"], 64)
     return line
 
 
@@ -112,7 +112,7 @@ class Explanation:
     def __len__(self) -> int:
         return len(self.rows)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Dict[str, Any]]:
         return iter(self.rows)
 
     def __repr__(self) -> str:
@@ -121,12 +121,11 @@ class Explanation:
 
     def __str__(self) -> str:
         head = ["offset", "bytes", "field", "meaning"]
-        lines = []
-        table = []
+        # A row's cells, or None where a verdict goes.
+        table: List[Optional[List[str]]] = []
         for item in self.items:
             if "verdict" in item:
                 table.append(None)
-                lines.append(item)
             else:
                 table.append([
                     str(item.get("offset", "")),
@@ -139,9 +138,8 @@ class Explanation:
             if cells:
                 widths = [max(w, len(c)) for w, c in zip(widths, cells)]
         out = [_text_row(head, widths)]
-        verdicts = iter(lines)
-        for cells in table:
-            out.append("=> " + _verdict_line(next(verdicts)) if cells is None else _text_row(cells, widths))
+        for item, cells in zip(self.items, table):
+            out.append("=> " + _verdict_line(item) if cells is None else _text_row(cells, widths))
         return "\n".join(out)
 
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
@@ -220,14 +218,14 @@ _KIND_LABELS = {
 def _lane(side: Any, event: Mapping[str, Any]) -> str:
     """The participant at one end of an event: a client by its address, a
     server by its service; any other name (a chat peer) as it is."""
-    side = printable(side)
-    if side == "client":
+    name = printable(side)
+    if name == "client":
         peer = printable(event.get("peer") or "?")
         return "client " + peer
-    if side == "server":
+    if name == "server":
         service = printable(event.get("service") or "")
         return (service + " server").strip()
-    return side
+    return name
 
 
 def _label(event: Mapping[str, Any]) -> str:
@@ -274,17 +272,17 @@ class SequenceDiagram:
 
     def __init__(self, events: Iterable[Mapping[str, Any]], title: Optional[str] = None,
                  max_arrows: int = MAX_ARROWS):
-        events = [dict(e) for e in events]
         # Time flows down: the events in time order (stable: the trace's
         # order for equal times).
-        events.sort(key=lambda e: float(e.get("time") or 0.0))
+        kept = sorted((dict(e) for e in events), key=lambda e: float(e.get("time") or 0.0))
         self.title = None if title is None else printable(title)
-        self.events = events
-        self.more = max(0, len(events) - max_arrows)
-        start = float(events[0].get("time") or 0.0) if events else 0.0
-        clients, servers = [], []
-        self.arrows = []
-        for event in events[:max_arrows]:
+        self.events = kept
+        self.more = max(0, len(kept) - max_arrows)
+        start = float(kept[0].get("time") or 0.0) if kept else 0.0
+        clients: List[str] = []
+        servers: List[str] = []
+        self.arrows: List[Tuple[float, str, str, str, Dict[str, Any]]] = []
+        for event in kept[:max_arrows]:
             source = _lane(event.get("from"), event)
             target = _lane(event.get("to"), event)
             for side, lane in ((event.get("from"), source), (event.get("to"), target)):
@@ -410,7 +408,7 @@ def sequence_diagram(events: Any, title: Optional[str] = None,
 
 
 def wait_trace(server: Any, kind: str = "close", count: int = 1,
-               timeout: float = 5.0) -> list:
+               timeout: float = 5.0) -> List[Dict[str, Any]]:
     """A traced server's events once it has recorded count events of this
     kind ("close": the server closed count connections), waiting at most
     timeout seconds; TimeoutError after that. The server records an event
@@ -418,7 +416,7 @@ def wait_trace(server: Any, kind: str = "close", count: int = 1,
     here before the server read its FIN."""
     deadline = time.monotonic() + timeout
     while True:
-        events = server.trace_events()
+        events: List[Dict[str, Any]] = server.trace_events()
         seen = sum(1 for event in events if event.get("kind") == kind)
         if seen >= count:
             return events
