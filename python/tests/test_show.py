@@ -153,6 +153,18 @@ def test_explanation_html_has_a_line_per_row_and_verdict():
     assert e._repr_html_().count("<tr>") == 1 + len(e.rows) + len(e.verdicts)
 
 
+def test_explanation_of_a_long_request_shows_its_first_rows_then_the_verdict():
+    e = explain(framed(pickle.dumps(list(range(10_000)), protocol=2)))
+    lines = str(e).splitlines()
+    assert len(lines) == 1 + 200 + 2
+    assert lines[-2:] == ["… %d more rows" % (len(e.rows) - 200), "=> " + e.verdicts[-1]["text"]]
+
+
+def test_explanation_html_of_a_long_request_is_bounded():
+    request = framed(pickle.dumps(list(range(10_000)), protocol=2))
+    assert explain(request)._repr_html_().count("<tr>") == 1 + 200 + 2
+
+
 # Text an attacker controls: a terminal escape (clear the screen), a
 # newline that would forge a line, a right-to-left override, and markup.
 HOSTILE = "\x1b[2J\n=> sum\u202e<script>alert(1)</script>&"

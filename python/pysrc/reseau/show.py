@@ -33,6 +33,9 @@ __all__ = ["Explanation", "SequenceDiagram", "explain", "sequence_diagram", "wai
 # Bytes of a field shown in the text table (the HTML table shows the 16
 # bytes a row carries); "…" says there are more.
 TEXT_HEX_BYTES = 8
+# Items (rows and verdicts) an Explanation shows at most; then it counts
+# the rest and shows the last verdict.
+MAX_ITEMS = 200
 # Arrows drawn at most; the events after them are counted.
 MAX_ARROWS = 40
 # Characters of a label kept (the rest becomes "…").
@@ -101,10 +104,16 @@ class Explanation:
     ``verdicts``: one dict per request (or refusal): verdict ("sum" or
     "refused"), ints, sum, offset, error, text, reply (hex).
     ``items``: both, in the order the decoder gave them.
+
+    ``str()`` and the HTML table show the first ``max_items`` items (200;
+    set it on the object to show more), then how many were left out and
+    the last verdict: a request of a million ints is a table of 200 lines.
     """
 
+    max_items = MAX_ITEMS
+
     def __init__(self, items: Iterable[Mapping[str, Any]], data: Optional[bytes] = None):
-        self.items = [dict(item) for item in items]
+        self.items = [item if type(item) is dict else dict(item) for item in items]
         self.rows = [item for item in self.items if "verdict" not in item]
         self.verdicts = [item for item in self.items if "verdict" in item]
         self.data = data
@@ -119,11 +128,26 @@ class Explanation:
         verdicts = ", ".join(printable(v.get("verdict")) for v in self.verdicts) or "none"
         return "<Explanation: %d rows, verdicts: %s>" % (len(self.rows), verdicts)
 
+    def _shown(self) -> Tuple[List[Dict[str, Any]], str, Optional[Dict[str, Any]]]:
+        """The items shown; the note on those left out ("" if none); the
+        last verdict, if it was left out."""
+        if len(self.items) <= self.max_items:
+            return self.items, "", None
+        shown = self.items[: self.max_items]
+        rest = self.items[self.max_items:]
+        rows = sum(1 for item in rest if "verdict" not in item)
+        verdicts = [item for item in rest if "verdict" in item]
+        note = "… %d more rows" % rows
+        if len(verdicts) > 1:
+            note += " and %d more verdicts" % (len(verdicts) - 1)
+        return shown, note, verdicts[-1] if verdicts else None
+
     def __str__(self) -> str:
         head = ["offset", "bytes", "field", "meaning"]
+        shown, note, last = self._shown()
         # A row's cells, or None where a verdict goes.
         table: List[Optional[List[str]]] = []
-        for item in self.items:
+        for item in shown:
             if "verdict" in item:
                 table.append(None)
             else:
@@ -138,8 +162,12 @@ class Explanation:
             if cells:
                 widths = [max(w, len(c)) for w, c in zip(widths, cells)]
         out = [_text_row(head, widths)]
-        for item, cells in zip(self.items, table):
+        for item, cells in zip(shown, table):
             out.append("=> " + _verdict_line(item) if cells is None else _text_row(cells, widths))
+        if note:
+            out.append(note)
+        if last is not None:
+            out.append("=> " + _verdict_line(last))
         return "\n".join(out)
 
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
@@ -153,8 +181,11 @@ class Explanation:
             "<thead><tr><th>offset</th><th>bytes</th><th>field</th><th>meaning</th></tr></thead>",
             "<tbody>",
         ]
-        for item in self.items:
-            if "verdict" in item:
+        shown, note, last = self._shown()
+        for item in shown + ([{"note": note}] if note else []) + ([last] if last else []):
+            if "note" in item:
+                out.append('<tr><td colspan="4" style="text-align:left">%s</td></tr>' % markup(item["note"]))
+            elif "verdict" in item:
                 style = "color:#a00" if item.get("verdict") == "refused" else "color:#060"
                 out.append(
                     '<tr><td colspan="4" style="text-align:left;%s"><b>%s</b>: %s</td></tr>'
