@@ -366,6 +366,10 @@ impl RequestExplainer {
                 if let Err(error) = result {
                     self.error_at = pickle_error_offset(&error).map(|o| payload_start + o);
                     self.payload = Payload::Stopped;
+                    // The session refuses it at the same byte, and closes:
+                    // hear it now, so that the rest of the input is one
+                    // unread row wherever the input was cut.
+                    self.feed_session(piece, base, at + data.len() as u64, out);
                 }
             }
             Payload::Native(decoder, sum, read) => {
@@ -633,6 +637,16 @@ mod tests {
         }
         let bytes: Vec<usize> = (1..REQUEST.len()).collect();
         assert_eq!(explain(REQUEST, &bytes), whole);
+        // A refused pickle whose frame ends before the input does (found
+        // by the fuzz target): one unread row from the refused byte to the
+        // end, however cut.
+        let refused = b"\x06\x00\x00\x00\xc8\xc8\xc8\xc8\xc8\xc8\xc8\xc8";
+        let whole = explain(refused, &[]);
+        check_cover(&whole, refused);
+        assert_eq!(whole.len(), 3, "{whole:?}");
+        for cut in 0..=refused.len() {
+            assert_eq!(explain(refused, &[cut]), whole, "cut at {cut}");
+        }
     }
 
     #[test]
