@@ -675,7 +675,9 @@ fn explain_bytes(args: &ExplainArgs) -> Result<(), CliError> {
         explain::guess_side(&start)
     };
     if side == explain::Side::Payload && !args.payload {
-        eprintln!("explain: no 4-byte length first: read as a bare payload (--frame reads it as a frame)");
+        eprintln!(
+            "explain: no 4-byte length first: read as a bare payload (--frame reads it as a frame)"
+        );
     }
     let mut whole = io::Cursor::new(start).chain(input);
     let refused = explain::explain(&mut whole, side, style, &mut io::stdout().lock())

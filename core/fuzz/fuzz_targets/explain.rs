@@ -49,10 +49,9 @@ fn session_events(config: AdderConfig, stream: &[u8]) -> Vec<Event> {
             events.push(event);
         }
         while session.poll_transmit(&mut out) > 0 {}
-        if rest.is_empty()
-            || session.is_finished()
-            || used == 0 && !rest.is_empty() && session.is_finished()
-        {
+        // A session with its output drained takes more: when it takes
+        // nothing, it has finished.
+        if rest.is_empty() || session.is_finished() {
             break;
         }
     }

@@ -109,7 +109,7 @@ def parse_command(line: str, /) -> Command:
 class Chat:
     """A chat peer, as the course's Chat class: a UDP socket bound at construction."""
 
-    def __new__(cls, host: str = "127.0.0.1", port: int = 5000) -> Self: ...
+    def __new__(cls, host: str = "127.0.0.1", port: int = 5000, trace: bool = False) -> Self: ...
     @property
     def address(self) -> tuple[str, int]:
         """The bound (host, port)."""
@@ -129,6 +129,8 @@ class Chat:
         """Waits for one datagram: (text, (host, port)), or None on timeout."""
     def run(self) -> None:
         """The course's Chat.run(): commands from stdin until /exit."""
+    def trace_events(self) -> list[dict[str, Any]]:
+        """The datagrams traced so far (a chat made with trace=True)."""
     def close(self) -> None:
         """Closes the socket. Idempotent."""
     def __enter__(self) -> Self: ...
