@@ -108,7 +108,7 @@ def test_notebook_chat_joins_a_peer_by_name(executed):
 
 
 def test_notebook_draws_the_chat_datagrams(executed):
-    assert arrows(shown(executed, "sequence_diagram(datagrams", "image/svg+xml")) == ["message", "message"]
+    assert arrows(shown(executed, "sequence_diagram(alice.trace_events()", "image/svg+xml")) == ["message", "message"]
 
 
 def test_notebook_echo_client_gets_its_bytes_back(executed):

@@ -251,6 +251,21 @@ def test_diagram_text_has_a_line_per_arrow(adder_exchange):
         a[3] for a in sequence_diagram(adder_exchange).arrows]
 
 
+def test_diagram_of_a_traced_chat_has_a_lane_per_peer_and_no_connection():
+    with reseau.Chat(host="127.0.0.1", port=0, trace=True) as ours, \
+            reseau.Chat(host="127.0.0.1", port=0) as other:
+        ours.join(*other.address)
+        other.join(*ours.address)
+        ours.send("Bonjour")
+        assert other.receive(WAIT)[0] == "Bonjour"
+        other.send("Salut")
+        assert ours.receive(WAIT)[0] == "Salut"
+        peer = "peer %s:%d" % other.address
+        arrows = sequence_diagram(ours).arrows
+    assert [(a[1], a[2], a[4]["kind"]) for a in arrows] == [
+        ("this chat", peer, "message"), (peer, "this chat", "message")]
+
+
 def test_diagram_is_bounded(adder_exchange):
     d = sequence_diagram(adder_exchange, max_arrows=2)
     assert (len(d.arrows), d.more) == (2, 2)

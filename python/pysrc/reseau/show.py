@@ -248,11 +248,15 @@ _KIND_LABELS = {
 
 def _lane(side: Any, event: Mapping[str, Any]) -> str:
     """The participant at one end of an event: a client by its address, a
-    server by its service; any other name (a chat peer) as it is."""
+    server by its service; in a chat's trace, "this chat" and the peer by
+    its address; any other name as it is."""
     name = printable(side)
+    chat = event.get("service") == "chat"
     if name == "client":
         peer = printable(event.get("peer") or "?")
-        return "client " + peer
+        return ("peer " if chat else "client ") + peer
+    if name == "server" and chat:
+        return "this chat"
     if name == "server":
         service = printable(event.get("service") or "")
         return (service + " server").strip()
@@ -426,10 +430,10 @@ class SequenceDiagram:
 def sequence_diagram(events: Any, title: Optional[str] = None,
                      max_arrows: int = MAX_ARROWS) -> SequenceDiagram:
     """The sequence diagram of a trace: events is a list of event dicts
-    (a server's ``trace_events()``, or the server itself). Each event is an
-    arrow from its "from" to its "to" ("client" is the lane of the event's
-    peer address, "server" the lane of its service; another name is a lane
-    of that name): "open" is the client's connect (SYN), "message" carries
+    (a server's or a chat's ``trace_events()``, or the server or chat
+    itself). Each event is an arrow from its "from" to its "to" ("client"
+    is the lane of the event's peer address, "server" the lane of its
+    service, or "this chat"; another name is a lane of that name): "open" is the client's connect (SYN), "message" carries
     its summary, "eof" is a side's FIN (it sends no more), "close" the
     server closing the connection. At most max_arrows arrows are drawn,
     then the number of events left out."""
