@@ -24,6 +24,16 @@ Clients:
     file, or the system's roots; a ca implies tls)
     Chat(host, port): join(), send(), receive(), close(), or run() on stdin
 
+Showing the wire (pure Python, reseau.show):
+    explain(data, reply=False) -> Explanation   a message byte by byte, then the
+                                                server's verdict (str: a table;
+                                                in a notebook: HTML)
+    sequence_diagram(events) -> SequenceDiagram a traced exchange (str: text; in a
+                                                notebook: SVG); AdderServer,
+                                                EchoServer and Chat take trace=True
+                                                and give trace_events()
+    wait_trace(server, kind="close", count=1, timeout=5.0) -> the events, once there
+
 Errors: ProtocolError (a ValueError) and its subclasses FrameTooLarge,
 MalformedRequest, PickleError, CommandError, SumRefused; network failures
 are OSError subclasses (ConnectionRefusedError, TimeoutError, ...); a
@@ -40,3 +50,9 @@ from reseau._native import *  # noqa: F403 (the names of _native.__all__, typed 
 # One list of the API: the extension module's (pyo3 keeps it as functions
 # and classes are added), which mypy.stubtest checks against _native.pyi.
 __all__ = list(_native.__all__)
+
+# Presentation in pure Python (tables and sequence diagrams); its explain()
+# wraps _native.explain and replaces it here.
+from reseau.show import Explanation, SequenceDiagram, explain, sequence_diagram, wait_trace  # noqa: E402
+
+__all__ += ["Explanation", "SequenceDiagram", "sequence_diagram", "wait_trace"]
