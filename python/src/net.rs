@@ -1,9 +1,11 @@
-//! Addresses between Python's `(host, port)` and Rust's `host:port`.
+//! Addresses between Python's `(host, port)` and Rust's `host:port`, and
+//! the course's host-name look-ups (`resolve`).
 
 use std::net::SocketAddr;
 
 use pyo3::prelude::*;
-use pyo3::types::PyString;
+use pyo3::exceptions::PyOSError;
+use pyo3::types::{PyDict, PyString};
 
 /// Python's `repr()` of a string (`'text'`), for the `__repr__`s.
 pub fn repr_str(py: Python<'_>, text: &str) -> String {
@@ -40,4 +42,30 @@ mod tests {
         let v6: SocketAddr = "[::1]:80".parse().unwrap_or_else(|_| unreachable!());
         assert_eq!(address(v6), ("::1".to_owned(), 80));
     }
+}
+
+/// The course's four host-name look-ups for name (a host name or an
+/// address), through the C library's resolver as Python's socket module
+/// does them, as `reseau resolve` prints them: a dict with "fqdn"
+/// (socket.getfqdn), "hostname" (socket.gethostname, this machine),
+/// "addresses" (getaddrinfo, IPv4 and IPv6, each once) and "reverse" (each
+/// address's name, socket.gethostbyaddr, or None). A name that does not
+/// resolve raises OSError. The GIL is released while the resolver works.
+#[pyfunction]
+#[pyo3(signature = (name, /))]
+pub fn resolve<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyDict>> {
+    let lookups = py
+        .detach(|| reseau_host::resolve::lookup(name))
+        .map_err(|error| PyOSError::new_err(error.to_string()))?;
+    let dict = PyDict::new(py);
+    dict.set_item("fqdn", &lookups.fqdn)?;
+    dict.set_item("hostname", &lookups.hostname)?;
+    let addresses: Vec<String> = lookups.addresses.iter().map(|a| a.to_string()).collect();
+    dict.set_item("addresses", addresses)?;
+    let reverse = PyDict::new(py);
+    for (address, name) in &lookups.reverse {
+        reverse.set_item(address.to_string(), name.as_deref())?;
+    }
+    dict.set_item("reverse", reverse)?;
+    Ok(dict)
 }

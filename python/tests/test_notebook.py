@@ -103,6 +103,10 @@ def test_notebook_looks_localhost_up(executed):
     assert printed(executed, 'gethostbyname("localhost")')[0] == "127.0.0.1"
 
 
+def test_notebook_resolves_localhost_as_the_socket_module_does(executed):
+    assert printed(executed, 'reseau.resolve("localhost")') == ["True True", "True localhost"]
+
+
 def test_notebook_chat_joins_a_peer_by_name(executed):
     assert printed(executed, 'alice.join("localhost"')[0] == "True"
 

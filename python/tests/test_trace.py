@@ -147,3 +147,4 @@ def test_without_trace_there_are_no_events(make):
             thing.trace_events()
     finally:
         (thing.stop if hasattr(thing, "stop") else thing.close)()
+

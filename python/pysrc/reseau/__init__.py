@@ -34,6 +34,10 @@ Showing the wire (pure Python, reseau.show):
                                                 and give trace_events()
     wait_trace(server, kind="close", count=1, timeout=5.0) -> the events, once there
 
+Host names:
+    resolve(name) -> dict             the course's four look-ups (fqdn, hostname,
+                                      addresses, reverse), as `reseau resolve`
+
 Errors: ProtocolError (a ValueError) and its subclasses FrameTooLarge,
 MalformedRequest, PickleError, CommandError, SumRefused; network failures
 are OSError subclasses (ConnectionRefusedError, TimeoutError, ...); a

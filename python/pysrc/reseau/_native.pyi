@@ -28,6 +28,7 @@ __all__ = [
     "encode_sum_request",
     "explain",
     "parse_command",
+    "resolve",
     "sum",
     "sum_request",
 ]
@@ -254,3 +255,6 @@ def sum(
 
 def explain(data: _Buffer, reply: bool = False) -> list[dict[str, Any]]:
     """An adder message field by field, then the server's verdicts."""
+
+def resolve(name: str, /) -> dict[str, Any]:
+    """The course's four host-name look-ups for name."""
