@@ -3,8 +3,8 @@
 
 use std::net::SocketAddr;
 
-use pyo3::prelude::*;
 use pyo3::exceptions::PyOSError;
+use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
 
 /// Python's `repr()` of a string (`'text'`), for the `__repr__`s.
