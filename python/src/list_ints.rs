@@ -7,7 +7,11 @@
 //! them cache misses) and converts it through `PyLong_AsLong`, which calls
 //! `PyLong_AsLongAndOverflow`: 3.5 ms for a million ints, against 1.9 ms
 //! reading borrowed items with `PyLong_AsLongAndOverflow` directly
-//! (`python/bench/results-2026-11-26.md`, A.6).
+//! (`python/bench/results-2026-11-26.md`, A.6). The module is built for the
+//! limited API (abi3, one wheel for every CPython from 3.9 on), where
+//! pyo3's safe path costs more still: `encode_sum_request` of a million
+//! ints took 16.3 ms through it against 6 ms with this module's reads
+//! (`python/bench/wheel_figures.sh`).
 //!
 //! Only exact `int`s take this path: converting one runs no Python code
 //! (no `__index__`, no `__del__`, no allocation), so nothing can change
@@ -20,18 +24,13 @@
 //! (PyPy, GraalPy), this module reads nothing and everything goes through
 //! the safe path.
 //!
-//! Under the limited API (the abi3 wheel, built for every CPython from
-//! 3.9 on) the list's struct is not ours to read: `PyList_GET_ITEM` is not
-//! in it. The item is then read with `PyList_GetItem`, a function of the
-//! stable ABI that returns the same borrowed reference (after checking the
-//! index), and `PyLong_CheckExact` compares the item's type pointer with
-//! `PyLong_Type`, which the stable ABI exports (`Py_TYPE` is, in an
-//! abi3-py39 build, an inline read of the object header's `ob_type`, as in
-//! CPython's own limited-API headers before 3.14: the stable ABI fixes that
-//! header). pyo3's safe path is
-//! slower there than with the full API: `encode_sum_request` of a million
-//! ints took 16.3 ms with it against 5.5 ms for the full-API build, and
-//! takes 6 ms with this module's reads (`python/bench/wheel_figures.sh`).
+//! Every call is in the limited API: `PyList_GetItem` (the borrowed item,
+//! after checking the index; the `PyList_GET_ITEM` macro, which reads the
+//! list's struct, is not in it), `PyLong_AsLongAndOverflow`, and
+//! `PyLong_CheckExact`, which compares the item's type with `PyLong_Type`
+//! (exported by the stable ABI); its `Py_TYPE` is, in an abi3-py39 build,
+//! an inline read of the object header's `ob_type`, as in CPython's own
+//! limited-API headers before 3.14: the stable ABI fixes that header.
 
 use pyo3::prelude::*;
 use pyo3::types::PyList;
@@ -51,13 +50,19 @@ pub fn read_exact_ints(list: &Bound<'_, PyList>, start: usize, buf: &mut [i64]) 
         let Ok(index) = ffi::Py_ssize_t::try_from(index) else {
             break;
         };
-        // SAFETY: we hold the GIL (`list` is a `Bound`) and `index` is
-        // below the list's length read above. Nothing between that read and
-        // here ran Python code (only the two calls below, on exact ints),
-        // so the list still has that length and owns the item: the
-        // borrowed pointer is valid, and it is not kept past this turn.
-        let item = unsafe { borrowed_item(ptr, index) };
+        // SAFETY: we hold the GIL (`list` is a `Bound`), `ptr` is a list
+        // and `index` is below the list's length read above. Nothing
+        // between that read and here ran Python code (only the calls of
+        // this loop, on exact ints), so the list still has that length and
+        // owns the item: the borrowed pointer is valid, and it is not kept
+        // past this turn. The index is in range, so this cannot fail; if
+        // it did, it would return null with an `IndexError` set, which is
+        // cleared below, and the null stops the direct reads (the caller's
+        // own path, through pyo3, then reads the length again).
+        let item = unsafe { ffi::PyList_GetItem(ptr, index) };
         if item.is_null() {
+            // SAFETY: we hold the GIL.
+            unsafe { ffi::PyErr_Clear() };
             break;
         }
         // SAFETY: `item` is a valid object (above).
@@ -79,48 +84,6 @@ pub fn read_exact_ints(list: &Bound<'_, PyList>, start: usize, buf: &mut [i64]) 
         read += 1;
     }
     read
-}
-
-/// The item at `index` of the list `list`, borrowed: the list's own
-/// pointer, read from its struct (`PyList_GET_ITEM`).
-///
-/// # Safety
-///
-/// The GIL is held, `list` is a list, and `index` is below its length.
-#[cfg(not(any(Py_LIMITED_API, Py_GIL_DISABLED, PyPy, GraalPy)))]
-#[allow(unsafe_code)]
-unsafe fn borrowed_item(
-    list: *mut pyo3::ffi::PyObject,
-    index: pyo3::ffi::Py_ssize_t,
-) -> *mut pyo3::ffi::PyObject {
-    // SAFETY: the caller's promise; the macro reads `ob_item[index]`.
-    unsafe { pyo3::ffi::PyList_GET_ITEM(list, index) }
-}
-
-/// The item at `index` of the list `list`, borrowed, under the limited API:
-/// `PyList_GetItem` (stable ABI) returns the same pointer as
-/// `PyList_GET_ITEM`, after checking that `list` is a list and `index` in
-/// range. It cannot fail under the caller's promise; if it did, it would
-/// return null with an `IndexError` set: the error is cleared here, and the
-/// null stops the caller's direct reads (the list's own path, through pyo3,
-/// then reads its length again).
-///
-/// # Safety
-///
-/// The GIL is held, `list` is a list, and `index` is below its length.
-#[cfg(all(Py_LIMITED_API, not(any(Py_GIL_DISABLED, PyPy, GraalPy))))]
-#[allow(unsafe_code)]
-unsafe fn borrowed_item(
-    list: *mut pyo3::ffi::PyObject,
-    index: pyo3::ffi::Py_ssize_t,
-) -> *mut pyo3::ffi::PyObject {
-    // SAFETY: the caller's promise (the GIL is held, `list` is valid).
-    let item = unsafe { pyo3::ffi::PyList_GetItem(list, index) };
-    if item.is_null() {
-        // SAFETY: the GIL is held.
-        unsafe { pyo3::ffi::PyErr_Clear() };
-    }
-    item
 }
 
 /// Where lists cannot be read directly, every item takes the safe path.
