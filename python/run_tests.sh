@@ -23,7 +23,9 @@
 #     and /bin (`command -v cargo` and `rustc` must fail there): the pinned
 #     test requirements (python/requirements-test.txt), the wheel
 #     (--no-index), then mypy.stubtest and pytest, on the installed package
-#     (checked: `reseau.__file__` is in the venv, not python/pysrc).
+#     (checked: `reseau.__file__` is in the venv, not python/pysrc). Where
+#     a Python 3.9 is found (PATH or pyenv), the wheel also goes into
+#     target/wheel-venv-3.9, where every module of the package must import.
 #  5. The wheel goes into target/test-venv too (tests/hostile runs the
 #     binding from there; the browser tests share that venv).
 #  6. python/bench/wheel_figures.sh: the wheel's size, install and import
@@ -37,7 +39,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-step() { printf -- '-- %s\n' "$*"; }
+step() { printf -- '-- [%(%H:%M:%S)T] %s\n' -1 "$*"; }
 
 # 1. The build tools.
 build_venv=$root/target/build-venv
@@ -74,7 +76,7 @@ wheel=${wheels[0]} sdist=${sdists[0]}
 step "auditwheel show (the platform tag the wheel's symbols allow)"
 "$build_venv/bin/auditwheel" show "$wheel"
 step "twine check --strict"
-"$build_venv/bin/twine" check --strict "$wheel" "$sdist"
+"$build_venv/bin/twine" --no-color check --strict "$wheel" "$sdist"
 listing=$(tar tzf "$sdist")
 top=${listing%%/*}
 for needed in pyproject.toml Cargo.toml Cargo.lock core/Cargo.toml core/src/lib.rs host/Cargo.toml \
@@ -88,6 +90,7 @@ done
 echo "sdist: ${sdist##*/} carries core/, host/, python/ and web/'s compiled-in files"
 
 # 3. The binary some tests start.
+step "cargo build --release -p reseau-host --bin reseau"
 cargo build --release --quiet -p reseau-host --bin reseau
 export RESEAU_BIN="$root/target/release/reseau"
 
@@ -118,7 +121,33 @@ case $where in
   *) echo "error: reseau is imported from $where, not from the installed wheel" >&2; exit 1 ;;
 esac
 # The hand-written stubs (.pyi) must match what the module really has.
+step "mypy.stubtest reseau._native"
 "${py[@]}" -m mypy.stubtest reseau._native
+
+# The wheel says CPython 3.9 and later: where a 3.9 is at hand (pyenv's),
+# the package and every module in it must import there too (the tests run
+# on python3 only).
+oldest=$(command -v python3.9 || true)
+for candidate in "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.9*/bin/python3.9; do
+  [ -n "$oldest" ] || [ ! -x "$candidate" ] || oldest=$candidate
+done
+if [ -n "$oldest" ] && "$oldest" -c 'import venv' 2>/dev/null; then
+  step "the wheel on $("$oldest" --version 2>&1)"
+  rm -rf "$root/target/wheel-venv-3.9"
+  "$oldest" -m venv "$root/target/wheel-venv-3.9"
+  env PATH="$root/target/wheel-venv-3.9/bin:/usr/bin:/bin" "$root/target/wheel-venv-3.9/bin/python" -m pip \
+    --quiet --disable-pip-version-check install --no-index --no-deps "$wheel"
+  env PATH="$root/target/wheel-venv-3.9/bin:/usr/bin:/bin" "$root/target/wheel-venv-3.9/bin/python" -c '
+import importlib, pkgutil, sys
+import reseau
+for module in pkgutil.walk_packages(reseau.__path__, "reseau."):
+    importlib.import_module(module.name)
+payload = reseau.FrameDecoder().feed(reseau.encode_sum_request([1, 2, 3]))[0]
+assert reseau.decode_sum_request(payload) == [1, 2, 3] and reseau.sum_request(payload) == 6
+print("reseau imports and encodes on Python %d.%d" % sys.version_info[:2])'
+else
+  echo "note: no python3.9 here: the wheel is tested on $("$python" --version 2>&1) only"
+fi
 
 # 5. target/test-venv (tests/hostile, the browser tests' venv) gets the wheel.
 if [ ! -x target/test-venv/bin/python ]; then
@@ -131,4 +160,5 @@ target/test-venv/bin/python -m pip install --quiet --disable-pip-version-check -
 step "figures (information, not assertions)"
 bash python/bench/wheel_figures.sh "$wheel" || echo "note: wheel_figures.sh could not measure"
 
+step "pytest python/tests, on the installed wheel"
 "${py[@]}" -m pytest -q python/tests "$@"
