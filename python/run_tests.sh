@@ -127,11 +127,15 @@ step "mypy.stubtest reseau._native"
 # The wheel says CPython 3.9 and later: where a 3.9 is at hand (pyenv's),
 # the package and every module in it must import there too (the tests run
 # on python3 only).
-oldest=$(command -v python3.9 || true)
-for candidate in "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.9*/bin/python3.9; do
-  [ -n "$oldest" ] || [ ! -x "$candidate" ] || oldest=$candidate
+# (pyenv's python3.9 on PATH may be a shim that runs only where 3.9 is the
+# selected version: each candidate is tried.)
+oldest=
+for candidate in "$(command -v python3.9 || true)" "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.9*/bin/python3.9; do
+  if [ -z "$oldest" ] && [ -x "$candidate" ] && "$candidate" -c 'import venv' 2>/dev/null; then
+    oldest=$candidate
+  fi
 done
-if [ -n "$oldest" ] && "$oldest" -c 'import venv' 2>/dev/null; then
+if [ -n "$oldest" ]; then
   step "the wheel on $("$oldest" --version 2>&1)"
   rm -rf "$root/target/wheel-venv-3.9"
   "$oldest" -m venv "$root/target/wheel-venv-3.9"
