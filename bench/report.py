@@ -14,6 +14,7 @@ DATA_DIR holds what one run of bench/run measured:
   facts.tsv  key, value: the single measurements (memory, criterion, sizes)
   codec.md   python/bench/bench_codec.py's report
   deploy.md  bench/deploy.py's table (SQLite, PostgreSQL, two instances behind HAProxy)
+  explain.md bench/explain.py's table (reseau explain vs pickletools)
 TEMPLATE is Markdown with {{name}} placeholders; every one must be known
 here or be a key of meta.tsv or facts.tsv, else this fails (exit 2).
 """
@@ -71,6 +72,8 @@ class Data:
         self.codec = open(codec, encoding='utf-8').read().strip() if os.path.exists(codec) else '(not run)'
         deploy = os.path.join(d, 'deploy.md')
         self.deploy = open(deploy, encoding='utf-8').read().strip() if os.path.exists(deploy) else '(not run)'
+        explain = os.path.join(d, 'explain.md')
+        self.explain = open(explain, encoding='utf-8').read().strip() if os.path.exists(explain) else '(not run)'
 
     def stats(self, scen):
         """Per server: medians and error totals; per peer: the per-round ratios."""
@@ -298,6 +301,7 @@ def main():
         'drivers_table': lambda: drivers_table(data),
         'codec': lambda: data.codec,
         'deploy': lambda: data.deploy,
+        'explain': lambda: data.explain,
         'web_limits': lambda: data.limits,
     }
     missing = []

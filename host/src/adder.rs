@@ -14,6 +14,7 @@ use reseau_core::adder::{
 use crate::metrics::{Count, Counter, Families, Kind, Text};
 use crate::net::{self, Notify, Service};
 use crate::tls::client::{TlsClient, TlsError};
+use crate::trace::{self, AdderWatch, Role, Trace, TracedStream, What};
 
 /// The adder server's default address, as in the course.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:6001";
@@ -292,6 +293,7 @@ pub fn sum(
     format: Format,
     ints: Option<&[String]>,
     tls: Option<&TlsClient>,
+    trace: Option<&Trace>,
 ) -> Result<i64, SumError> {
     // Encode first: a bad int is reported before anything is sent.
     let (header, mut payload): (u64, Box<dyn Read>) = match ints {
@@ -316,7 +318,7 @@ pub fn sum(
             (len, Box::new(io::BufReader::with_capacity(64 * 1024, file)))
         }
     };
-    send_payload(addr, format, header, &mut payload, tls)
+    send_payload(addr, format, header, &mut payload, tls, trace)
 }
 
 /// Sends one request whose payload (`len` bytes, already encoded in
@@ -324,13 +326,14 @@ pub fn sum(
 /// it answers: the client side of `reseau adder sum` once the ints are
 /// encoded, shared with the Python binding. The rules are
 /// [`AdderClient`]'s; this moves its bytes over a blocking socket, in TLS
-/// with `tls`.
+/// with `tls`; with `trace`, its bytes are traced (in clear, above TLS).
 pub fn send_payload(
     addr: &str,
     format: Format,
     len: u64,
     payload: &mut dyn Read,
     tls: Option<&TlsClient>,
+    trace: Option<&Trace>,
 ) -> Result<i64, SumError> {
     let mut client = AdderClient::new();
     client.start(len).map_err(|_| SumError::TooLong(len))?;
@@ -338,16 +341,35 @@ pub fn send_payload(
         addr: addr.to_string(),
         error,
     })?;
-    match tls {
-        None => exchange(&mut client, format, payload, stream),
+    let conversation = match (trace, stream.peer_addr()) {
+        (Some(trace), Ok(peer)) => {
+            let watch = AdderWatch::new(AdderConfig::default());
+            trace::client(Some(trace), "adder", peer, watch)
+        }
+        _ => None,
+    };
+    let result = match tls {
+        None => exchange(
+            &mut client,
+            format,
+            payload,
+            TracedStream::new(stream, conversation.clone()),
+        ),
         Some(tls) => {
             let stream = tls.handshake(stream, addr).map_err(|error| SumError::Tls {
                 addr: addr.to_string(),
                 error: Box::new(error),
             })?;
+            let stream = TracedStream::new(stream, conversation.clone());
             exchange(&mut client, format, payload, stream)
         }
+    };
+    if let Some(c) = conversation {
+        c.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .event(Role::Client, What::Close);
     }
+    result
 }
 
 /// The request of `client` and its reply, over `stream`.

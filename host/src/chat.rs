@@ -11,6 +11,7 @@ use std::time::Duration;
 use reseau_core::chat::{Action, COURSE_RECV, ChatError, ChatState, HELP, join_port};
 
 use crate::escape::Escaped;
+use crate::trace::{self, Trace};
 
 /// The chat's default address, as in the course.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:5000";
@@ -24,6 +25,7 @@ const POLL: Duration = Duration::from_millis(500);
 pub struct Chat {
     socket: UdpSocket,
     state: ChatState<SocketAddr>,
+    trace: Option<Trace>,
 }
 
 /// What one command did, for the caller to print.
@@ -45,12 +47,24 @@ impl Chat {
                     return Ok(Chat {
                         socket,
                         state: ChatState::new(),
+                        trace: None,
                     });
                 }
                 Err(error) => last = error,
             }
         }
         Err(last)
+    }
+
+    /// Traces every datagram sent and received into `trace`.
+    pub fn with_trace(mut self, trace: Trace) -> Chat {
+        self.trace = Some(trace);
+        self
+    }
+
+    /// The trace, if any.
+    pub fn trace(&self) -> Option<&Trace> {
+        self.trace.as_ref()
     }
 
     /// The bound address.
@@ -105,6 +119,9 @@ impl Chat {
     }
 
     fn send_datagram(&self, to: SocketAddr, text: &str) -> io::Result<()> {
+        if let Some(trace) = &self.trace {
+            trace::datagram(trace, to, true, text.as_bytes());
+        }
         match self.socket.send_to(text.as_bytes(), to) {
             Ok(sent) if sent != text.len() => Err(io::Error::other(format!(
                 "only {sent} of {} bytes were sent",
@@ -175,12 +192,15 @@ impl From<ChatError<'_>> for ChatSendError {
 /// Prints every datagram that reaches `socket` until `stop` is set, one
 /// line each: `SENDER: TEXT`, the text ([`message_text`]) escaped by
 /// [`crate::escape`]'s rule.
-fn receive(socket: UdpSocket, stop: Arc<AtomicBool>) {
+fn receive(socket: UdpSocket, stop: Arc<AtomicBool>, trace: Option<Trace>) {
     let _ = socket.set_read_timeout(Some(POLL));
     let mut buf = vec![0u8; 65_536];
     while !stop.load(Ordering::SeqCst) {
         match socket.recv_from(&mut buf) {
             Ok((n, from)) => {
+                if let Some(trace) = &trace {
+                    trace::datagram(trace, from, false, buf.get(..n).unwrap_or_default());
+                }
                 // Escaped: a datagram cannot drive the terminal nor print
                 // a line of its own (see `crate::escape`).
                 let text = Escaped(message_text(buf.get(..n).unwrap_or_default()));
@@ -222,7 +242,8 @@ pub fn run_on(chat: &mut Chat) -> io::Result<()> {
     let receiver = {
         let socket = chat.socket()?;
         let stop = stop.clone();
-        thread::spawn(move || receive(socket, stop))
+        let trace = chat.trace.clone();
+        thread::spawn(move || receive(socket, stop, trace))
     };
     let mut stdin = io::stdin().lock();
     let mut line = Vec::new();

@@ -13,6 +13,7 @@ use crate::exit;
 use crate::metrics::{Count, Counter, Families, Kind, Text};
 use crate::net::{self, Notify, Service};
 use crate::tls::client::{self, TlsClient, TlsError, TlsWriter};
+use crate::trace::{self, Role, TextWatch, Trace, TracedStream, What};
 
 /// The echo server's default address, as in the course.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:6000";
@@ -113,16 +114,22 @@ pub fn send(
     message: Option<&[u8]>,
     out: &mut impl Write,
     tls: Option<&TlsClient>,
+    trace: Option<&Trace>,
 ) -> Result<Sent, EchoError> {
     let stream = net::connect(addr).map_err(|error| EchoError::Connect {
         addr: addr.to_string(),
         error,
     })?;
+    let conversation = match stream.peer_addr() {
+        Ok(peer) => trace::client(trace, "echo", peer, TextWatch),
+        Err(_) => None,
+    };
+    let traced = |inner| TracedStream::new(inner, conversation.clone());
     let owned = message.map(<[u8]>::to_vec);
-    match tls {
+    let sent = match tls {
         None => {
             let writer = stream.try_clone().map_err(EchoError::Io)?;
-            exchange(stream, writer, owned, out)
+            exchange(traced(stream), traced(writer), owned, out)
         }
         Some(tls) => {
             let stream = tls
@@ -132,9 +139,20 @@ pub fn send(
                     error: Box::new(error),
                 })?;
             let (reader, writer) = client::split(stream).map_err(EchoError::Io)?;
-            exchange(reader, writer, owned, out)
+            exchange(
+                TracedStream::new(reader, conversation.clone()),
+                TracedStream::new(writer, conversation.clone()),
+                owned,
+                out,
+            )
         }
+    };
+    if let Some(c) = conversation {
+        c.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .event(Role::Client, What::Close);
     }
+    sent
 }
 
 /// The sending side of an echo connection, which ends with a half-close.
@@ -152,6 +170,14 @@ impl HalfClose for TcpStream {
 impl HalfClose for TlsWriter {
     fn close_write(&mut self) -> io::Result<()> {
         self.shutdown()
+    }
+}
+
+impl<T: HalfClose> HalfClose for TracedStream<T, TextWatch> {
+    fn close_write(&mut self) -> io::Result<()> {
+        self.get_mut().close_write()?;
+        self.with(|c| c.client_done());
+        Ok(())
     }
 }
 
@@ -226,15 +252,16 @@ pub fn send_to_stdout(
     addr: &str,
     message: Option<&[u8]>,
     tls: Option<&TlsClient>,
+    trace: Option<&Trace>,
 ) -> Result<Sent, EchoError> {
     let stdout = io::stdout();
     if stdout.is_terminal() {
         let mut out = TerminalWriter::new(stdout.lock());
-        let sent = send(addr, message, &mut out, tls);
+        let sent = send(addr, message, &mut out, tls, trace);
         let _ = out.finish();
         sent
     } else {
-        send(addr, message, &mut stdout.lock(), tls)
+        send(addr, message, &mut stdout.lock(), tls, trace)
     }
 }
 

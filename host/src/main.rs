@@ -3,7 +3,7 @@
 //! follows the table of [`reseau_host::exit`].
 
 use std::fmt;
-use std::io;
+use std::io::{self, Read as _};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -18,6 +18,7 @@ use reseau_host::bench::{self, Workload};
 use reseau_host::chat::{self, Chat};
 use reseau_host::echo::{self, EchoCounts, EchoError, EchoService};
 use reseau_host::exit;
+use reseau_host::explain;
 use reseau_host::metrics::{Count, Counted, EventOf, Registry};
 use reseau_host::net::{self, Limits, Server};
 use reseau_host::nic::{self, NicError};
@@ -25,6 +26,7 @@ use reseau_host::resolve::{self, LookupError};
 use reseau_host::tls::cert::{self, CertError, CertRequest};
 use reseau_host::tls::client::{CaError, TlsClient};
 use reseau_host::tls::server::{ServerTls, TlsError, TlsFiles};
+use reseau_host::trace::{Trace, Traced};
 use reseau_host::web::{
     self,
     config::{ConfigError, HttpLimits, Settings},
@@ -72,6 +74,38 @@ enum Command {
     /// servers take them with `--tls-cert` and `--tls-key`, clients trust
     /// the certificate with `--tls --ca`.
     Cert(CertArgs),
+    /// Shows an adder message byte by byte (like Python's
+    /// `pickletools.dis`, for the whole frame): each field's offset, bytes
+    /// and meaning, then what the server does with it.
+    Explain(ExplainArgs),
+}
+
+#[derive(Args)]
+struct ExplainArgs {
+    /// The bytes, as hex (`0c000000 8002...`) or as Python prints them
+    /// (`b'\x80\x03K\x0c.'`); without them, --file or stdin is read.
+    #[arg(conflicts_with = "file")]
+    bytes: Vec<String>,
+    /// Read the bytes from this file.
+    #[arg(long, value_name = "FILE")]
+    file: Option<PathBuf>,
+    /// The input is the server's replies, not requests.
+    #[arg(long, conflicts_with = "payload")]
+    reply: bool,
+    /// The input is a payload alone (`pickle.dumps(...)`), without its
+    /// 4-byte length; by default its first bytes tell.
+    #[arg(long)]
+    payload: bool,
+    /// The input is request frames, even if it looks like a payload.
+    #[arg(long, conflicts_with_all = ["payload", "reply"])]
+    frame: bool,
+    /// One JSON object per line.
+    #[arg(long)]
+    json: bool,
+    /// Counts of each field instead of the rows (for long messages: read
+    /// as a stream, in constant memory).
+    #[arg(long)]
+    summary: bool,
 }
 
 /// `--tls-cert` and `--tls-key`: TLS on a server (both or neither).
@@ -138,6 +172,10 @@ struct ChatArgs {
     /// Address to receive on (IPv6: `[::1]:5000`).
     #[arg(long, default_value = chat::DEFAULT_ADDR)]
     bind: String,
+    /// Print each datagram sent and received on stderr, with its time and
+    /// peer.
+    #[arg(long)]
+    trace: bool,
 }
 
 #[derive(Args)]
@@ -181,6 +219,10 @@ struct AdderServeArgs {
     /// connection.
     #[arg(long)]
     keep_alive: bool,
+    /// Print each message on stderr as it passes: time, peer, direction,
+    /// and each field's bytes and meaning (as `reseau explain` shows them).
+    #[arg(long)]
+    trace: bool,
     #[command(flatten)]
     limits: LimitArgs,
     #[command(flatten)]
@@ -208,6 +250,9 @@ struct SumArgs {
     encoding: Encoding,
     #[command(flatten)]
     tls: ClientTlsArgs,
+    /// Print the request and the reply on stderr, field by field.
+    #[arg(long)]
+    trace: bool,
     /// The ints; with none, whitespace-separated ints are read from stdin.
     #[arg(allow_negative_numbers = true)]
     ints: Vec<String>,
@@ -252,6 +297,10 @@ struct EchoServeArgs {
     /// Address to listen on (IPv6: `[::1]:6000`).
     #[arg(long, default_value = echo::DEFAULT_ADDR)]
     bind: String,
+    /// Print each piece of a message on stderr as it passes (time, peer,
+    /// direction, the bytes as escaped text).
+    #[arg(long)]
+    trace: bool,
     #[command(flatten)]
     limits: LimitArgs,
     #[command(flatten)]
@@ -267,6 +316,9 @@ struct SendArgs {
     to: String,
     #[command(flatten)]
     tls: ClientTlsArgs,
+    /// Print what is sent and received on stderr, with time and direction.
+    #[arg(long)]
+    trace: bool,
     /// The message; without it, stdin is sent.
     message: Option<String>,
 }
@@ -467,6 +519,8 @@ enum CliError {
     Bench(io::Error),
     /// Requests failed under load.
     RequestsFailed(u64),
+    /// `explain`: the server refuses requests of the input.
+    Refused(u64),
 }
 
 impl CliError {
@@ -487,7 +541,10 @@ impl CliError {
             | CliError::ChatBind { .. }
             | CliError::Signals(_)
             | CliError::Bench(_) => exit::SETUP,
-            CliError::Run(_) | CliError::ServerThread | CliError::RequestsFailed(_) => exit::FAILED,
+            CliError::Run(_)
+            | CliError::ServerThread
+            | CliError::RequestsFailed(_)
+            | CliError::Refused(_) => exit::FAILED,
         }
     }
 }
@@ -511,6 +568,13 @@ impl fmt::Display for CliError {
             CliError::Run(error) | CliError::Bench(error) => error.fmt(f),
             CliError::ServerThread => f.write_str("a server thread failed"),
             CliError::RequestsFailed(count) => write!(f, "{count} requests failed"),
+            CliError::Refused(count) => {
+                let plural = if *count == 1 { " is" } else { "s are" };
+                write!(
+                    f,
+                    "{count} request{plural} refused (the verdicts above say why)"
+                )
+            }
         }
     }
 }
@@ -540,6 +604,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Bench(BenchCommand::Echo(args)) => bench_echo(args),
         Command::Nic(args) => nic(args),
         Command::Cert(args) => write_cert(&args),
+        Command::Explain(args) => explain_bytes(&args),
     }
 }
 
@@ -553,11 +618,14 @@ fn web(args: &WebArgs) -> Result<(), CliError> {
 
 /// `reseau adder serve`.
 fn adder_serve(args: &AdderServeArgs) -> Result<(), CliError> {
-    let service = AdderService {
-        config: AdderConfig {
-            max_frame: args.max_frame,
-            keep_alive: args.keep_alive,
+    let service = Traced {
+        service: AdderService {
+            config: AdderConfig {
+                max_frame: args.max_frame,
+                keep_alive: args.keep_alive,
+            },
         },
+        trace: args.trace.then(Trace::stderr),
     };
     let registry = Arc::new(Registry::default());
     let server = listen_counted::<_, AdderCounts>(
@@ -570,12 +638,69 @@ fn adder_serve(args: &AdderServeArgs) -> Result<(), CliError> {
     run_with_metrics(server, &args.metrics, registry)
 }
 
+/// `reseau explain`: the rows and verdicts on stdout; exit 1 when a
+/// request is refused (as `adder sum` exits when the server refuses).
+fn explain_bytes(args: &ExplainArgs) -> Result<(), CliError> {
+    let style = match (args.json, args.summary) {
+        (false, false) => explain::Style::Table,
+        (true, false) => explain::Style::Json,
+        (false, true) => explain::Style::Summary,
+        (true, true) => explain::Style::JsonSummary,
+    };
+    let mut input: Box<dyn io::Read> = if !args.bytes.is_empty() {
+        let bytes = explain::parse_bytes(&args.bytes.join(" "))
+            .map_err(|error| CliError::Usage(format!("explain: {error}")))?;
+        Box::new(io::Cursor::new(bytes))
+    } else if let Some(path) = &args.file {
+        let file = std::fs::File::open(path).map_err(|error| {
+            CliError::Usage(format!("explain: cannot read {}: {error}", path.display()))
+        })?;
+        Box::new(io::BufReader::with_capacity(64 * 1024, file))
+    } else {
+        Box::new(io::stdin().lock())
+    };
+    // The first bytes tell a frame from a bare payload, unless told.
+    let mut start = Vec::new();
+    (&mut input)
+        .take(16)
+        .read_to_end(&mut start)
+        .map_err(CliError::Run)?;
+    let side = if args.reply {
+        explain::Side::Reply
+    } else if args.payload {
+        explain::Side::Payload
+    } else if args.frame {
+        explain::Side::Request
+    } else {
+        explain::guess_side(&start)
+    };
+    if side == explain::Side::Payload && !args.payload {
+        eprintln!(
+            "explain: no 4-byte length first: read as a bare payload (--frame reads it as a frame)"
+        );
+    }
+    let mut whole = io::Cursor::new(start).chain(input);
+    let refused = explain::explain(&mut whole, side, style, &mut io::stdout().lock())
+        .map_err(CliError::Run)?;
+    if refused > 0 {
+        return Err(CliError::Refused(refused));
+    }
+    Ok(())
+}
+
 /// `reseau adder sum`: prints the sum.
 fn adder_sum(args: &SumArgs) -> Result<(), CliError> {
     let ints = (!args.ints.is_empty()).then_some(&args.ints[..]);
     let tls = args.tls.client()?;
-    let sum =
-        adder::sum(&args.to, args.encoding.into(), ints, tls.as_ref()).map_err(CliError::Sum)?;
+    let trace = args.trace.then(Trace::stderr);
+    let sum = adder::sum(
+        &args.to,
+        args.encoding.into(),
+        ints,
+        tls.as_ref(),
+        trace.as_ref(),
+    )
+    .map_err(CliError::Sum)?;
     println!("{sum}");
     Ok(())
 }
@@ -583,9 +708,13 @@ fn adder_sum(args: &SumArgs) -> Result<(), CliError> {
 /// `reseau echo serve`.
 fn echo_serve(args: &EchoServeArgs) -> Result<(), CliError> {
     let registry = Arc::new(Registry::default());
+    let service = Traced {
+        service: EchoService,
+        trace: args.trace.then(Trace::stderr),
+    };
     let server = listen_counted::<_, EchoCounts>(
         &args.bind,
-        EchoService,
+        service,
         args.limits.limits(),
         args.tls.files().as_ref(),
         &registry,
@@ -598,7 +727,9 @@ fn echo_serve(args: &EchoServeArgs) -> Result<(), CliError> {
 fn echo_send(args: &SendArgs) -> Result<(), CliError> {
     let message = args.message.as_deref().map(str::as_bytes);
     let tls = args.tls.client()?;
-    let sent = echo::send_to_stdout(&args.to, message, tls.as_ref()).map_err(CliError::Echo)?;
+    let trace = args.trace.then(Trace::stderr);
+    let sent = echo::send_to_stdout(&args.to, message, tls.as_ref(), trace.as_ref())
+        .map_err(CliError::Echo)?;
     if sent.echoed > 0 && sent.echoed < sent.sent {
         eprintln!(
             "reseau: the server echoed {} of the {} bytes sent",
@@ -647,10 +778,13 @@ fn write_cert(args: &CertArgs) -> Result<(), CliError> {
 
 /// `reseau chat`.
 fn chat(args: &ChatArgs) -> Result<(), CliError> {
-    let chat = Chat::bind(&args.bind).map_err(|error| CliError::ChatBind {
+    let mut chat = Chat::bind(&args.bind).map_err(|error| CliError::ChatBind {
         addr: args.bind.clone(),
         error,
     })?;
+    if args.trace {
+        chat = chat.with_trace(Trace::stderr());
+    }
     let local = chat.local_addr().map_err(CliError::Run)?;
     eprintln!("chat: listening on {local}; /help lists the commands");
     chat::run(chat).map_err(CliError::Run)

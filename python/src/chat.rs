@@ -9,8 +9,10 @@ use std::time::{Duration, Instant};
 
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
+use pyo3::types::PyList;
 use reseau_core::chat::Command as CoreCommand;
 use reseau_host::chat::{Chat as HostChat, ChatSendError, resolve_peer};
+use reseau_host::trace::Trace;
 
 use crate::errors::{self, CommandError};
 use crate::net::{address, join_host_port, repr_str};
@@ -104,6 +106,8 @@ enum State {
 pub struct Chat {
     state: Mutex<State>,
     local: SocketAddr,
+    /// The datagrams sent and received, with trace=True.
+    trace: Option<Trace>,
 }
 
 impl Chat {
@@ -125,15 +129,37 @@ impl Chat {
 #[pymethods]
 impl Chat {
     #[new]
-    #[pyo3(signature = (host = "127.0.0.1", port = 5000))]
-    fn new(py: Python<'_>, host: &str, port: u16) -> PyResult<Self> {
+    #[pyo3(signature = (host = "127.0.0.1", port = 5000, trace = false))]
+    fn new(py: Python<'_>, host: &str, port: u16, trace: bool) -> PyResult<Self> {
         let addr = join_host_port(host, port);
-        let chat = py.detach(|| HostChat::bind(&addr))?;
+        let mut chat = py.detach(|| HostChat::bind(&addr))?;
         let local = chat.local_addr()?;
+        let trace = trace.then(Trace::memory);
+        if let Some(trace) = &trace {
+            chat = chat.with_trace(trace.clone());
+        }
         Ok(Chat {
             state: Mutex::new(State::Open(chat)),
             local,
+            trace,
         })
+    }
+
+    /// The datagrams sent and received so far (a chat made with
+    /// trace=True), oldest first, as AdderServer.trace_events() gives
+    /// events: "from" is "server" for this chat and "client" for the
+    /// peer, "peer" the other side's address.
+    fn trace_events<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let Some(trace) = &self.trace else {
+            return Err(pyo3::exceptions::PyValueError::new_err(
+                "Chat was made without trace=True: it keeps no trace",
+            ));
+        };
+        let list = PyList::empty(py);
+        for event in trace.events() {
+            list.append(crate::explain::event_dict(py, &event)?)?;
+        }
+        Ok(list)
     }
 
     /// The bound (host, port).
@@ -225,7 +251,11 @@ impl Chat {
             });
             match got {
                 Ok((n, from)) => {
-                    let text = String::from_utf8_lossy(buf.get(..n).unwrap_or_default());
+                    let datagram = buf.get(..n).unwrap_or_default();
+                    if let Some(trace) = &self.trace {
+                        reseau_host::trace::datagram(trace, from, false, datagram);
+                    }
+                    let text = String::from_utf8_lossy(datagram);
                     return Ok(Some((text.into_owned(), address(from))));
                 }
                 Err(error) if reseau_host::chat::is_transient(&error) => {}

@@ -110,7 +110,7 @@ impl EchoClient {
         let tls = self.tls.clone();
         let sent = wait::interruptible(py, "echo-client", move || {
             let mut echoed = Vec::new();
-            reseau_host::echo::send(&addr, Some(&message), &mut echoed, tls.as_ref())
+            reseau_host::echo::send(&addr, Some(&message), &mut echoed, tls.as_ref(), None)
                 .map(|_| echoed)
         })?;
         match sent {
@@ -189,7 +189,7 @@ pub fn sum(
     };
     let addr = join_host_port(host, port);
     wait::interruptible(py, "sum", move || {
-        reseau_host::adder::send_payload(&addr, format, len, &mut reader, tls.as_ref())
+        reseau_host::adder::send_payload(&addr, format, len, &mut reader, tls.as_ref(), None)
     })?
     .map_err(errors::sum)
 }

@@ -10,6 +10,7 @@
 //! - [`chat`]: chat commands and the chat peer.
 //! - [`servers`]: the adder, echo and web servers.
 //! - [`clients`]: the echo client and the adder's `sum`.
+//! - [`explain`]: `explain` and the servers' traces, as dicts.
 //! - [`errors`]: the exceptions.
 //! - [`list_ints`]: reading a list of ints fast (the one `unsafe`).
 
@@ -17,6 +18,7 @@ pub mod chat;
 pub mod clients;
 pub mod codec;
 pub mod errors;
+pub mod explain;
 pub mod list_ints;
 pub mod net;
 pub mod servers;
@@ -42,6 +44,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<servers::WebServer>()?;
     m.add_class::<clients::EchoClient>()?;
     m.add_function(wrap_pyfunction!(clients::sum, m)?)?;
+    m.add_function(wrap_pyfunction!(explain::explain, m)?)?;
     m.add("ProtocolError", py.get_type::<errors::ProtocolError>())?;
     m.add("FrameTooLarge", py.get_type::<errors::FrameTooLarge>())?;
     m.add(

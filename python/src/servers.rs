@@ -15,11 +15,13 @@ use std::time::Duration;
 
 use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::types::PyList;
 use reseau_core::adder::AdderConfig;
 use reseau_host::adder::AdderService;
 use reseau_host::echo::EchoService;
 use reseau_host::net::{Limits, MAX_THREADS, Server, Stopper};
 use reseau_host::tls::server::{ServerTls, TlsError, TlsFiles};
+use reseau_host::trace::{Trace, Traced, Watched};
 use reseau_host::web::StartError;
 use reseau_host::web::config::{ConfigError, Settings};
 
@@ -45,6 +47,8 @@ pub struct Served {
     local: SocketAddr,
     stopper: Stopper,
     phase: Mutex<Phase>,
+    /// The events of a server made with trace=True.
+    trace: Option<Trace>,
 }
 
 fn join(py: Python<'_>, handle: JoinHandle<io::Result<()>>) -> PyResult<()> {
@@ -55,8 +59,15 @@ fn join(py: Python<'_>, handle: JoinHandle<io::Result<()>>) -> PyResult<()> {
 }
 
 impl Served {
-    fn new(kind: &'static str, local: SocketAddr, stopper: Stopper, run: Runner) -> Self {
+    fn new(
+        kind: &'static str,
+        local: SocketAddr,
+        stopper: Stopper,
+        run: Runner,
+        trace: Option<Trace>,
+    ) -> Self {
         Served {
+            trace,
             kind,
             local,
             stopper,
@@ -190,11 +201,17 @@ fn bind_service<S>(
     service: S,
     threads: usize,
     tls: Option<TlsFiles>,
+    trace: bool,
 ) -> PyResult<Served>
 where
-    S: reseau_host::net::Service + Send + 'static,
-    Server<S>: Send,
+    S: Watched + Send + 'static,
+    Server<Traced<S>>: Send,
 {
+    let trace = trace.then(Trace::memory);
+    let service = Traced {
+        service,
+        trace: trace.clone(),
+    };
     let limits = Limits {
         threads,
         ..Limits::default()
@@ -214,6 +231,7 @@ where
         local,
         stopper,
         Box::new(move || server.run()),
+        trace,
     ))
 }
 
@@ -280,6 +298,28 @@ macro_rules! server_methods {
             fn __repr__(&self, py: Python<'_>) -> String {
                 self.served.repr(py, $name)
             }
+
+            /// The events traced so far (a server made with trace=True), oldest
+            /// first: dicts with "time" (UNIX seconds), "service", "peer" (the
+            /// client's address), "from" and "to" ("client" or "server"),
+            /// "kind" ("open": the client connects; "message"; "eof": a
+            /// half-close, FIN; "close": the server closes), "len", "summary",
+            /// "rows" (the first fields of a message, as reseau.explain gives
+            /// them), "skipped" (rows not kept) and "verdict". The last 10,000
+            /// events are kept. reseau.sequence_diagram draws them.
+            fn trace_events<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+                let Some(trace) = &self.served.trace else {
+                    return Err(PyValueError::new_err(concat!(
+                        $name,
+                        " was made without trace=True: it keeps no trace"
+                    )));
+                };
+                let list = PyList::empty(py);
+                for event in trace.events() {
+                    list.append(crate::explain::event_dict(py, &event)?)?;
+                }
+                Ok(list)
+            }
         }
     };
 }
@@ -289,7 +329,8 @@ macro_rules! server_methods {
 /// with a native reply). As in the course, a pickle request is its
 /// connection's last (the server replies, then closes first), unless
 /// keep_alive=True. tls_cert and tls_key (PEM files, both or neither)
-/// serve TLS. Binds host:port at construction.
+/// serve TLS. trace=True keeps each message's fields and the server's
+/// verdicts (trace_events()). Binds host:port at construction.
 #[pyclass(frozen, module = "reseau")]
 pub struct AdderServer {
     served: Served,
@@ -298,8 +339,8 @@ pub struct AdderServer {
 server_methods!(
     AdderServer,
     "AdderServer",
-    (host = "127.0.0.1", port = 6001, keep_alive = false, threads = 0, tls_cert = None, tls_key = None),
-    fn new(py, host: &str, port: u16, keep_alive: bool, threads: usize, tls_cert: Option<PathBuf>, tls_key: Option<PathBuf>) {
+    (host = "127.0.0.1", port = 6001, keep_alive = false, threads = 0, tls_cert = None, tls_key = None, trace = false),
+    fn new(py, host: &str, port: u16, keep_alive: bool, threads: usize, tls_cert: Option<PathBuf>, tls_key: Option<PathBuf>, trace: bool) {
         let addr = join_host_port(host, port);
         let config = AdderConfig {
             keep_alive,
@@ -307,13 +348,14 @@ server_methods!(
         };
         let threads = check_threads(threads)?;
         let tls = tls_files(tls_cert, tls_key)?;
-        py.detach(|| bind_service("adder", &addr, AdderService { config }, threads, tls))
+        py.detach(|| bind_service("adder", &addr, AdderService { config }, threads, tls, trace))
     }
 );
 
 /// The course's echo server: sends back every byte of a connection, then
 /// closes. tls_cert and tls_key (PEM files, both or neither) serve TLS.
-/// Binds host:port at construction.
+/// trace=True keeps each piece of a message (trace_events()). Binds
+/// host:port at construction.
 #[pyclass(frozen, module = "reseau")]
 pub struct EchoServer {
     served: Served,
@@ -322,12 +364,12 @@ pub struct EchoServer {
 server_methods!(
     EchoServer,
     "EchoServer",
-    (host = "127.0.0.1", port = 6000, threads = 0, tls_cert = None, tls_key = None),
-    fn new(py, host: &str, port: u16, threads: usize, tls_cert: Option<PathBuf>, tls_key: Option<PathBuf>) {
+    (host = "127.0.0.1", port = 6000, threads = 0, tls_cert = None, tls_key = None, trace = false),
+    fn new(py, host: &str, port: u16, threads: usize, tls_cert: Option<PathBuf>, tls_key: Option<PathBuf>, trace: bool) {
         let addr = join_host_port(host, port);
         let threads = check_threads(threads)?;
         let tls = tls_files(tls_cert, tls_key)?;
-        py.detach(|| bind_service("echo", &addr, EchoService, threads, tls))
+        py.detach(|| bind_service("echo", &addr, EchoService, threads, tls, trace))
     }
 );
 
@@ -397,7 +439,8 @@ server_methods!(
             let server = reseau_host::web::bind(&settings).map_err(start_error)?;
             let local = server.local_addr();
             let stopper = server.stopper();
-            Ok(Served::new("web", local, stopper, Box::new(move || server.run())))
+            let run = Box::new(move || server.run());
+            Ok(Served::new("web", local, stopper, run, None))
         })
     }
 );

@@ -13,9 +13,11 @@
 //! its reply with [`ReplyDecoder`]); [`RequestEncoder`] writes a payload,
 //! [`RequestSummer`] and [`RequestDecoder`] read one in the format its
 //! first byte says ([`Format::of_first_byte`], the one place that
-//! decides). None of them allocates or does I/O.
+//! decides); [`explain`] shows a request or reply byte by byte, with the
+//! same decoders. None of them allocates or does I/O.
 
 pub mod client;
+pub mod explain;
 pub mod native;
 pub mod pickle;
 
@@ -304,7 +306,7 @@ enum Request {
 /// answered in batches.
 const OUT_CAP: usize = 64;
 /// The largest reply: a frame header and a native reply payload.
-const MAX_REPLY: usize = frame::HEADER_LEN + native::MAX_REPLY_PAYLOAD;
+pub const MAX_REPLY: usize = frame::HEADER_LEN + native::MAX_REPLY_PAYLOAD;
 /// Events held until the driver polls them.
 const EVENT_CAP: usize = 4;
 

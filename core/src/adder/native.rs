@@ -272,6 +272,12 @@ impl NativeDecoder {
         }
     }
 
+    /// The error that stopped the decoding, as soon as it is found
+    /// ([`finish`](Self::finish) also reports a payload that ends early).
+    pub fn error(&self) -> Option<ErrorCode> {
+        self.failed
+    }
+
     /// The payload is complete: `Ok` if it was a whole list of ints, or
     /// the error to reply with ([`ErrorCode::Malformed`] or
     /// [`ErrorCode::Version`]).

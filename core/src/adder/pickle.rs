@@ -87,6 +87,38 @@ pub const HIGHEST_PROTOCOL: u8 = 5;
 /// CPython's pickler memoizes only the list, at index 0.
 pub const MAX_MEMO_INDEX: u32 = 65_535;
 
+/// One opcode of an accepted payload, as [`PickleDecoder::feed_opcodes`]
+/// hands it out: where it is, how long it is (its argument included) and
+/// what its argument means. The explaining view of the same decoder that
+/// sums: `reseau explain` and the traces print these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Opcode {
+    /// Offset of the opcode byte in the payload.
+    pub offset: u64,
+    /// Bytes of the opcode and its argument.
+    pub len: u64,
+    /// The opcode byte ([`opcode_name`] names it).
+    pub code: u8,
+    /// What its argument says.
+    pub argument: Argument,
+}
+
+/// The meaning of an opcode's argument.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Argument {
+    /// No argument (`MARK`, `EMPTY_LIST`, `APPENDS`, `STOP`, ...).
+    None,
+    /// An int of the list (`BININT1`, `LONG1`, `NEWTRUE`, ...).
+    Int(i128),
+    /// `PROTO`'s protocol number.
+    Protocol(u8),
+    /// `FRAME`'s length: the bytes of the frame that follow it.
+    Frame(u64),
+    /// A memo index (`PUT`, `BINPUT`, `LONG_BINPUT`; `MEMOIZE` takes the
+    /// next free one, which this decoder does not count: `None`).
+    Memo(Option<u32>),
+}
+
 /// The name of a pickle opcode, for error messages.
 pub fn opcode_name(opcode: u8) -> &'static str {
     match opcode {
@@ -317,6 +349,8 @@ const MAX_LINE: usize = 48;
 /// sign, or the value does not fit.
 #[derive(Debug, Clone, Copy)]
 struct LongBytes {
+    /// LONG1 or LONG4.
+    opcode: u8,
     remaining: u32,
     index: u32,
     low: u128,
@@ -325,8 +359,9 @@ struct LongBytes {
 }
 
 impl LongBytes {
-    fn new(len: u32) -> Self {
+    fn new(opcode: u8, len: u32) -> Self {
         LongBytes {
+            opcode,
             remaining: len,
             index: 0,
             low: 0,
@@ -546,6 +581,35 @@ impl PickleDecoder {
         self.feed_visitor(input, &mut visit)
     }
 
+    /// Reads the next piece of the payload like [`feed`](Self::feed), but
+    /// hands out every opcode it accepts, in order, with its place and
+    /// meaning: what `reseau explain` prints. The rules are the same (it
+    /// is the same decoder); only the fast paths that read runs of ints
+    /// at once are left out, so it is slower than `feed`.
+    ///
+    /// ```
+    /// use reseau_core::adder::pickle::{Argument, PickleDecoder, opcode_name};
+    ///
+    /// // pickle.dumps(12), as the course's slides print it: b'\x80\x03K\x0c.'
+    /// // is no list; pickle.dumps([12], protocol=3) is:
+    /// let payload = b"\x80\x03]q\x00K\x0ca.";
+    /// let mut names = Vec::new();
+    /// let mut decoder = PickleDecoder::new();
+    /// decoder
+    ///     .feed_opcodes(payload, |op| names.push((op.offset, opcode_name(op.code), op.argument)))
+    ///     .unwrap();
+    /// assert_eq!(decoder.finish(), Ok(()));
+    /// assert_eq!(names[0], (0, "PROTO", Argument::Protocol(3)));
+    /// assert_eq!(names[3], (5, "BININT1", Argument::Int(12)));
+    /// assert_eq!(names.len(), 6); // ... APPEND, STOP
+    /// ```
+    pub fn feed_opcodes<F>(&mut self, input: &[u8], visit: F) -> Result<(), PickleError>
+    where
+        F: FnMut(Opcode),
+    {
+        self.feed_visitor(input, &mut Opcodes(visit))
+    }
+
     /// [`feed`](Self::feed), for any [`Visitor`].
     fn feed_visitor<V: Visitor>(&mut self, input: &[u8], visit: &mut V) -> Result<(), PickleError> {
         if let Some(error) = self.failed {
@@ -579,7 +643,9 @@ impl PickleDecoder {
                 Arg::Opcode => {
                     self.opcode_offset = self.offset;
                     // Fast path: a small int whose argument is all here.
-                    if let Some(used) = self.fast_int(input, visit)? {
+                    if !V::OPCODES
+                        && let Some(used) = self.fast_int(input, visit)?
+                    {
                         input = input.get(used..).unwrap_or_default();
                         self.offset += used as u64;
                         // Inside `MARK ... APPENDS` (or protocol 0's `MARK
@@ -632,8 +698,9 @@ impl PickleDecoder {
                         let value = long.value().ok_or(PickleError::IntOutOfRange {
                             offset: self.opcode_offset,
                         })?;
+                        let opcode = long.opcode;
                         self.arg = Arg::Opcode;
-                        self.int(value, op::LONG1, visit)?;
+                        self.int(value, opcode, visit)?;
                     }
                 }
             }
@@ -769,7 +836,7 @@ impl PickleDecoder {
             }
             op::NEWTRUE => self.int(1, opcode, visit)?,
             op::NEWFALSE => self.int(0, opcode, visit)?,
-            op::MEMOIZE => self.memo(opcode)?,
+            op::MEMOIZE => self.memo(opcode, None, visit)?,
             op::MARK => {
                 self.stack = match self.stack {
                     Stack::Empty => Stack::Marked,
@@ -822,6 +889,12 @@ impl PickleDecoder {
                 });
             }
         }
+        if matches!(
+            opcode,
+            op::MARK | op::EMPTY_LIST | op::LIST | op::APPEND | op::APPENDS | op::STOP
+        ) {
+            self.emit(visit, opcode, Argument::None);
+        }
         Ok(())
     }
 
@@ -837,13 +910,15 @@ impl PickleDecoder {
             op::PROTO if a > HIGHEST_PROTOCOL => {
                 return Err(PickleError::Protocol { protocol: a });
             }
-            op::PROTO => {}
+            op::PROTO => self.emit(visit, opcode, Argument::Protocol(a)),
             op::FRAME => {
                 // The frame's bytes start after this, the argument's last.
-                let end = (self.offset + 1).saturating_add(u64::from_le_bytes(bytes));
+                let len = u64::from_le_bytes(bytes);
+                let end = (self.offset + 1).saturating_add(len);
                 self.frame_end = self.frame_end.max(end);
+                self.emit(visit, opcode, Argument::Frame(len));
             }
-            op::BINPUT => self.memo(opcode)?,
+            op::BINPUT => self.memo(opcode, Some(u32::from(a)), visit)?,
             op::LONG_BINPUT => {
                 let index = u32::from_le_bytes([a, b, c, d]);
                 if index > MAX_MEMO_INDEX {
@@ -851,7 +926,7 @@ impl PickleDecoder {
                         offset: self.opcode_offset,
                     });
                 }
-                self.memo(opcode)?
+                self.memo(opcode, Some(index), visit)?
             }
             op::BININT1 => self.int(i128::from(a), opcode, visit)?,
             op::BININT2 => self.int(i128::from(u16::from_le_bytes([a, b])), opcode, visit)?,
@@ -871,7 +946,7 @@ impl PickleDecoder {
                 if len == 0 {
                     self.int(0, opcode, visit)?;
                 } else {
-                    self.arg = Arg::Long(LongBytes::new(len));
+                    self.arg = Arg::Long(LongBytes::new(opcode, len));
                 }
             }
             _ => return Err(self.misplaced(opcode)),
@@ -903,7 +978,8 @@ impl PickleDecoder {
                         offset: self.opcode_offset,
                     });
                 }
-                self.memo(opcode)
+                // At most MAX_MEMO_INDEX (checked above): it fits.
+                self.memo(opcode, u32::try_from(index).ok(), visit)
             }
             // What CPython's pickler writes for False and True (`strtol`
             // reads them as 0 and 1, and a 2-digit 0 or 1 is a bool).
@@ -921,10 +997,32 @@ impl PickleDecoder {
         }
     }
 
-    fn memo(&mut self, opcode: u8) -> Result<(), PickleError> {
+    fn memo<V: Visitor>(
+        &mut self,
+        opcode: u8,
+        index: Option<u32>,
+        visit: &mut V,
+    ) -> Result<(), PickleError> {
         match self.stack {
-            Stack::List => Ok(()),
+            Stack::List => {
+                self.emit(visit, opcode, Argument::Memo(index));
+                Ok(())
+            }
             _ => Err(self.misplaced(opcode)),
+        }
+    }
+
+    /// Hands the opcode that ends at the current byte to a visitor that
+    /// wants every opcode (a no-op for the others).
+    #[inline(always)]
+    fn emit<V: Visitor>(&self, visit: &mut V, code: u8, argument: Argument) {
+        if V::OPCODES {
+            visit.opcode(Opcode {
+                offset: self.opcode_offset,
+                len: self.offset + 1 - self.opcode_offset,
+                code,
+                argument,
+            });
         }
     }
 
@@ -943,6 +1041,7 @@ impl PickleDecoder {
         };
         visit.int(value)?;
         self.count += 1;
+        self.emit(visit, opcode, Argument::Int(value));
         Ok(())
     }
 }
@@ -1014,8 +1113,31 @@ trait Visitor {
     /// Whether the ints may be handed over summed, a run at a time.
     const TOTAL_ONLY: bool = false;
 
+    /// Whether every opcode is wanted: the fast paths, which read runs of
+    /// ints without stopping at each, are then left out.
+    const OPCODES: bool = false;
+
     /// Takes the next int (or, if `TOTAL_ONLY`, the sum of the next ints).
     fn int(&mut self, value: i128) -> Result<(), PickleError>;
+
+    /// Takes the opcode just accepted (only called if `OPCODES`).
+    fn opcode(&mut self, _opcode: Opcode) {}
+}
+
+/// The visitor of [`PickleDecoder::feed_opcodes`]: every opcode, the
+/// ints among them.
+struct Opcodes<F>(F);
+
+impl<F: FnMut(Opcode)> Visitor for Opcodes<F> {
+    const OPCODES: bool = true;
+
+    fn int(&mut self, _value: i128) -> Result<(), PickleError> {
+        Ok(())
+    }
+
+    fn opcode(&mut self, opcode: Opcode) {
+        (self.0)(opcode)
+    }
 }
 
 impl<F: FnMut(i128) -> Result<(), PickleError>> Visitor for F {

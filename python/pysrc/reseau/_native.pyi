@@ -4,7 +4,7 @@ import array
 import os
 from collections.abc import Iterable
 from types import TracebackType
-from typing import Literal, Optional, SupportsIndex, Union
+from typing import Any, Literal, Optional, SupportsIndex, Union
 
 from typing_extensions import Self, final
 
@@ -26,6 +26,7 @@ __all__ = [
     "decode_sum_request_array",
     "encode_frame",
     "encode_sum_request",
+    "explain",
     "parse_command",
     "sum",
     "sum_request",
@@ -108,7 +109,7 @@ def parse_command(line: str, /) -> Command:
 class Chat:
     """A chat peer, as the course's Chat class: a UDP socket bound at construction."""
 
-    def __new__(cls, host: str = "127.0.0.1", port: int = 5000) -> Self: ...
+    def __new__(cls, host: str = "127.0.0.1", port: int = 5000, trace: bool = False) -> Self: ...
     @property
     def address(self) -> tuple[str, int]:
         """The bound (host, port)."""
@@ -128,6 +129,8 @@ class Chat:
         """Waits for one datagram: (text, (host, port)), or None on timeout."""
     def run(self) -> None:
         """The course's Chat.run(): commands from stdin until /exit."""
+    def trace_events(self) -> list[dict[str, Any]]:
+        """The datagrams traced so far (a chat made with trace=True)."""
     def close(self) -> None:
         """Closes the socket. Idempotent."""
     def __enter__(self) -> Self: ...
@@ -151,6 +154,8 @@ class _Server:
         """Stops the server and waits for its thread. Idempotent."""
     def run(self) -> None:
         """Serves in the foreground; Ctrl-C stops it."""
+    def trace_events(self) -> list[dict[str, Any]]:
+        """The events traced so far (a server made with trace=True)."""
     def __enter__(self) -> Self: ...
     def __exit__(
         self,
@@ -178,6 +183,7 @@ class AdderServer(_Server):
         threads: int = 0,
         tls_cert: Optional[_Path] = None,
         tls_key: Optional[_Path] = None,
+        trace: bool = False,
     ) -> Self: ...
 
 @final
@@ -192,6 +198,7 @@ class EchoServer(_Server):
         threads: int = 0,
         tls_cert: Optional[_Path] = None,
         tls_key: Optional[_Path] = None,
+        trace: bool = False,
     ) -> Self: ...
 
 @final
@@ -244,3 +251,6 @@ def sum(
     ca: Optional[Union[str, os.PathLike[str]]] = None,
 ) -> int:
     """Asks the adder server at host:port for the sum of ints."""
+
+def explain(data: _Buffer, reply: bool = False) -> list[dict[str, Any]]:
+    """An adder message field by field, then the server's verdicts."""
