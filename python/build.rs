@@ -4,4 +4,9 @@
 
 fn main() {
     pyo3_build_config::use_pyo3_cfgs();
+    // The configuration comes from pyo3-ffi's build script (its `links`
+    // metadata), whose reruns rerun this one. Without this line, any change
+    // to a file under python/ (a test, the README) would rerun this script
+    // and rebuild the module.
+    println!("cargo:rerun-if-changed=build.rs");
 }

@@ -1,39 +1,168 @@
 #!/usr/bin/env bash
-# The Python bindings' tests: builds and installs `reseau` (python/) into a
-# venv, checks its type stubs against the module, then runs pytest on
-# python/tests (the API, interop with the course-style peers of tests/peers,
-# the GIL, Ctrl-C, examples/course and the notebook examples/reseau_course.ipynb).
-# From the repository:
+# The Python bindings' tests, on what a student installs: builds the wheel
+# and the sdist of `reseau` (python/), checks them, installs the wheel into
+# a fresh venv where neither cargo nor rustc is on PATH, then checks the
+# type stubs against the installed module and runs pytest on python/tests
+# (the API, interop with the course-style peers of tests/peers, the GIL,
+# Ctrl-C, examples/course and the notebook examples/reseau_course.ipynb)
+# from that install. From the repository:
 #   bash python/run_tests.sh [pytest args...]
-# Needs cargo and python3. The venv is target/test-venv, shared with the
-# browser tests (tests/browser/run.sh): the two requirement files pin the
-# same versions of what they share. The wheel is built by maturin into the
-# workspace's target/ (a warm rebuild takes seconds); nothing is written in
-# the work tree (no .pyc, no pytest or mypy cache).
+# Needs cargo and python3. Steps:
+#  1. target/build-venv: maturin, ziglang, twine, auditwheel, pinned
+#     (python/requirements-build.txt).
+#  2. target/dist/ (emptied first): the abi3 wheel (CPython 3.9 and later)
+#     for manylinux2014 x86_64 (glibc 2.17 and later), linked and its C
+#     compiled by Zig (`maturin build --release --zig --compatibility
+#     manylinux2014`), and the sdist; `auditwheel show` prints the tag the
+#     wheel qualifies for; `twine check --strict` both; the sdist must carry
+#     the path dependencies (core/, host/) and the site's files the host
+#     crate compiles in.
+#  3. target/release/reseau (cargo, while it is on PATH), which some tests
+#     start (named to them by RESEAU_BIN).
+#  4. target/wheel-venv, made anew each run, with PATH = its bin, /usr/bin
+#     and /bin (`command -v cargo` and `rustc` must fail there): the pinned
+#     test requirements (python/requirements-test.txt), the wheel
+#     (--no-index), then mypy.stubtest and pytest, on the installed package
+#     (checked: `reseau.__file__` is in the venv, not python/pysrc). Where
+#     a Python 3.9 is found (PATH or pyenv), the wheel also goes into
+#     target/wheel-venv-3.9, where every module of the package must import.
+#  5. The wheel goes into target/test-venv too (tests/hostile runs the
+#     binding from there; the browser tests share that venv).
+#  6. python/bench/wheel_figures.sh: the wheel's size, install and import
+#     times, as information (timings never fail the tests).
+# The wheel's cargo target directory is target/wheel-build, kept between
+# runs (a rerun with no change takes seconds): not the workspace's own
+# target/release, because Zig's C compiler and the glibc-2.17 target rebuild
+# the C crates (SQLite, ring) and the interpreter's configuration differs,
+# so the two would rebuild each other's crates in turn. Nothing is written
+# in the work tree (no .pyc, no pytest or mypy cache).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+root=$PWD
+step() { printf -- '-- [%(%H:%M:%S)T] %s\n' -1 "$*"; }
 
-venv=target/test-venv
-if [ ! -x "$venv/bin/python" ]; then
-  python3 -m venv "$venv"
+# 1. The build tools.
+build_venv=$root/target/build-venv
+if [ ! -x "$build_venv/bin/python" ]; then
+  python3 -m venv "$build_venv"
 fi
-py="$venv/bin/python"
-# maturin's build backend runs the `maturin` command: the venv's, on PATH.
-export PATH="$PWD/$venv/bin:$PATH"
-pip=("$py" -m pip --quiet --disable-pip-version-check)
+"$build_venv/bin/python" -m pip install --quiet --disable-pip-version-check -r python/requirements-build.txt
 
-"${pip[@]}" install -r python/requirements-test.txt
-# No build isolation: the pinned maturin above builds it, without a
-# download per install. --force-reinstall: the version number does not
-# change from one build to the next.
-if ! "${pip[@]}" install --no-build-isolation --no-deps --force-reinstall ./python; then
-  echo "error: pip install ./python failed: maturin's output is above" >&2
+# 2. The wheel and the sdist. maturin finds Zig as `python3 -m ziglang`:
+# the build venv's python3, first on PATH.
+dist=$root/target/dist
+rm -rf "$dist"
+step "wheel: maturin build --release --zig --compatibility manylinux2014"
+(
+  cd python
+  export PATH="$build_venv/bin:$PATH" CARGO_TARGET_DIR="$root/target/wheel-build"
+  maturin build --quiet --release --zig --compatibility manylinux2014 --out "$dist"
+  # `cargo package --list` of each crate warns that its manifest names no
+  # repository or documentation (none is published): shown on failure only.
+  if ! maturin sdist --out "$dist" >"$root/target/sdist.log" 2>&1; then
+    cat "$root/target/sdist.log" >&2
+    exit 1
+  fi
+  tail -n 1 "$root/target/sdist.log"
+)
+wheels=("$dist"/reseau-*-cp39-abi3-manylinux*_x86_64.whl)
+sdists=("$dist"/reseau-*.tar.gz)
+if [ "${#wheels[@]}" -ne 1 ] || [ ! -f "${wheels[0]}" ] || [ "${#sdists[@]}" -ne 1 ] || [ ! -f "${sdists[0]}" ]; then
+  echo "error: expected one abi3 manylinux wheel and one sdist in $dist:" >&2
+  ls -l "$dist" >&2
   exit 1
 fi
+wheel=${wheels[0]} sdist=${sdists[0]}
+step "auditwheel show (the platform tag the wheel's symbols allow)"
+"$build_venv/bin/auditwheel" show "$wheel"
+step "twine check --strict"
+"$build_venv/bin/twine" --no-color check --strict "$wheel" "$sdist"
+listing=$(tar tzf "$sdist")
+top=${listing%%/*}
+for needed in pyproject.toml Cargo.toml Cargo.lock core/Cargo.toml core/src/lib.rs host/Cargo.toml \
+  host/src/lib.rs python/Cargo.toml python/src/lib.rs pysrc/reseau/__init__.py \
+  web/templates/index.html web/openapi.json; do
+  if ! grep -qxF "$top/$needed" <<<"$listing"; then
+    echo "error: the sdist has no $needed: pip install of it could not build" >&2
+    exit 1
+  fi
+done
+echo "sdist: ${sdist##*/} carries core/, host/, python/ and web/'s compiled-in files"
+
+# 3. The binary some tests start.
+step "cargo build --release -p reseau-host --bin reseau"
+cargo build --release --quiet -p reseau-host --bin reseau
+export RESEAU_BIN="$root/target/release/reseau"
+
+# 4. A fresh venv without a Rust toolchain.
+venv=$root/target/wheel-venv
+rm -rf "$venv"
+# The interpreter itself (python3 may be a shim that needs the full PATH).
+python=$(python3 -c 'import sys; print(sys.executable)')
+"$python" -m venv "$venv"
+nocargo=(env PATH="$venv/bin:/usr/bin:/bin")
+for tool in cargo rustc; do
+  if "${nocargo[@]}" sh -c "command -v $tool" >/dev/null; then
+    echo "error: $tool is on the test PATH ($("${nocargo[@]}" sh -c "command -v $tool"))" >&2
+    exit 1
+  fi
+done
+py=("${nocargo[@]}" "$venv/bin/python")
+pip=("${py[@]}" -m pip --quiet --disable-pip-version-check)
+step "fresh venv target/wheel-venv, no cargo or rustc on PATH: test requirements, then the wheel"
+"${pip[@]}" install -r python/requirements-test.txt
+"${pip[@]}" install --no-index --no-deps "$wheel"
 
 export PYTHONDONTWRITEBYTECODE=1
-export MYPY_CACHE_DIR="$PWD/target/mypy-cache"
+export MYPY_CACHE_DIR="$root/target/mypy-cache"
+where=$("${py[@]}" -c 'import reseau; print(reseau.__file__)')
+case $where in
+  "$venv"/lib/*) echo "reseau imported from $where" ;;
+  *) echo "error: reseau is imported from $where, not from the installed wheel" >&2; exit 1 ;;
+esac
 # The hand-written stubs (.pyi) must match what the module really has.
-"$py" -m mypy.stubtest reseau._native
+step "mypy.stubtest reseau._native"
+"${py[@]}" -m mypy.stubtest reseau._native
 
-"$py" -m pytest -q python/tests "$@"
+# The wheel says CPython 3.9 and later: where a 3.9 is at hand (pyenv's),
+# the package and every module in it must import there too (the tests run
+# on python3 only).
+# (pyenv's python3.9 on PATH may be a shim that runs only where 3.9 is the
+# selected version: each candidate is tried.)
+oldest=
+for candidate in "$(command -v python3.9 || true)" "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.9*/bin/python3.9; do
+  if [ -z "$oldest" ] && [ -x "$candidate" ] && "$candidate" -c 'import venv' 2>/dev/null; then
+    oldest=$candidate
+  fi
+done
+if [ -n "$oldest" ]; then
+  step "the wheel on $("$oldest" --version 2>&1)"
+  rm -rf "$root/target/wheel-venv-3.9"
+  "$oldest" -m venv "$root/target/wheel-venv-3.9"
+  env PATH="$root/target/wheel-venv-3.9/bin:/usr/bin:/bin" "$root/target/wheel-venv-3.9/bin/python" -m pip \
+    --quiet --disable-pip-version-check install --no-index --no-deps "$wheel"
+  env PATH="$root/target/wheel-venv-3.9/bin:/usr/bin:/bin" "$root/target/wheel-venv-3.9/bin/python" -c '
+import importlib, pkgutil, sys
+import reseau
+for module in pkgutil.walk_packages(reseau.__path__, "reseau."):
+    importlib.import_module(module.name)
+payload = reseau.FrameDecoder().feed(reseau.encode_sum_request([1, 2, 3]))[0]
+assert reseau.decode_sum_request(payload) == [1, 2, 3] and reseau.sum_request(payload) == 6
+print("reseau imports and encodes on Python %d.%d" % sys.version_info[:2])'
+else
+  echo "note: no python3.9 here: the wheel is tested on $("$python" --version 2>&1) only"
+fi
+
+# 5. target/test-venv (tests/hostile, the browser tests' venv) gets the wheel.
+if [ ! -x target/test-venv/bin/python ]; then
+  "$python" -m venv target/test-venv
+fi
+target/test-venv/bin/python -m pip install --quiet --disable-pip-version-check --no-index \
+  --no-deps --force-reinstall "$wheel"
+
+# 6. The figures, as information (before pytest: its processes are gone).
+step "figures (information, not assertions)"
+bash python/bench/wheel_figures.sh "$wheel" || echo "note: wheel_figures.sh could not measure"
+
+step "pytest python/tests, on the installed wheel"
+"${py[@]}" -m pytest -q python/tests "$@"

@@ -31,6 +31,7 @@ format, not pickles: mutations that start so are not compared.
 """
 
 import io
+import os
 import pickle
 import pickletools
 import socket
@@ -351,14 +352,19 @@ def test_the_guard_refuses_globals():
 
 @pytest.fixture(scope="module")
 def adder_server():
-    subprocess.run(
-        ["cargo", "build", "--release", "--quiet", "-p", "reseau-host", "--bin", "reseau"],
-        cwd=REPO,
-        check=True,
-        timeout=900,
-    )
+    # python/run_tests.sh builds the binary before it takes cargo off PATH
+    # (the tests run on the wheel, without a Rust toolchain) and names it.
+    binary = os.environ.get("RESEAU_BIN")
+    if binary is None:
+        subprocess.run(
+            ["cargo", "build", "--release", "--quiet", "-p", "reseau-host", "--bin", "reseau"],
+            cwd=REPO,
+            check=True,
+            timeout=900,
+        )
+        binary = str(REPO / "target" / "release" / "reseau")
     proc = subprocess.Popen(
-        [str(REPO / "target" / "release" / "reseau"), "adder", "serve", "--bind", "127.0.0.1:0"],
+        [binary, "adder", "serve", "--bind", "127.0.0.1:0"],
         # The server logs on stderr: read as one stream with stdout.
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
