@@ -121,8 +121,9 @@ case $where in
   *) echo "error: reseau is imported from $where, not from the installed wheel" >&2; exit 1 ;;
 esac
 # The hand-written stubs (.pyi) must match what the module really has.
-step "mypy.stubtest reseau._native"
+step "mypy.stubtest reseau._native, mypy --strict on the package's Python"
 "${py[@]}" -m mypy.stubtest reseau._native
+"${py[@]}" -m mypy --strict python/pysrc/reseau
 
 # The wheel says CPython 3.9 and later: where a 3.9 is at hand (pyenv's),
 # the package and every module in it must import there too (the tests run

@@ -1,4 +1,4 @@
-//! `explain` and the servers' traces, as Python values: the rows and
+//! `explain_rows` and the servers' traces, as Python values: the rows and
 //! verdicts of `reseau_host::explain` (the core's decoders), and the
 //! events of `reseau_host::trace`, as dicts that the pure-Python
 //! `reseau.show` turns into tables and sequence diagrams.
@@ -73,7 +73,7 @@ fn verdict_dict<'py>(
 /// shows them as a table.
 #[pyfunction]
 #[pyo3(signature = (data, reply = false))]
-pub fn explain<'py>(
+pub fn explain_rows<'py>(
     py: Python<'py>,
     data: PyBackedBytes,
     reply: bool,

@@ -44,7 +44,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<servers::WebServer>()?;
     m.add_class::<clients::EchoClient>()?;
     m.add_function(wrap_pyfunction!(clients::sum, m)?)?;
-    m.add_function(wrap_pyfunction!(explain::explain, m)?)?;
+    m.add_function(wrap_pyfunction!(explain::explain_rows, m)?)?;
     m.add_function(wrap_pyfunction!(net::resolve, m)?)?;
     m.add("ProtocolError", py.get_type::<errors::ProtocolError>())?;
     m.add("FrameTooLarge", py.get_type::<errors::FrameTooLarge>())?;

@@ -409,6 +409,19 @@ fn start_error(error: StartError) -> PyErr {
     }
 }
 
+/// The site's static files shipped in the package (`reseau/public`, next
+/// to its `__init__.py`): the default static folder of a `WebServer`
+/// whose working directory has no `web/public`, wherever the wheel runs.
+fn installed_static_dir(py: Python<'_>) {
+    let file = py
+        .import("reseau")
+        .and_then(|module| module.getattr("__file__"))
+        .and_then(|file| file.extract::<PathBuf>());
+    if let Some(folder) = file.ok().as_deref().and_then(std::path::Path::parent) {
+        reseau_host::web::config::set_installed_static_dir(folder.join("public"));
+    }
+}
+
 server_methods!(
     WebServer,
     "WebServer",
@@ -416,6 +429,7 @@ server_methods!(
     fn new(py, config: Option<PathBuf>, host: Option<String>, port: Option<u16>, db: Option<PathBuf>, threads: Option<usize>, tls_cert: Option<PathBuf>, tls_key: Option<PathBuf>) {
         let threads = threads.map(check_threads).transpose()?;
         let tls = tls_files(tls_cert, tls_key)?;
+        installed_static_dir(py);
         py.detach(|| {
             let mut settings = Settings::load(config.as_deref()).map_err(config_error)?;
             if let Some(host) = host {

@@ -12,7 +12,8 @@ import reseau
 
 FUNCTIONS = ["encode_frame", "encode_sum_request", "decode_sum_request",
              "decode_sum_request_array", "sum_request",
-             "parse_command", "sum", "explain", "sequence_diagram", "wait_trace", "resolve"]
+             "parse_command", "sum", "explain", "explain_rows", "sequence_diagram", "wait_trace",
+             "resolve"]
 CLASSES = ["FrameDecoder", "AdderServer", "EchoServer", "EchoClient", "Chat", "WebServer",
            "Explanation", "SequenceDiagram"]
 EXCEPTIONS = ["ProtocolError", "FrameTooLarge", "MalformedRequest", "PickleError",

@@ -1,5 +1,5 @@
 """reseau.show: the explanation table and the sequence diagram, on the real
-decoder (reseau._native.explain, checked against CPython's pickletools) and
+decoder (reseau.explain_rows, checked against CPython's pickletools) and
 on real traced exchanges between reseau's servers and course-style clients
 (plain sockets). Every wait is bounded (socket timeouts, wait_trace)."""
 

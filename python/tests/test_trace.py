@@ -33,7 +33,7 @@ def wait_events(server, predicate, timeout=WAIT):
 
 def test_explain_gives_each_field_then_the_verdict():
     request = framed(pickle.dumps([1, 300], protocol=2))
-    items = reseau._native.explain(request)
+    items = reseau.explain_rows(request)
     assert [(i.get("field"), i.get("value"), i.get("offset")) for i in items[:-1]] == [
         ("length", 13, 0), ("PROTO", 2, 4), ("EMPTY_LIST", None, 6), ("BINPUT", 0, 7),
         ("MARK", None, 9), ("BININT1", 1, 10), ("BININT2", 300, 12), ("APPENDS", None, 15),
@@ -52,7 +52,7 @@ def test_explain_says_where_a_dangerous_pickle_is_refused():
             return (os.system, ("echo pwned",))
 
     payload = pickle.dumps(Evil(), protocol=2)
-    items = reseau._native.explain(payload)  # a bare payload: its offsets are its own
+    items = reseau.explain_rows(payload)  # a bare payload: its offsets are its own
     verdict = items[-1]
     assert verdict["verdict"] == "refused"
     assert verdict["offset"] == 2
@@ -61,14 +61,14 @@ def test_explain_says_where_a_dangerous_pickle_is_refused():
 
 
 def test_explain_ints_past_64_bits_are_exact():
-    items = reseau._native.explain(framed(pickle.dumps([2**100, -(2**100) + 5])))
+    items = reseau.explain_rows(framed(pickle.dumps([2**100, -(2**100) + 5])))
     ints = [i for i in items if i.get("field") == "LONG1"]
     assert [i["value"] for i in ints] == [2**100, -(2**100) + 5]
     assert ints[-1]["sum"] == 5
 
 
 def test_explain_replies():
-    assert reseau._native.explain(struct.pack("I", 303), reply=True) == [{
+    assert reseau.explain_rows(struct.pack("I", 303), reply=True) == [{
         "offset": 0, "len": 4, "hex": "2f010000", "field": "reply", "value": 303, "sum": None,
         "meaning": "the sum, 303",
     }]

@@ -118,3 +118,18 @@ def test_web_server_takes_keyword_arguments():
     params = inspect.signature(reseau.WebServer).parameters
     assert {"config", "host", "port", "db"} <= set(params)
     assert params["config"].default is None
+
+
+def test_static_files_come_with_the_package(tmp_path, monkeypatch):
+    # A notebook's working folder has no web/public, and a wheel runs where
+    # the source tree it was built from is not: the package ships them.
+    import os
+    shipped = os.path.join(os.path.dirname(reseau.__file__), "public", "style.css")
+    with open(shipped, "rb") as f:
+        expected = f.read()
+    monkeypatch.chdir(tmp_path)
+    with reseau.WebServer(host="127.0.0.1", port=0, db=str(tmp_path / "site.db")) as server:
+        host, port = server.address
+        url = "http://%s:%d/static/style.css" % (host, port)
+        with urllib.request.urlopen(url, timeout=WAIT) as response:
+            assert response.read() == expected

@@ -24,7 +24,7 @@ Clients:
     file, or the system's roots; a ca implies tls)
     Chat(host, port): join(), send(), receive(), close(), or run() on stdin
 
-Showing the wire (pure Python, reseau.show):
+Showing the wire (reseau.show; explain_rows gives the raw dicts):
     explain(data, reply=False) -> Explanation   a message byte by byte, then the
                                                 server's verdict (str: a table;
                                                 in a notebook: HTML)
@@ -56,7 +56,7 @@ from reseau._native import *  # noqa: F403 (the names of _native.__all__, typed 
 __all__ = list(_native.__all__)
 
 # Presentation in pure Python (tables and sequence diagrams); its explain()
-# wraps _native.explain and replaces it here.
+# shows what _native.explain_rows gives.
 from reseau.show import Explanation, SequenceDiagram, explain, sequence_diagram, wait_trace  # noqa: E402
 
-__all__ += ["Explanation", "SequenceDiagram", "sequence_diagram", "wait_trace"]
+__all__ += ["Explanation", "SequenceDiagram", "explain", "sequence_diagram", "wait_trace"]

@@ -26,7 +26,7 @@ __all__ = [
     "decode_sum_request_array",
     "encode_frame",
     "encode_sum_request",
-    "explain",
+    "explain_rows",
     "parse_command",
     "resolve",
     "sum",
@@ -253,7 +253,7 @@ def sum(
 ) -> int:
     """Asks the adder server at host:port for the sum of ints."""
 
-def explain(data: _Buffer, reply: bool = False) -> list[dict[str, Any]]:
+def explain_rows(data: _Buffer, reply: bool = False) -> list[dict[str, Any]]:
     """An adder message field by field, then the server's verdicts."""
 
 def resolve(name: str, /) -> dict[str, Any]:

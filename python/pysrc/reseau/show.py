@@ -1,7 +1,7 @@
 """Showing what travels on the wire: explanation tables and sequence diagrams.
 
 Presentation only (standard library, no network): the rows come from
-``reseau._native.explain``, the adder's own decoder, and the events from a
+``reseau.explain_rows``, the adder's own decoder, and the events from a
 server's ``trace_events()``. Two things to show:
 
     explain(data, reply=False) -> Explanation
@@ -22,9 +22,15 @@ reaches a terminal, HTML or SVG.
 
 from __future__ import annotations
 
-import html
 import time
-from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
+
+# Annotations only (strings, from __future__): typing is not imported at
+# run time, and neither is html (its re and enum): `import reseau` stays
+# fast (python/bench/wheel_figures.sh measures it).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import (Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence,
+                        Tuple, Union)
 
 from reseau import _native
 
@@ -66,7 +72,9 @@ def clip(text: str, limit: int = MAX_LABEL) -> str:
 def markup(text: Any) -> str:
     """text made printable, then escaped for HTML and XML (attributes
     included): safe between tags and in quotes."""
-    return html.escape(printable(text), quote=True)
+    # What html.escape(..., quote=True) does.
+    return (printable(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace('"', "&quot;").replace("'", "&#x27;"))
 
 
 def spaced_hex(hexa: str, nbytes: int) -> str:
@@ -233,7 +241,7 @@ def explain(data: Union[bytes, bytearray, memoryview], reply: bool = False) -> E
     if isinstance(data, str):
         raise TypeError("explain() takes bytes, not str (bytes.fromhex() reads hex)")
     data = bytes(data)
-    return Explanation(_native.explain(data, reply), data)
+    return Explanation(_native.explain_rows(data, reply), data)
 
 
 # The sequence diagram.

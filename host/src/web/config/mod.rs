@@ -74,7 +74,7 @@ use std::time::Duration;
 use super::tree;
 pub use super::tree::ConfigTree;
 use crate::web::db::Location;
-pub use statics::default_static_dir;
+pub use statics::{default_static_dir, set_installed_static_dir};
 pub use tokens::is_unsafe_char;
 use tokens::{Section, Token, clean, section_name};
 

@@ -4,22 +4,38 @@
 //! static folder for a file that names none.
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use super::LineError;
 use super::tokens::{Literal, Section, section_name};
 use super::tree::ConfigTree;
 
+/// Where an installed copy of reseau keeps the site's static files, if
+/// it says so ([`set_installed_static_dir`]).
+static INSTALLED: OnceLock<PathBuf> = OnceLock::new();
+
+/// Says where this installation keeps the site's static files: the Python
+/// package ships them in its own folder (`reseau/public`), since a wheel
+/// runs on machines where the source tree it was built from is not.
+/// The first call wins.
+pub fn set_installed_static_dir(dir: PathBuf) {
+    let _ = INSTALLED.set(dir);
+}
+
 /// The static folder when no config file names one: `web/public` under the
-/// working directory if there is one (an installed site), else the
-/// repository's own `web/public` (`cargo run` from anywhere). Absolute
-/// either way: a config file's relative folders are resolved against the
+/// working directory if there is one (a site of one's own), else the
+/// installation's ([`set_installed_static_dir`]: the Python package's),
+/// else the repository's own `web/public` (`cargo run` from anywhere).
+/// Absolute: a config file's relative folders are resolved against the
 /// file's own folder, and this one is not the file's.
 pub fn default_static_dir() -> PathBuf {
     let local = Path::new("web").join("public");
     if local.is_dir() {
-        std::path::absolute(&local).unwrap_or(local)
-    } else {
-        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../web/public"))
+        return std::path::absolute(&local).unwrap_or(local);
+    }
+    match INSTALLED.get() {
+        Some(installed) if installed.is_dir() => installed.clone(),
+        _ => PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../web/public")),
     }
 }
 
