@@ -59,3 +59,11 @@ def test_package_ships_py_typed_and_stubs():
     package = Path(inspect.getfile(reseau)).parent
     assert (package / "py.typed").exists()
     assert list(package.glob("*.pyi")), "no .pyi stub in %s" % package
+
+
+def test_the_readme_example_runs():
+    # python/README.md's example, as a reader would paste it.
+    from conftest import REPO
+    text = (REPO / "python" / "README.md").read_text(encoding="utf-8")
+    block = text.split("```python\n", 1)[1].split("```", 1)[0]
+    exec(compile(block, "python/README.md", "exec"), {})
