@@ -46,16 +46,19 @@ DIS_PY = (
 )
 
 
-def run(cmd, timeout):
+def run(cmd):
     """Wall time (s) and max RSS (KiB) of one run of cmd, output dropped.
 
     The RSS is GNU time's (%M): measured in a process of its own, so that
     the fork of this Python process does not count.
     """
     start = time.perf_counter()
+    # No timeout here: with one, subprocess polls for the child's exit
+    # (sleeps of up to 50 ms), which rounds short runs up. bench/run runs
+    # this script under `timeout`.
     with open(os.devnull, "wb") as null:
         done = subprocess.run(["/usr/bin/time", "-f", "%M"] + cmd, stdout=null,
-                              stderr=subprocess.PIPE, timeout=timeout)
+                              stderr=subprocess.PIPE)
     elapsed = time.perf_counter() - start
     # explain exits 1 when the server refuses the request (sums past 2^32).
     if done.returncode not in (0, 1):
@@ -63,8 +66,8 @@ def run(cmd, timeout):
     return elapsed, int(done.stderr.decode().strip().splitlines()[-1])
 
 
-def measure(cmd, rounds, timeout):
-    runs = [run(cmd, timeout) for _ in range(rounds)]
+def measure(cmd, rounds):
+    runs = [run(cmd) for _ in range(rounds)]
     return statistics.median(t for t, _ in runs), max(r for _, r in runs)
 
 
@@ -79,7 +82,7 @@ def main():
         for n in args.n:
             path = os.path.join(tmp, f"request-{n}.bin")
             # Written by a process of its own: this one stays small.
-            subprocess.run([sys.executable, "-c", MAKE_PY, path, str(n)], check=True, timeout=300)
+            subprocess.run([sys.executable, "-c", MAKE_PY, path, str(n)], check=True)
             size = os.path.getsize(path)
             # pickletools.dis of ten million opcodes takes minutes: only
             # the smaller inputs get it.
@@ -92,7 +95,7 @@ def main():
                 cases.append(("pickletools.dis (every opcode)", [sys.executable, "-c", DIS_PY, path]))
             for label, cmd in cases:
                 rounds = args.rounds if "reseau" in label else max(1, min(args.rounds, 3))
-                seconds, rss = measure(cmd, rounds, timeout=900)
+                seconds, rss = measure(cmd, rounds)
                 rows.append((f"{n:,}", f"{size / 1e6:.1f} MB", label, seconds, rss, rounds))
     print("| ints | request | command | median time | max RSS | runs |")
     print("|---:|---:|---|---:|---:|---:|")

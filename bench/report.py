@@ -15,6 +15,7 @@ DATA_DIR holds what one run of bench/run measured:
   codec.md   python/bench/bench_codec.py's report
   deploy.md  bench/deploy.py's table (SQLite, PostgreSQL, two instances behind HAProxy)
   explain.md bench/explain.py's table (reseau explain vs pickletools)
+  wheel.md   python/bench/wheel_figures.sh's report on the abi3 wheel
 TEMPLATE is Markdown with {{name}} placeholders; every one must be known
 here or be a key of meta.tsv or facts.tsv, else this fails (exit 2).
 """
@@ -72,6 +73,8 @@ class Data:
         self.codec = open(codec, encoding='utf-8').read().strip() if os.path.exists(codec) else '(not run)'
         deploy = os.path.join(d, 'deploy.md')
         self.deploy = open(deploy, encoding='utf-8').read().strip() if os.path.exists(deploy) else '(not run)'
+        wheel = os.path.join(d, 'wheel.md')
+        self.wheel = open(wheel, encoding='utf-8').read().strip() if os.path.exists(wheel) else '(not run)'
         explain = os.path.join(d, 'explain.md')
         self.explain = open(explain, encoding='utf-8').read().strip() if os.path.exists(explain) else '(not run)'
 
@@ -302,6 +305,7 @@ def main():
         'codec': lambda: data.codec,
         'deploy': lambda: data.deploy,
         'explain': lambda: data.explain,
+        'wheel': lambda: data.wheel,
         'web_limits': lambda: data.limits,
     }
     missing = []

@@ -8,15 +8,9 @@
 # from that install. From the repository:
 #   bash python/run_tests.sh [pytest args...]
 # Needs cargo and python3. Steps:
-#  1. target/build-venv: maturin, ziglang, twine, auditwheel, pinned
-#     (python/requirements-build.txt).
-#  2. target/dist/ (emptied first): the abi3 wheel (CPython 3.9 and later)
-#     for manylinux2014 x86_64 (glibc 2.17 and later), linked and its C
-#     compiled by Zig (`maturin build --release --zig --compatibility
-#     manylinux2014`), and the sdist; `auditwheel show` prints the tag the
-#     wheel qualifies for; `twine check --strict` both; the sdist must carry
-#     the path dependencies (core/, host/) and the site's files the host
-#     crate compiles in.
+#  1-2. python/build_wheel.sh: target/dist/ gets the abi3 manylinux2014
+#     wheel (Zig) and the sdist, checked (auditwheel show, twine check
+#     --strict, the sdist's contents).
 #  3. target/release/reseau (cargo, while it is on PATH), which some tests
 #     start (named to them by RESEAU_BIN).
 #  4. target/wheel-venv, made anew each run, with PATH = its bin, /usr/bin
@@ -30,64 +24,15 @@
 #     binding from there; the browser tests share that venv).
 #  6. python/bench/wheel_figures.sh: the wheel's size, install and import
 #     times, as information (timings never fail the tests).
-# The wheel's cargo target directory is target/wheel-build, kept between
-# runs (a rerun with no change takes seconds): not the workspace's own
-# target/release, because Zig's C compiler and the glibc-2.17 target rebuild
-# the C crates (SQLite, ring) and the interpreter's configuration differs,
-# so the two would rebuild each other's crates in turn. Nothing is written
-# in the work tree (no .pyc, no pytest or mypy cache).
+# Nothing is written in the work tree (no .pyc, no pytest or mypy cache).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 step() { printf -- '-- [%(%H:%M:%S)T] %s\n' -1 "$*"; }
 
-# 1. The build tools.
-build_venv=$root/target/build-venv
-if [ ! -x "$build_venv/bin/python" ]; then
-  python3 -m venv "$build_venv"
-fi
-"$build_venv/bin/python" -m pip install --quiet --disable-pip-version-check -r python/requirements-build.txt
-
-# 2. The wheel and the sdist. maturin finds Zig as `python3 -m ziglang`:
-# the build venv's python3, first on PATH.
-dist=$root/target/dist
-rm -rf "$dist"
-step "wheel: maturin build --release --zig --compatibility manylinux2014"
-(
-  cd python
-  export PATH="$build_venv/bin:$PATH" CARGO_TARGET_DIR="$root/target/wheel-build"
-  maturin build --quiet --release --zig --compatibility manylinux2014 --out "$dist"
-  # `cargo package --list` of each crate warns that its manifest names no
-  # repository or documentation (none is published): shown on failure only.
-  if ! maturin sdist --out "$dist" >"$root/target/sdist.log" 2>&1; then
-    cat "$root/target/sdist.log" >&2
-    exit 1
-  fi
-  tail -n 1 "$root/target/sdist.log"
-)
-wheels=("$dist"/reseau-*-cp39-abi3-manylinux*_x86_64.whl)
-sdists=("$dist"/reseau-*.tar.gz)
-if [ "${#wheels[@]}" -ne 1 ] || [ ! -f "${wheels[0]}" ] || [ "${#sdists[@]}" -ne 1 ] || [ ! -f "${sdists[0]}" ]; then
-  echo "error: expected one abi3 manylinux wheel and one sdist in $dist:" >&2
-  ls -l "$dist" >&2
-  exit 1
-fi
-wheel=${wheels[0]} sdist=${sdists[0]}
-step "auditwheel show (the platform tag the wheel's symbols allow)"
-"$build_venv/bin/auditwheel" show "$wheel"
-step "twine check --strict"
-"$build_venv/bin/twine" --no-color check --strict "$wheel" "$sdist"
-listing=$(tar tzf "$sdist")
-top=${listing%%/*}
-for needed in pyproject.toml Cargo.toml Cargo.lock core/Cargo.toml core/src/lib.rs host/Cargo.toml \
-  host/src/lib.rs python/Cargo.toml python/src/lib.rs pysrc/reseau/__init__.py \
-  web/templates/index.html web/openapi.json; do
-  if ! grep -qxF "$top/$needed" <<<"$listing"; then
-    echo "error: the sdist has no $needed: pip install of it could not build" >&2
-    exit 1
-  fi
-done
-echo "sdist: ${sdist##*/} carries core/, host/, python/ and web/'s compiled-in files"
+# 1-2. The wheel and the sdist, built and checked (python/build_wheel.sh).
+bash python/build_wheel.sh
+wheel=$(echo "$root"/target/dist/reseau-*-cp39-abi3-manylinux*_x86_64.whl)
 
 # 3. The binary some tests start.
 step "cargo build --release -p reseau-host --bin reseau"
@@ -163,7 +108,7 @@ target/test-venv/bin/python -m pip install --quiet --disable-pip-version-check -
 
 # 6. The figures, as information (before pytest: its processes are gone).
 step "figures (information, not assertions)"
-bash python/bench/wheel_figures.sh "$wheel" || echo "note: wheel_figures.sh could not measure"
+timeout -k 5 300 bash python/bench/wheel_figures.sh "$wheel" || echo "note: wheel_figures.sh could not measure"
 
 step "pytest python/tests, on the installed wheel"
 "${py[@]}" -m pytest -q python/tests "$@"
