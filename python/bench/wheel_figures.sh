@@ -13,14 +13,14 @@
 #     dependencies: nothing is downloaded), wall time, the venv's creation
 #     timed apart; PATH holds only the venv's bin, /usr/bin and /bin, so no
 #     cargo or rustc could be used;
-#   - `python -c 'import reseau'`: 20 runs, the median wall time of the whole
-#     process and of `python -c pass` (the interpreter's own start), and
+#   - `python -c 'import reseau'`: 20 runs each, interleaved with `python -c
+#     pass` (the interpreter's own start), the median wall time of each, and
 #     the median of the import alone as `python -X importtime` reports it
 #     (cumulative microseconds of the `reseau` line);
-#   - encode_sum_request of list(range(1_000_000)): min and median of 9
-#     rounds of 5 calls; with FULL_API_WHEEL (a wheel of the same code built
-#     without abi3, e.g. `maturin build --release` after removing the
-#     abi3-py39 feature), the same figure for it, installed in a second venv.
+#   - with FULL_API_WHEEL (a wheel of the same code built without abi3,
+#     e.g. `maturin build --release` after removing the abi3-py39 feature):
+#     encode_sum_request of list(range(1_000_000)), min and median of 9
+#     rounds of 5 calls, with each wheel.
 # The venvs are in a temporary directory, removed on exit.
 set -euo pipefail
 
@@ -66,16 +66,19 @@ import sys
 import time
 
 py = sys.argv[1]
-def wall(args, runs=20):
-    times = []
+def wall(cases, runs=20):
+    """The median wall time (ms) of each command line, run in turn
+    (interleaved, so that a change of load affects them alike)."""
+    times = [[] for _ in cases]
     for _ in range(runs):
-        t0 = time.perf_counter()
-        # No timeout here: with one, subprocess polls for the child's exit
-        # (sleeps of up to 50 ms) and every figure rounds up to ~16 ms
-        # steps. The script as a whole runs under `timeout` (run_tests.sh).
-        subprocess.run([py, *args], check=True)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1e3
+        for args, out in zip(cases, times):
+            t0 = time.perf_counter()
+            # No timeout here: with one, subprocess polls for the child's
+            # exit (sleeps of up to 50 ms) and every figure rounds up to
+            # ~16 ms steps. The script runs under `timeout` (run_tests.sh).
+            subprocess.run([py, *args], check=True)
+            out.append(time.perf_counter() - t0)
+    return [statistics.median(t) * 1e3 for t in times]
 
 def importtime(runs=20):
     times = []
@@ -86,7 +89,7 @@ def importtime(runs=20):
         times.append(int(line.split("|")[1]))
     return statistics.median(times) / 1e3
 
-whole, bare, alone = wall(["-c", "import reseau"]), wall(["-c", "pass"]), importtime()
+(whole, bare), alone = wall([["-c", "import reseau"], ["-c", "pass"]]), importtime()
 print("  python -c 'import reseau': %.1f ms median of 20 (python -c pass: %.1f ms);"
       " the import alone (-X importtime, cumulative): %.1f ms (target: under 50 ms)"
       % (whole, bare, alone))
@@ -104,8 +107,10 @@ times = [t / 5 * 1e3 for t in timeit.repeat(lambda: reseau.encode_sum_request(in
 print("min %.2f ms, median %.2f ms" % (min(times), statistics.median(times)))
 EOF
 }
-printf '  encode_sum_request(list(range(1_000_000))), this wheel: %s\n' "$(encode "$py")"
+# With a full-API wheel, the cost of abi3 on the binding's hottest read
+# (bench_codec.py, in bench/run, has the binding's figures otherwise).
 if [ -n "$full" ]; then
+  printf '  encode_sum_request(list(range(1_000_000))), this wheel: %s\n' "$(encode "$py")"
   install "$tmp/full" "$full"
   printf '  the same, %s: %s\n' "${full##*/}" "$(encode "$tmp/full/bin/python")"
 fi
