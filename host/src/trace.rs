@@ -176,7 +176,7 @@ impl Trace {
         Trace { sink: Sink::Stderr }
     }
 
-    /// Events kept in memory, the last [`MAX_EVENTS`], for [`take`](Self::take).
+    /// Events kept in memory, the last [`MAX_EVENTS`], for [`events`](Self::events).
     pub fn memory() -> Trace {
         Trace {
             sink: Sink::Memory(Arc::default()),
