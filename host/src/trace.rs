@@ -693,8 +693,9 @@ pub fn datagram(trace: &Trace, peer: SocketAddr, from_us: bool, bytes: &[u8]) {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_traced_adder_session_shows_request_reply_and_close() {
+    /// A traced adder session fed `request`, its output drained (`replied`
+    /// bytes of it), then dropped: its events, one line each.
+    fn adder_events(request: &[u8], replied: usize) -> Vec<String> {
         let trace = Trace::memory();
         let service = Traced {
             service: crate::adder::AdderService::default(),
@@ -702,21 +703,24 @@ mod tests {
         };
         let peer: SocketAddr = "127.0.0.1:50000".parse().unwrap();
         let mut session = service.session(peer, Notify::detached());
-        let request = b"\x0c\x00\x00\x00\x80\x02]q\x00(K\x01K\x02e.";
-        assert_eq!(session.handle_input(request), request.len());
+        session.handle_input(request);
         let mut out = [0u8; 16];
-        assert_eq!(session.poll_transmit(&mut out), 4);
+        assert_eq!(session.poll_transmit(&mut out), replied);
         drop(session);
-        let events = trace.events();
-        let kinds: Vec<String> = events
+        trace
+            .events()
             .iter()
             .map(|e| match &e.what {
                 What::Message(m) => format!("{}: {}", e.from.name(), m.summary),
                 other => format!("{}: {other:?}", e.from.name()),
             })
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn a_traced_adder_session_shows_request_reply_and_close() {
         assert_eq!(
-            kinds,
+            adder_events(b"\x0c\x00\x00\x00\x80\x02]q\x00(K\x01K\x02e.", 4),
             [
                 "client: Open",
                 "client: request, 16 bytes: 2 ints, sum 3",
@@ -728,29 +732,9 @@ mod tests {
 
     #[test]
     fn a_refused_request_is_shown_before_the_close() {
-        let trace = Trace::memory();
-        let service = Traced {
-            service: crate::adder::AdderService::default(),
-            trace: Some(trace.clone()),
-        };
-        let peer: SocketAddr = "127.0.0.1:50000".parse().unwrap();
-        let mut session = service.session(peer, Notify::detached());
         // PROTO 2, then GLOBAL os.system: refused, closed without an answer.
-        let request = b"\x0a\x00\x00\x00\x80\x02cos\nsystem\n";
-        session.handle_input(request);
-        let mut out = [0u8; 16];
-        assert_eq!(session.poll_transmit(&mut out), 0);
-        drop(session);
-        let kinds: Vec<String> = trace
-            .events()
-            .iter()
-            .map(|e| match &e.what {
-                What::Message(m) => format!("{}: {}", e.from.name(), m.summary),
-                other => format!("{}: {other:?}", e.from.name()),
-            })
-            .collect();
         assert_eq!(
-            kinds,
+            adder_events(b"\x0a\x00\x00\x00\x80\x02cos\nsystem\n", 0),
             [
                 "client: Open",
                 "client: request, 14 bytes: refused",
