@@ -15,7 +15,7 @@ use reseau_core::adder::explain::{
 };
 use reseau_core::adder::native::{self, Reply};
 use reseau_core::adder::pickle::Argument;
-use reseau_core::adder::{AdderConfig, Error, Event};
+use reseau_core::adder::{AdderConfig, Error, Event, Format};
 use reseau_core::frame;
 
 /// Bytes shown in the table's "bytes" column (JSON shows [`HEAD`]).
@@ -242,12 +242,7 @@ pub enum Style {
 /// a pickle or a native payload does; a bare payload starts that way
 /// itself.
 pub fn guess_side(start: &[u8]) -> Side {
-    let starts_payload = |bytes: &[u8]| match bytes {
-        [0x80, protocol, ..] => *protocol <= 5,
-        [b'(' | b']' | native::MAGIC, ..] => true,
-        [0x80] => true,
-        _ => false,
-    };
+    let starts_payload = Format::could_start_payload;
     match start.first_chunk::<4>() {
         Some(header)
             if u32::from_le_bytes(*header) <= frame::DEFAULT_MAX_FRAME
@@ -292,9 +287,7 @@ pub fn explain(
                 input
                     .take(u64::from(frame::DEFAULT_MAX_FRAME) + 1)
                     .read_to_end(&mut payload)?;
-                let header = frame::encode_header(payload.len().min(u32::MAX as usize) as u32);
-                printer.shift = frame::HEADER_LEN as u64;
-                explainer.feed(&header, &mut |item| printer.item(item));
+                printer.shift = made_up_header(&mut explainer, payload.len());
                 explainer.feed(&payload, &mut |item| printer.item(item));
             } else {
                 loop {
@@ -334,9 +327,7 @@ pub fn explain_all(data: &[u8], side: Side) -> (Vec<Item>, u64) {
         Side::Request | Side::Payload => {
             let mut explainer = RequestExplainer::new(AdderConfig::default());
             let shift = if side == Side::Payload {
-                let len = u32::try_from(data.len()).unwrap_or(u32::MAX);
-                explainer.feed(&frame::encode_header(len), &mut |_| {});
-                frame::HEADER_LEN as u64
+                made_up_header(&mut explainer, data.len())
             } else {
                 0
             };
@@ -359,6 +350,15 @@ pub fn explain_all(data: &[u8], side: Side) -> (Vec<Item>, u64) {
         }
     }
     (items, shift)
+}
+
+/// Feeds `explainer` the frame header of a payload of `len` bytes given
+/// alone, and drops its row: the payload's rows are then shown from the
+/// payload's first byte, once the returned header length is taken off.
+fn made_up_header(explainer: &mut RequestExplainer, len: usize) -> u64 {
+    let len = u32::try_from(len).unwrap_or(u32::MAX);
+    explainer.feed(&frame::encode_header(len), &mut |_| {});
+    frame::HEADER_LEN as u64
 }
 
 /// Reads what is there, retrying on interruption.
@@ -400,9 +400,7 @@ impl Printer<'_> {
     fn item(&mut self, item: Item) {
         match item {
             Item::Row(mut row) => {
-                if row.offset < self.shift {
-                    return; // The made-up header of a bare payload.
-                }
+                // A bare payload's rows, from its own first byte.
                 row.offset -= self.shift;
                 self.bytes += row.len;
                 match self.style {

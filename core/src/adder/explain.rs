@@ -271,11 +271,6 @@ impl RequestExplainer {
         }
     }
 
-    /// Bytes fed so far.
-    pub fn offset(&self) -> u64 {
-        self.offset
-    }
-
     /// Reads the next piece of input and hands out what it completes.
     pub fn feed(&mut self, piece: &[u8], out: &mut impl FnMut(Item)) {
         let base = self.offset;

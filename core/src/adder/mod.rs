@@ -57,6 +57,13 @@ impl Format {
         }
     }
 
+    /// Whether `bytes` can begin a payload of either format, as far as
+    /// they go (a native payload's [`native::MAGIC`], or
+    /// [`pickle::could_start`]).
+    pub fn could_start_payload(bytes: &[u8]) -> bool {
+        bytes.first() == Some(&native::MAGIC) || pickle::could_start(bytes)
+    }
+
     /// Lower-case name, as the command line spells it.
     pub const fn name(self) -> &'static str {
         match self {

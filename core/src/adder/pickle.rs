@@ -119,6 +119,18 @@ pub enum Argument {
     Memo(Option<u32>),
 }
 
+/// Whether `bytes` can begin a pickled list of ints, as far as they go:
+/// `PROTO` with a protocol this module reads, protocol 0's `MARK`, or
+/// protocol 1's `EMPTY_LIST`. `reseau explain` asks it to tell a payload
+/// given alone from one behind its frame header.
+pub fn could_start(bytes: &[u8]) -> bool {
+    match bytes {
+        [op::PROTO, protocol, ..] => *protocol <= HIGHEST_PROTOCOL,
+        [op::PROTO] | [op::MARK, ..] | [op::EMPTY_LIST, ..] => true,
+        _ => false,
+    }
+}
+
 /// The name of a pickle opcode, for error messages.
 pub fn opcode_name(opcode: u8) -> &'static str {
     match opcode {
@@ -1410,6 +1422,16 @@ mod tests {
         ];
         for payload in cases {
             assert_eq!(sum(payload), Ok(1 + 2 + 300 - 5 + 70000 + (1 << 40)));
+        }
+    }
+
+    #[test]
+    fn what_a_pickled_list_can_start_with() {
+        for start in [&b"\x80\x05\x95"[..], b"\x80", b"(lp0\n", b"]q\x00"] {
+            assert!(could_start(start), "{start:?}");
+        }
+        for start in [&b"\x80\x06"[..], b"", b"K\x01", b"\x0c\x00\x00\x00"] {
+            assert!(!could_start(start), "{start:?}");
         }
     }
 
