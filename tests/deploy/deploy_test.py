@@ -188,9 +188,14 @@ def test_tcp_mode(lb, adders, echoes, requests=20):
     # Bytes, not messages: HAProxy's connect checks are empty messages.
     per_echo = [metrics_test.value(metrics_test.scrape(m), 'reseau_echo_bytes_total')
                 for _, _, m in echoes]
-    # Round robin over new connections: an even split.
-    assert per_adder == [requests / 2] * 2, per_adder
-    assert per_echo == [len(message) * requests / 2] * 2, per_echo
+    # Every request reached exactly one instance, and both instances served.
+    # Not an exact half each: HAProxy's round robin is exact only while no
+    # check or retry intervenes (a CI run saw 11 and 9, every answer right),
+    # and that split is HAProxy's behaviour, not reseau's.
+    assert sum(per_adder) == requests, per_adder
+    assert min(per_adder) > 0, per_adder
+    assert sum(per_echo) == len(message) * requests, per_echo
+    assert min(per_echo) > 0, per_echo
     print('ok: d: %d adder and %d echo requests through HAProxy TCP mode, correct; '
           'adder requests per instance %r, echo bytes per instance %r'
           % (requests, requests, per_adder, per_echo))
