@@ -15,6 +15,8 @@
 
 use core::fmt;
 
+use crate::escape::Quoted;
+
 /// The longest text one datagram can carry over IPv4 (65,535 bytes less
 /// the IP and UDP headers).
 pub const MAX_TEXT: usize = 65_507;
@@ -84,16 +86,24 @@ impl fmt::Display for CommandError<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             CommandError::Unknown { command } => {
-                write!(f, "unknown command {command:?} (/help lists them)")
+                write!(
+                    f,
+                    "unknown command {} (/help lists them)",
+                    Quoted(command.as_bytes())
+                )
             }
             CommandError::MissingArgument { command, usage } => {
                 write!(f, "{command} needs {usage}")
             }
             CommandError::UnexpectedArgument { command, argument } => {
-                write!(f, "{command} does not take {argument:?}")
+                write!(f, "{command} does not take {}", Quoted(argument.as_bytes()))
             }
             CommandError::BadPort { port } => {
-                write!(f, "port {port:?} is not a number from 1 to 65535")
+                write!(
+                    f,
+                    "port {} is not a number from 1 to 65535",
+                    Quoted(port.as_bytes())
+                )
             }
             CommandError::TextTooLong { len } => write!(
                 f,

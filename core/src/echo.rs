@@ -11,6 +11,9 @@
 //! back, and the session takes no more input while that buffer is full. A
 //! client that sends without reading is held back by TCP, not buffered.
 
+use core::fmt;
+
+use crate::escape::Quoted;
 use crate::session::StreamSession;
 
 /// Bytes held between receiving and echoing them. Small on purpose: the
@@ -32,6 +35,35 @@ pub enum Event {
         /// Its first bytes (at most [`PREVIEW`]).
         head: heapless::Vec<u8, PREVIEW>,
     },
+}
+
+/// What the log line of an echo connection says, from its [`Event`]:
+/// `"hello"... (N bytes)` (the first [`PREVIEW`] bytes, escaped and
+/// quoted), or `no complete message`.
+#[derive(Debug, Clone, Default)]
+pub struct Summary {
+    message: Option<Event>,
+}
+
+impl Summary {
+    /// Counts `event`.
+    pub fn record(&mut self, event: Event) {
+        self.message = Some(event);
+    }
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.message {
+            None => f.write_str("no complete message"),
+            Some(Event::Message { len, head }) => {
+                let text = Quoted(head);
+                let cut = if *len > head.len() as u64 { "..." } else { "" };
+                let plural = if *len == 1 { "" } else { "s" };
+                write!(f, "{text}{cut} ({len} byte{plural})")
+            }
+        }
+    }
 }
 
 /// The server side of one echo connection.

@@ -12,6 +12,7 @@
 //!   reseau's native format.
 //! - [`echo`]: the echo server's session (RFC 862, bounded).
 //! - [`chat`]: the UDP chat's commands.
+//! - [`escape`]: text from the network made safe for a terminal or a log.
 //! - [`session`]: the trait every stream session implements, the order in
 //!   which drivers call it, and how a connection ends.
 //! - [`time`] and [`timed`]: time as an input, and the rules that need it
@@ -35,6 +36,7 @@ pub mod adder;
 pub mod chat;
 pub mod drive;
 pub mod echo;
+pub mod escape;
 pub mod frame;
 pub mod session;
 pub mod time;

@@ -10,7 +10,7 @@
 
 mod common;
 
-use core::net::IpAddr;
+use core::net::Ipv4Addr;
 use core::str::FromStr;
 
 use common::Net;
@@ -57,12 +57,13 @@ impl Net {
     }
 }
 
-/// What a board without DNS does with `Action::Join`: IP literals only.
+/// What a board without DNS (nor IPv6) does with `Action::Join`: IPv4
+/// literals only.
 fn join<'a>(chat: &mut ChatState<IpEndpoint>, line: &'a str) -> Result<IpEndpoint, &'a str> {
     match chat.handle_line(line) {
         Ok(Action::Join { host, port }) => {
-            let address = IpAddr::from_str(host).map_err(|_| host)?;
-            let peer = IpEndpoint::new(IpAddress::from(address), port);
+            let address = Ipv4Addr::from_str(host).map_err(|_| host)?;
+            let peer = IpEndpoint::new(IpAddress::Ipv4(address), port);
             chat.join(peer);
             Ok(peer)
         }

@@ -17,12 +17,12 @@ use reseau_core::adder::native::Reply;
 use reseau_core::adder::{
     AdderConfig, AdderSession, Error, Event, Format, ReplyDecoder, RequestEncoder,
 };
-use reseau_core::drive::smoltcp::{Status, TcpDriver};
+use reseau_core::drive::smoltcp::{Status, TcpDriver, serve};
 use reseau_core::echo::{self, EchoSession};
 use reseau_core::frame;
 use reseau_core::session::End;
 use reseau_core::session::StreamSession;
-use smoltcp::iface::{PollResult, SocketHandle};
+use smoltcp::iface::{PollResult, SocketHandle, SocketSet};
 use smoltcp::socket::tcp::{RecvError, Socket, SocketBuffer, State};
 use smoltcp::time::Duration;
 use smoltcp::wire::IpAddress;
@@ -659,4 +659,86 @@ fn a_connection_reset_before_the_driver_saw_it_open_is_finished() {
     // The socket listens again, for a new driver.
     socket.listen(PORT).unwrap();
     assert_eq!(socket.state(), State::Listen);
+}
+
+/// One server socket and its driver, run by `serve`'s `drive`.
+struct Served {
+    handle: SocketHandle,
+    driver: TcpDriver<AdderSession>,
+    answered: usize,
+}
+
+impl Served {
+    fn drive(&mut self, sockets: &mut SocketSet<'_>) -> bool {
+        let socket = sockets.get_mut::<Socket>(self.handle);
+        let answered = &mut self.answered;
+        let status = self.driver.poll(socket, |event| {
+            if let Event::Answered { .. } = event {
+                *answered += 1;
+            }
+        });
+        if status == Status::Finished {
+            self.driver = TcpDriver::new(AdderSession::default());
+            socket.listen(PORT).unwrap();
+        }
+        status == Status::Finished
+    }
+}
+
+#[test]
+fn serve_listens_again_between_a_fin_and_the_next_syn() {
+    // The course's client closes its connection (FIN) and opens the next
+    // (SYN) at once, so both reach the server in one batch. With one
+    // server socket, the SYN finds it listening again only if the driver
+    // ran between the two packets, as `serve` does (`Interface::poll`
+    // takes both in first, and the SYN is reset).
+    let mut net = Net::new();
+    let mut served = Served {
+        handle: net.listen(1024, 1024),
+        driver: TcpDriver::new(AdderSession::default()),
+        answered: 0,
+    };
+    let mut first = Client::new(
+        &mut net,
+        50_000,
+        1024,
+        1024,
+        request(Format::Pickle, [1, 2]),
+    );
+    let mut second = None;
+    for _ in 0..10_000 {
+        let moved = serve(
+            &mut net.iface,
+            net.now,
+            &mut net.device,
+            &mut net.sockets,
+            |sockets| served.drive(sockets),
+        );
+        first.tick(&mut net);
+        if first.eof && second.is_none() {
+            // The reply and the server's FIN are in: close and reconnect
+            // in the same breath.
+            first.close_on_eof(&mut net);
+            second = Some(Client::new(
+                &mut net,
+                50_001,
+                1024,
+                1024,
+                request(Format::Pickle, [3, 4]),
+            ));
+        }
+        if let Some(client) = second.as_mut() {
+            client.tick(&mut net);
+            client.close_on_eof(&mut net);
+            if client.eof || client.state(&mut net) == State::Closed {
+                break;
+            }
+        }
+        if !moved {
+            net.idle();
+        }
+    }
+    let second = second.expect("the first exchange never ended");
+    assert_eq!(replies(Format::Pickle, &second.received), [Reply::Sum(7)]);
+    assert_eq!(served.answered, 2);
 }

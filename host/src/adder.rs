@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 
 use reseau_core::adder::client::{AdderClient, Outcome};
 use reseau_core::adder::{
-    AdderConfig, AdderSession, EncodeError, Error, Event, Format, RequestEncoder,
+    AdderConfig, AdderSession, EncodeError, Error, Event, Format, RequestEncoder, Summary,
 };
 
 use crate::metrics::{Count, Counter, Families, Kind, Text};
@@ -26,33 +26,6 @@ pub struct AdderService {
     pub config: AdderConfig,
 }
 
-/// What the log line of an adder connection says.
-#[derive(Debug, Default)]
-pub struct Summary {
-    requests: u64,
-    ints: u64,
-    refused: u64,
-    error: Option<Error>,
-}
-
-impl fmt::Display for Summary {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let plural = if self.requests == 1 { "" } else { "s" };
-        write!(
-            f,
-            "{} request{plural} answered ({} ints)",
-            self.requests, self.ints
-        )?;
-        if self.refused > 0 {
-            write!(f, ", {} refused", self.refused)?;
-        }
-        match &self.error {
-            Some(error) if error.is_fatal() => write!(f, ", protocol error: {error}"),
-            _ => Ok(()),
-        }
-    }
-}
-
 impl Service for AdderService {
     type Session = AdderSession;
     type Summary = Summary;
@@ -66,18 +39,7 @@ impl Service for AdderService {
     }
 
     fn record(&self, summary: &mut Summary, event: Event) {
-        match event {
-            Event::Answered { ints, .. } => {
-                summary.requests += 1;
-                summary.ints += ints;
-            }
-            Event::Rejected(error) => {
-                if !error.is_fatal() {
-                    summary.refused += 1;
-                }
-                summary.error = Some(error);
-            }
-        }
+        summary.record(event);
     }
 }
 

@@ -6,9 +6,9 @@ use std::io::{self, ErrorKind, IsTerminal, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::thread;
 
-use reseau_core::echo::{EchoSession, Event};
+use reseau_core::echo::{EchoSession, Event, Summary};
 
-use crate::escape::{Quoted, TerminalWriter};
+use crate::escape::TerminalWriter;
 use crate::exit;
 use crate::metrics::{Count, Counter, Families, Kind, Text};
 use crate::net::{self, Notify, Service};
@@ -21,27 +21,6 @@ pub const DEFAULT_ADDR: &str = "127.0.0.1:6000";
 /// Runs an [`EchoSession`] per connection.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct EchoService;
-
-/// What the log line of an echo connection says: its message, escaped
-/// ([`crate::escape::Quoted`]): a message cannot write a line of its own.
-#[derive(Debug, Default)]
-pub struct Summary {
-    message: Option<(u64, Vec<u8>)>,
-}
-
-impl fmt::Display for Summary {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.message {
-            None => f.write_str("no complete message"),
-            Some((len, head)) => {
-                let text = Quoted(head);
-                let cut = if *len > head.len() as u64 { "..." } else { "" };
-                let plural = if *len == 1 { "" } else { "s" };
-                write!(f, "{text}{cut} ({len} byte{plural})")
-            }
-        }
-    }
-}
 
 impl Service for EchoService {
     type Session = EchoSession;
@@ -56,8 +35,7 @@ impl Service for EchoService {
     }
 
     fn record(&self, summary: &mut Summary, event: Event) {
-        let Event::Message { len, head } = event;
-        summary.message = Some((len, head.to_vec()));
+        summary.record(event);
     }
 }
 

@@ -24,9 +24,9 @@ use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use reseau_core::drive::smoltcp::{Status, TcpDriver, chat_receive};
+use reseau_core::drive::smoltcp::{Status, TcpDriver, chat_receive, serve};
 use reseau_core::session::End;
-use smoltcp::iface::{Config, Interface, PollResult, SocketHandle, SocketSet};
+use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
 use smoltcp::phy::{self, Medium, TunTapInterface};
 use smoltcp::socket::{tcp, udp};
 use smoltcp::time::{Duration, Instant};
@@ -308,12 +308,12 @@ pub fn run(config: &NicConfig) -> Result<(), NicError> {
     while !stop.load(Ordering::Relaxed) {
         let now = Instant::now();
         for _ in 0..MAX_ROUNDS {
-            let mut progressed =
-                iface.poll(now, &mut device, &mut sockets) == PollResult::SocketStateChanged;
-            progressed |= adder.drive(&mut sockets, &mut log);
-            progressed |= echo.drive(&mut sockets, &mut log);
-            progressed |= drain_chat(sockets.get_mut::<udp::Socket>(chat), &mut out);
-            if !progressed {
+            let moved = serve(&mut iface, now, &mut device, &mut sockets, |sockets| {
+                let mut moved = adder.drive(sockets, &mut log);
+                moved |= echo.drive(sockets, &mut log);
+                moved | drain_chat(sockets.get_mut::<udp::Socket>(chat), &mut out)
+            });
+            if !moved {
                 break;
             }
         }

@@ -142,6 +142,55 @@ pub enum Event {
     Rejected(Error),
 }
 
+/// What the log line of an adder connection says, built from its
+/// [`Event`]s: `1 request answered (3 ints)`, with `, N refused` for native
+/// requests refused on a connection that went on, and `, protocol error:
+/// MESSAGE` for the refusal that ended it. Every server's log line (std,
+/// `reseau nic`, a firmware's console) is written with it.
+#[derive(Debug, Clone, Default)]
+pub struct Summary {
+    requests: u64,
+    ints: u64,
+    refused: u64,
+    error: Option<Error>,
+}
+
+impl Summary {
+    /// Counts `event`.
+    pub fn record(&mut self, event: Event) {
+        match event {
+            Event::Answered { ints, .. } => {
+                self.requests += 1;
+                self.ints += ints;
+            }
+            Event::Rejected(error) => {
+                if !error.is_fatal() {
+                    self.refused += 1;
+                }
+                self.error = Some(error);
+            }
+        }
+    }
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let plural = if self.requests == 1 { "" } else { "s" };
+        write!(
+            f,
+            "{} request{plural} answered ({} ints)",
+            self.requests, self.ints
+        )?;
+        if self.refused > 0 {
+            write!(f, ", {} refused", self.refused)?;
+        }
+        match &self.error {
+            Some(error) if error.is_fatal() => write!(f, ", protocol error: {error}"),
+            _ => Ok(()),
+        }
+    }
+}
+
 /// Settings of an [`AdderSession`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AdderConfig {

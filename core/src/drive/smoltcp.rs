@@ -34,28 +34,27 @@
 //!
 //! # Call order with the interface
 //!
-//! smoltcp moves packets in [`Interface::poll`]; the driver moves bytes
-//! between socket buffers and sessions. A main loop alternates them, as in
-//! smoltcp's examples:
+//! smoltcp moves packets in `Interface`'s polls; the driver moves bytes
+//! between socket buffers and sessions. [`serve`] is one round of a
+//! server's main loop, in the order that serves every client:
 //!
-//! 1. `iface.poll(now, device, sockets)`;
-//! 2. [`TcpDriver::poll`] for every socket, handling events;
-//! 3. re-listen the sockets whose status is [`Status::Finished`], with a
-//!    fresh driver (and session);
-//! 4. if step 1 returned `PollResult::SocketStateChanged`, go to 1 (without
-//!    this, each step of a handshake waits for a timer); otherwise sleep
-//!    until `iface.poll_delay(now, sockets)` or the next packet. The delay
-//!    is zero when step 2 queued output, so that output leaves at once.
+//! 1. `iface.poll_maintenance(now)`;
+//! 2. one received packet at a time (`iface.poll_ingress_single`), and the
+//!    caller's `drive` after each one that changed a socket: [`TcpDriver::poll`]
+//!    for every socket, handling events, and `listen` again, with a fresh
+//!    driver and session, on the sockets whose status is
+//!    [`Status::Finished`];
+//! 3. `iface.poll_egress`, then `drive` again, until neither moves: output
+//!    a session queued leaves at once.
 //!
-//! # Listening for several clients
+//! Call it again while it returns `true`; then sleep until
+//! `iface.poll_delay(now, sockets)` or the next packet.
 //!
-//! smoltcp has no backlog and no `accept`: a listening socket *becomes* the
-//! connection when a SYN arrives. To serve `n` clients at once, add `n`
-//! sockets that all `listen` on the same port (a SYN goes to the first one
-//! still listening), one [`TcpDriver`] each. When a connection ends
-//! ([`Status::Finished`]), call `listen` again on that socket and replace
-//! its driver with `TcpDriver::new(fresh_session)`. While all `n` are busy,
-//! new SYNs are answered with a reset.
+//! Step 2 is why `Interface::poll`, which takes in every waiting packet
+//! before returning, is not enough for a server. A course's client sends
+//! its FIN and, at once, the SYN of its next connection: if both are taken
+//! in one `poll`, the socket that the FIN closed is not listening yet when
+//! the SYN is processed, and with every other socket busy the SYN is reset.
 //!
 //! # Buffer sizes
 //!
@@ -78,44 +77,33 @@
 //! timer and `static` arrays). The client is a plain smoltcp socket.
 //!
 //! ```
-//! use smoltcp::iface::{Config, Interface, PollResult, SocketHandle, SocketSet};
-//! use smoltcp::phy::{Device, Loopback, Medium};
+//! use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
+//! use smoltcp::phy::{Loopback, Medium};
 //! use smoltcp::socket::tcp;
 //! use smoltcp::time::{Duration, Instant};
 //! use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr};
 //! use reseau_core::adder::{AdderSession, Event};
-//! use reseau_core::drive::smoltcp::{Status, TcpDriver};
+//! use reseau_core::drive::smoltcp::{Status, TcpDriver, serve};
 //!
 //! const PORT: u16 = 1234;
 //!
-//! /// One round of the main loop: returns once nothing more can happen
-//! /// before the next packet or `iface.poll_delay`.
-//! fn serve_round<D: Device>(
-//!     iface: &mut Interface,
-//!     device: &mut D,
+//! /// Drives every connection; a finished one listens again.
+//! fn drive(
 //!     sockets: &mut SocketSet<'_>,
 //!     server: &mut [(SocketHandle, TcpDriver<AdderSession>)],
-//!     now: Instant,
 //!     log: &mut impl FnMut(Event),
-//! ) {
-//!     // Bounded, so that the caller gets to do other work.
-//!     for _ in 0..64 {
-//!         let changed = iface.poll(now, device, sockets) == PollResult::SocketStateChanged;
-//!         for (handle, driver) in server.iter_mut() {
-//!             let socket = sockets.get_mut::<tcp::Socket>(*handle);
-//!             match driver.poll(socket, &mut *log) {
-//!                 Status::Active | Status::Waiting => {}
-//!                 Status::Finished => {
-//!                     // Ready for the next client.
-//!                     *driver = TcpDriver::new(AdderSession::default());
-//!                     let _ = socket.listen(PORT);
-//!                 }
-//!             }
-//!         }
-//!         if !changed {
-//!             break;
+//! ) -> bool {
+//!     let mut ended = false;
+//!     for (handle, driver) in server.iter_mut() {
+//!         let socket = sockets.get_mut::<tcp::Socket>(*handle);
+//!         if driver.poll(socket, &mut *log) == Status::Finished {
+//!             // Ready for the next client.
+//!             *driver = TcpDriver::new(AdderSession::default());
+//!             let _ = socket.listen(PORT);
+//!             ended = true;
 //!         }
 //!     }
+//!     ended
 //! }
 //!
 //! fn socket<'a>(rx: &'a mut [u8], tx: &'a mut [u8]) -> tcp::Socket<'a> {
@@ -152,7 +140,13 @@
 //! let mut got = 0;
 //! let mut events = Vec::new();
 //! for _ in 0..1000 {
-//!     serve_round(&mut iface, &mut device, &mut sockets, &mut server, now, &mut |e| events.push(e));
+//!     // Bounded, so that the loop gets to do other work.
+//!     for _ in 0..64 {
+//!         let mut log = |e| events.push(e);
+//!         if !serve(&mut iface, now, &mut device, &mut sockets, |s| drive(s, &mut server, &mut log)) {
+//!             break;
+//!         }
+//!     }
 //!     let c = sockets.get_mut::<tcp::Socket>(client);
 //!     if c.can_send() && !request.is_empty() {
 //!         let n = c.send_slice(request).unwrap();
@@ -177,16 +171,17 @@
 //! # The UDP chat
 //!
 //! One `udp::Socket`, bound to the chat's port, and one
-//! [`ChatState<IpEndpoint>`](crate::chat::ChatState) make a peer. After
-//! each `Interface::poll`, [`chat_receive`] passes every waiting datagram
-//! to a closure as `(sender, payload)`; the payload is borrowed from the
+//! [`ChatState<IpEndpoint>`](crate::chat::ChatState) make a peer. In
+//! [`serve`]'s `drive`, [`chat_receive`] passes every waiting datagram to
+//! a closure as `(sender, payload)`; the payload is borrowed from the
 //! socket's receive ring, not copied. For each line the user types,
 //! [`ChatState::handle_line`](crate::chat::ChatState::handle_line) says
 //! what to do:
 //!
 //! - [`Action::Join`](crate::chat::Action::Join): resolving `host` is the
 //!   caller's. A board without DNS can accept IP literals only:
-//!   `core::net::IpAddr::from_str(host)` then `IpAddress::from`, and
+//!   `core::net::Ipv4Addr::from_str(host)` then `IpAddress::Ipv4` (or
+//!   `IpAddr` and `IpAddress::from` with smoltcp's `proto-ipv6`), and
 //!   `chat.join(IpEndpoint::new(address, port))`; refuse a name such as
 //!   `localhost` with a message. (With smoltcp's `socket-dns`, a
 //!   `dns::Socket` query can resolve names, over several polls.)
@@ -196,7 +191,7 @@
 //!   `Interface::poll` sends it.
 //!
 //! ```
-//! use core::net::IpAddr;
+//! use core::net::Ipv4Addr;
 //! use core::str::FromStr;
 //! use smoltcp::socket::udp::{PacketBuffer, PacketMetadata, Socket};
 //! use smoltcp::wire::{IpAddress, IpEndpoint};
@@ -214,8 +209,8 @@
 //! let mut chat = ChatState::<IpEndpoint>::new();
 //! if let Ok(Action::Join { host, port }) = chat.handle_line("/join 127.0.0.1 5001") {
 //!     // No DNS here: IP literals only.
-//!     let address = IpAddr::from_str(host).expect("an IP address");
-//!     chat.join(IpEndpoint::new(IpAddress::from(address), port));
+//!     let address = Ipv4Addr::from_str(host).expect("an IPv4 address");
+//!     chat.join(IpEndpoint::new(IpAddress::Ipv4(address), port));
 //! }
 //! if let Ok(Action::Send { to, text, .. }) = chat.handle_line("/send Hello") {
 //!     chat_send(&mut socket, to, text).unwrap();
@@ -247,16 +242,63 @@
 //! `proto-ipv4-fragmentation` feature, a datagram whose IP packet exceeds
 //! the device's MTU is dropped when sent: on Ethernet (MTU 1500) that is
 //! any text over 1472 bytes over IPv4.
-//!
-//! [`Interface::poll`]: smoltcp::iface::Interface::poll
 
 use core::fmt;
 
+use smoltcp::iface::{Interface, PollIngressSingleResult, PollResult, SocketSet};
+use smoltcp::phy::Device;
 use smoltcp::socket::tcp::{RecvError, Socket, State};
 use smoltcp::socket::udp;
+use smoltcp::time::Instant;
 use smoltcp::wire::IpEndpoint;
 
 use crate::session::{End, StreamSession};
+
+/// Packets taken in one at a time by one [`serve`] call, at most: the
+/// rest wait for the next call, so that a flood cannot hold the loop.
+pub const MAX_PACKETS_PER_ROUND: usize = 64;
+
+/// One round of a server's main loop over `iface`: maintenance, then every
+/// waiting packet **one at a time** (up to [`MAX_PACKETS_PER_ROUND`]) with
+/// `drive` after each that changed a socket, then sending with `drive`
+/// between, until nothing moves. See the module's "Call order".
+///
+/// `drive` runs the caller's [`TcpDriver`]s (and `listen`s again on the
+/// finished sockets) and its UDP sockets, and returns whether it did
+/// anything. Returns whether anything moved: call again while it does,
+/// then sleep until `iface.poll_delay` or the next packet.
+pub fn serve<'a, D: Device + ?Sized>(
+    iface: &mut Interface,
+    now: Instant,
+    device: &mut D,
+    sockets: &mut SocketSet<'a>,
+    mut drive: impl FnMut(&mut SocketSet<'a>) -> bool,
+) -> bool {
+    iface.poll_maintenance(now);
+    let mut moved = drive(sockets);
+    for _ in 0..MAX_PACKETS_PER_ROUND {
+        match iface.poll_ingress_single(now, device, sockets) {
+            PollIngressSingleResult::None => break,
+            PollIngressSingleResult::PacketProcessed => moved = true,
+            // A finished socket listens again before the next packet.
+            PollIngressSingleResult::SocketStateChanged => {
+                moved = true;
+                drive(sockets);
+            }
+        }
+    }
+    // Each round sends at least a packet or moves a byte; the rings are
+    // finite and nothing arrives meanwhile, so this ends.
+    for _ in 0..MAX_PACKETS_PER_ROUND {
+        let sent = iface.poll_egress(now, device, sockets) == PollResult::SocketStateChanged;
+        let driven = drive(sockets);
+        if !sent && !driven {
+            break;
+        }
+        moved = true;
+    }
+    moved
+}
 
 /// What a [`TcpDriver::poll`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -476,7 +518,8 @@ fn discard(socket: &mut Socket<'_>) {
 
 /// Passes every datagram waiting in `socket` to `on_datagram`, as
 /// `(sender, payload)`, the payload borrowed from the socket's receive
-/// ring; returns how many there were. Call after every `Interface::poll`.
+/// ring; returns how many there were. Call it in [`serve`]'s `drive`, so
+/// that after every packet taken in, the ring is emptied.
 ///
 /// The payload is the peer's bytes as sent: the course's peers send UTF-8
 /// text, but nothing checks it (`core::str::from_utf8` does).

@@ -1,6 +1,6 @@
 //! Puts `memory.x` where cortex-m-rt's `link.x` finds it, and links with
 //! `link.x`, so that a plain `cargo build --release --target
-//! thumbv7em-none-eabihf` suffices.
+//! thumbv7m-none-eabi` suffices.
 
 use std::env;
 use std::fs;
