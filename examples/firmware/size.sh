@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# Builds the firmware twice, with every service and with the adder only
-# (`--no-default-features`), and prints what each takes of the board:
+# Builds the firmware with every service (echo, the chat and the console's
+# connection log: the default features), with the adder alone
+# (`--no-default-features`) and with the adder and the log, and prints what
+# each takes of the board:
 #
-#   firmware (adder, echo, chat): flash F B (text+rodata T, .data's image D), static RAM R B (data D, bss B)
+#   firmware (adder, echo, chat, log): flash F B (text+rodata T, .data image D), static RAM R B (data D, bss B)
 #
 # Flash is what `size -A` counts in .vector_table, .text and .rodata, plus
 # the initial values of .data, which the start-up code copies from flash.
 # Static RAM is .data and .bss: every socket buffer, session and frame
 # buffer is a static. The stack is apart: tests/firmware measures its
-# high-water mark. The ELF files are left as target/firmware-full.elf and
-# target/firmware-adder.elf (in this folder's target).
+# high-water mark. The ELF files are left as target/firmware-NAME.elf (in
+# this folder's target), NAME full, adder and adder-log.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -32,5 +34,6 @@ build() {
     }'
 }
 
-build full "adder, echo, chat"
-build adder "adder only" --no-default-features
+build full "adder, echo, chat, log"
+build adder "adder alone" --no-default-features
+build adder-log "adder, log" --no-default-features --features log

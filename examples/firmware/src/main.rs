@@ -22,17 +22,17 @@ mod stack;
 mod stellaris;
 mod uart;
 
-use core::fmt::{self, Write as _};
+use core::fmt::Write as _;
 use core::panic::PanicInfo;
 
 use cortex_m_rt::entry;
-use reseau_core::adder::{AdderSession, Event as AdderEvent};
+use reseau_core::adder::AdderSession;
 use reseau_core::drive::smoltcp::{Status, TcpDriver, serve};
-use reseau_core::session::{End, StreamSession};
+use reseau_core::session::StreamSession;
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet, SocketStorage};
 use smoltcp::socket::tcp;
 use smoltcp::time::Duration;
-use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr, IpEndpoint, Ipv4Address};
+use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr, Ipv4Address};
 
 use crate::clock::Clock;
 use crate::uart::Uart;
@@ -217,13 +217,16 @@ fn seed(mac: &[u8]) -> u64 {
 /// A TCP service of the board: its port, its sessions, and what its log
 /// line says of a connection.
 trait Service {
+    #[cfg(feature = "log")]
     const NAME: &'static str;
     const PORT: u16;
     type Session: StreamSession;
     /// What the log line says of a connection, built from its events.
-    type Summary: Default + fmt::Display;
+    #[cfg(feature = "log")]
+    type Summary: Default + core::fmt::Display;
 
     fn session() -> Self::Session;
+    #[cfg(feature = "log")]
     fn record(summary: &mut Self::Summary, event: <Self::Session as StreamSession>::Event);
 }
 
@@ -231,9 +234,35 @@ trait Service {
 struct Slot<S: Service> {
     handle: SocketHandle,
     driver: TcpDriver<S::Session>,
+    #[cfg(feature = "log")]
+    log: Log<S>,
+}
+
+/// What the console is told of a connection when it ends (feature `log`):
+/// `adder: 192.168.69.1:40000: 1 request answered (3 ints); closed by
+/// server`, as the `reseau` binary's servers log it.
+#[cfg(feature = "log")]
+struct Log<S: Service> {
     summary: S::Summary,
     /// The peer, once seen (smoltcp forgets it when the socket closes).
-    peer: Option<IpEndpoint>,
+    peer: Option<smoltcp::wire::IpEndpoint>,
+}
+
+#[cfg(feature = "log")]
+impl<S: Service> Log<S> {
+    fn new() -> Self {
+        Log {
+            summary: S::Summary::default(),
+            peer: None,
+        }
+    }
+
+    fn write(&self, end: reseau_core::session::End, console: &mut Uart) {
+        let _ = match self.peer {
+            Some(peer) => writeln!(console, "{}: {peer}: {}; {end}", S::NAME, self.summary),
+            None => writeln!(console, "{}: {}; {end}", S::NAME, self.summary),
+        };
+    }
 }
 
 /// A TCP service on `N` sockets listening on its port.
@@ -263,36 +292,44 @@ impl<S: Service, const N: usize> Server<S, N> {
             Slot {
                 handle: sockets.add(socket),
                 driver: TcpDriver::new(S::session()),
-                summary: S::Summary::default(),
-                peer: None,
+                #[cfg(feature = "log")]
+                log: Log::new(),
             }
         });
         Server { slots }
     }
 
-    /// Drives every connection; logs the ended ones and listens again on
-    /// their sockets. Returns whether one ended.
-    fn drive(&mut self, sockets: &mut SocketSet<'_>, log: &mut Uart) -> bool {
+    /// Drives every connection; logs the ended ones (feature `log`) and
+    /// listens again on their sockets. Returns whether one ended.
+    #[cfg_attr(not(feature = "log"), allow(unused_variables))]
+    fn drive(&mut self, sockets: &mut SocketSet<'_>, console: &mut Uart) -> bool {
         let mut ended = false;
         for slot in &mut self.slots {
             let socket = sockets.get_mut::<tcp::Socket>(slot.handle);
-            if slot.peer.is_none() {
-                slot.peer = socket.remote_endpoint();
+            #[cfg(feature = "log")]
+            let log = &mut slot.log;
+            #[cfg(feature = "log")]
+            if log.peer.is_none() {
+                log.peer = socket.remote_endpoint();
             }
-            let summary = &mut slot.summary;
-            if slot.driver.poll(socket, |event| S::record(summary, event)) == Status::Finished {
-                let end = slot.driver.end().unwrap_or(End::Reset);
-                match slot.peer {
-                    Some(peer) => {
-                        let _ = writeln!(log, "{}: {peer}: {}; {end}", S::NAME, slot.summary);
-                    }
-                    None => {
-                        let _ = writeln!(log, "{}: {}; {end}", S::NAME, slot.summary);
-                    }
+            let status = slot.driver.poll(socket, |event| {
+                #[cfg(feature = "log")]
+                S::record(&mut log.summary, event);
+                #[cfg(not(feature = "log"))]
+                let _ = event;
+            });
+            if status == Status::Finished {
+                #[cfg(feature = "log")]
+                {
+                    slot.log.write(
+                        slot.driver
+                            .end()
+                            .unwrap_or(reseau_core::session::End::Reset),
+                        console,
+                    );
+                    slot.log = Log::new();
                 }
                 slot.driver = TcpDriver::new(S::session());
-                slot.summary = S::Summary::default();
-                slot.peer = None;
                 let _ = socket.listen(S::PORT);
                 ended = true;
             }
@@ -305,16 +342,19 @@ impl<S: Service, const N: usize> Server<S, N> {
 struct Adder;
 
 impl Service for Adder {
+    #[cfg(feature = "log")]
     const NAME: &'static str = "adder";
     const PORT: u16 = ADDER_PORT;
     type Session = AdderSession;
+    #[cfg(feature = "log")]
     type Summary = reseau_core::adder::Summary;
 
     fn session() -> AdderSession {
         AdderSession::default()
     }
 
-    fn record(summary: &mut Self::Summary, event: AdderEvent) {
+    #[cfg(feature = "log")]
+    fn record(summary: &mut Self::Summary, event: reseau_core::adder::Event) {
         summary.record(event);
     }
 }
@@ -325,15 +365,18 @@ struct Echo;
 
 #[cfg(feature = "echo")]
 impl Service for Echo {
+    #[cfg(feature = "log")]
     const NAME: &'static str = "echo";
     const PORT: u16 = ECHO_PORT;
     type Session = reseau_core::echo::EchoSession;
+    #[cfg(feature = "log")]
     type Summary = reseau_core::echo::Summary;
 
     fn session() -> reseau_core::echo::EchoSession {
         reseau_core::echo::EchoSession::new()
     }
 
+    #[cfg(feature = "log")]
     fn record(summary: &mut Self::Summary, event: reseau_core::echo::Event) {
         summary.record(event);
     }
