@@ -123,7 +123,7 @@ fn seconds(f: &mut core::fmt::Formatter<'_>, duration: core::time::Duration) -> 
         return Ok(());
     }
     let mut digits = 9;
-    while nanos % 10 == 0 {
+    while nanos.is_multiple_of(10) {
         nanos /= 10;
         digits -= 1;
     }

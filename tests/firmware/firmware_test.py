@@ -28,9 +28,11 @@ Each check prints `ok: ...`; the first failure raises, and QEMU is stopped
 """
 
 import argparse
+import ctypes
 import os
 import pickle
 import re
+import signal
 import socket
 import struct
 import subprocess
@@ -370,7 +372,15 @@ def stack_high_water(monitor_path, elf, workdir):
     return top - at, top - bottom
 
 
+def die_with_parent():
+    """In QEMU's process before it starts: SIGTERM it if this script dies
+    (Linux's PR_SET_PDEATHSIG), so that no board outlives its test."""
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)
+
+
 def main():
+    # `timeout` sends SIGTERM: stop QEMU on the way out (the finally below).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit('stopped by SIGTERM'))
     parser = argparse.ArgumentParser()
     parser.add_argument('--elf', required=True)
     parser.add_argument('--reseau', required=True)
@@ -390,7 +400,7 @@ def main():
              '-monitor', 'unix:%s,server=on,wait=off' % monitor,
              '-nic', 'tap,ifname=tap0,script=no,downscript=no,model=stellaris',
              '-kernel', args.elf],
-            stdout=log, stderr=subprocess.STDOUT)
+            stdout=log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
         console = None
         try:
             console = Console(uart, time.monotonic() + 10)

@@ -46,9 +46,14 @@ if ! rustc --print target-libdir --target thumbv7m-none-eabi 2>/dev/null | xargs
 fi
 [ -x "$RESEAU" ] || { echo "FAIL: $RESEAU is missing: cargo build --release first" >&2; exit 1; }
 
-cargo fmt --manifest-path examples/firmware/Cargo.toml --check
-cargo clippy --quiet --manifest-path examples/firmware/Cargo.toml --release -- -D warnings
-cargo clippy --quiet --manifest-path examples/firmware/Cargo.toml --release --no-default-features -- -D warnings
+fw=examples/firmware/Cargo.toml
+host=$(rustc -vV | sed -n 's/^host: //p')
+cargo fmt --manifest-path "$fw" --check
+cargo clippy --quiet --manifest-path "$fw" --release -- -D warnings
+cargo clippy --quiet --manifest-path "$fw" --release --no-default-features -- -D warnings
+# The library part (the frame format, the console's lines) on the host.
+cargo clippy --quiet --manifest-path "$fw" --lib --tests --target "$host" -- -D warnings
+cargo test --quiet --manifest-path "$fw" --lib --target "$host"
 bash examples/firmware/size.sh
 
 cleanup() {

@@ -44,7 +44,7 @@
 //!    for every socket, handling events, and `listen` again, with a fresh
 //!    driver and session, on the sockets whose status is
 //!    [`Status::Finished`];
-//! 3. `iface.poll_egress`, then `drive` again, until neither moves: output
+//! 3. `drive` again, then `iface.poll_egress`, until neither moves: output
 //!    a session queued leaves at once.
 //!
 //! Call it again while it returns `true`; then sleep until
@@ -260,13 +260,16 @@ pub const MAX_PACKETS_PER_ROUND: usize = 64;
 
 /// One round of a server's main loop over `iface`: maintenance, then every
 /// waiting packet **one at a time** (up to [`MAX_PACKETS_PER_ROUND`]) with
-/// `drive` after each that changed a socket, then sending with `drive`
-/// between, until nothing moves. See the module's "Call order".
+/// `drive` after each that changed a socket, then `drive` and sending, in
+/// turn, until neither moves. See the module's "Call order".
 ///
 /// `drive` runs the caller's [`TcpDriver`]s (and `listen`s again on the
-/// finished sockets) and its UDP sockets, and returns whether it did
-/// anything. Returns whether anything moved: call again while it does,
-/// then sleep until `iface.poll_delay` or the next packet.
+/// finished sockets) and its UDP sockets. It returns whether it changed
+/// something that only another turn can carry on (a socket listening again,
+/// a datagram handled): what a session wrote is sent anyway, since sending
+/// follows every `drive`. Returns whether anything moved (a packet in or
+/// out, or `drive` said so): call again while it does, then sleep until
+/// `iface.poll_delay` or the next packet.
 pub fn serve<'a, D: Device + ?Sized>(
     iface: &mut Interface,
     now: Instant,
@@ -287,11 +290,12 @@ pub fn serve<'a, D: Device + ?Sized>(
             }
         }
     }
-    // Each round sends at least a packet or moves a byte; the rings are
-    // finite and nothing arrives meanwhile, so this ends.
+    // `drive` first, so that what it queues leaves in the same round. Each
+    // round sends a packet or `drive` acted; the rings are finite and
+    // nothing arrives meanwhile, so this ends (and is bounded anyway).
     for _ in 0..MAX_PACKETS_PER_ROUND {
-        let sent = iface.poll_egress(now, device, sockets) == PollResult::SocketStateChanged;
         let driven = drive(sockets);
+        let sent = iface.poll_egress(now, device, sockets) == PollResult::SocketStateChanged;
         if !sent && !driven {
             break;
         }

@@ -17,9 +17,7 @@
 #![no_main]
 
 mod clock;
-mod mmio;
 mod stack;
-mod stellaris;
 mod uart;
 
 use core::fmt::Write as _;
@@ -33,6 +31,8 @@ use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet, SocketStorage};
 use smoltcp::socket::tcp;
 use smoltcp::time::Duration;
 use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr, Ipv4Address};
+
+use reseau_firmware::stellaris;
 
 use crate::clock::Clock;
 use crate::uart::Uart;
@@ -53,8 +53,7 @@ const ADDER_TX: usize = 256;
 
 #[cfg(feature = "echo")]
 const ECHO_PORT: u16 = 6000;
-#[cfg(feature = "echo")]
-const ECHO_SOCKETS: usize = 2;
+const ECHO_SOCKETS: usize = if cfg!(feature = "echo") { 2 } else { 0 };
 /// Echo sends back what it receives: the same room each way.
 #[cfg(feature = "echo")]
 const ECHO_BUFFER: usize = 1024;
@@ -75,9 +74,8 @@ const CHAT_TX: usize = 1024;
 #[cfg(feature = "chat")]
 const CHAT_LINE: usize = 256;
 
-const SOCKETS: usize = ADDER_SOCKETS
-    + if cfg!(feature = "echo") { 2 } else { 0 }
-    + if cfg!(feature = "chat") { 1 } else { 0 };
+const CHAT_SOCKETS: usize = if cfg!(feature = "chat") { 1 } else { 0 };
+const SOCKETS: usize = ADDER_SOCKETS + ECHO_SOCKETS + CHAT_SOCKETS;
 
 /// A peer silent for this long (keep-alives unanswered) is dropped, as
 /// `reseau nic` does.
@@ -89,7 +87,8 @@ const MAX_ROUNDS: usize = 64;
 #[entry]
 fn main() -> ! {
     // cortex-m-rt makes each of these a `&'static mut` to a static: they
-    // are in `.bss`, counted in the firmware's RAM.
+    // are in `.bss` (`.data` for `STORAGE`, whose initial value is not all
+    // zeros), counted in the firmware's static RAM.
     static mut STORAGE: [SocketStorage<'static>; SOCKETS] = [SocketStorage::EMPTY; SOCKETS];
     static mut ETHERNET: stellaris::Buffers = stellaris::Buffers::new();
     static mut ADDER_BUFFERS: [([u8; ADDER_RX], [u8; ADDER_TX]); ADDER_SOCKETS] =
@@ -396,7 +395,9 @@ mod chat {
     use smoltcp::socket::udp;
     use smoltcp::wire::{IpAddress, IpEndpoint};
 
-    use crate::uart::{Line, LineReader, Uart};
+    use reseau_firmware::console::{Line, LineReader};
+
+    use crate::uart::Uart;
     use crate::{CHAT_LINE, CHAT_PORT, CHAT_RX, CHAT_RX_DATAGRAMS, CHAT_TX, CHAT_TX_DATAGRAMS};
 
     pub struct Console {

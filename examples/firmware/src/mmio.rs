@@ -1,5 +1,5 @@
-//! Reads and writes of memory-mapped registers: the one place with
-//! `unsafe` in this firmware.
+//! Reads and writes of memory-mapped registers. With the stack's painting
+//! (`stack.rs`), the only `unsafe` of this firmware.
 //!
 //! Every address passed here is a register of the LM3S6965's data sheet
 //! (or of the Cortex-M3's), 4-byte aligned, and always mapped: reading or

@@ -54,7 +54,7 @@ const NP: usize = BASE + 0x34;
 /// Transmission request: `NEWTX` stays set until the frame is sent.
 const TR: usize = BASE + 0x38;
 const TR_NEWTX: u32 = 0x01;
-/// The receive FIFO overflowed: frames were lost (counted, acknowledged).
+/// The receive FIFO overflowed: frames were lost.
 const RIS_FOV: u32 = 0x08;
 
 /// The longest Ethernet frame, without its FCS: 14 bytes of header and a
@@ -67,6 +67,12 @@ const HEADER: usize = 14;
 pub struct Buffers {
     rx: [u8; MAX_FRAME],
     tx: [u8; MAX_FRAME],
+}
+
+impl Default for Buffers {
+    fn default() -> Buffers {
+        Buffers::new()
+    }
 }
 
 impl Buffers {
@@ -82,9 +88,6 @@ impl Buffers {
 /// The Ethernet controller, running.
 pub struct Ethernet {
     buffers: &'static mut Buffers,
-    /// Frames dropped: too long or too short to be Ethernet, or lost to a
-    /// receive FIFO overflow (counted once per overflow).
-    pub dropped: u32,
 }
 
 impl Ethernet {
@@ -100,10 +103,7 @@ impl Ethernet {
         mmio::write(TCTL, TCTL_TXEN | TCTL_PADEN | TCTL_CRC | TCTL_DUPLEX);
         // Frames with a bad FCS are dropped by the controller.
         mmio::write(RCTL, RCTL_RXEN | RCTL_BADCRC);
-        Ethernet {
-            buffers,
-            dropped: 0,
-        }
+        Ethernet { buffers }
     }
 
     /// The controller's MAC address.
@@ -122,37 +122,41 @@ impl Ethernet {
     /// returns its length, or `None` if it cannot be an Ethernet frame
     /// (it is read out and dropped).
     fn read_frame(&mut self) -> Option<usize> {
-        let first = mmio::read(DATA);
-        let [len_low, len_high, byte0, byte1] = first.to_le_bytes();
-        // Length bytes, frame, FCS.
-        let total = usize::from(u16::from_le_bytes([len_low, len_high]));
-        let words = total.div_ceil(4);
-        let frame_len = total.saturating_sub(2 + 4);
-        let fits = (HEADER..=MAX_FRAME).contains(&frame_len);
-        if let [first_byte, second_byte, ..] = &mut self.buffers.rx[..] {
-            *first_byte = byte0;
-            *second_byte = byte1;
-        }
-        // Every word is read out, also those of a frame that is dropped,
-        // or the next frame would start in the middle of this one.
-        let mut at = 2;
-        for _ in 1..words {
-            let word = mmio::read(DATA).to_le_bytes();
-            if let Some(slot) = self.buffers.rx.get_mut(at..at + 4) {
-                slot.copy_from_slice(&word);
-            } else if let Some(tail) = self.buffers.rx.get_mut(at..) {
-                let n = tail.len();
-                tail.copy_from_slice(word.get(..n).unwrap_or_default());
-            }
-            at += 4;
-        }
-        if fits {
-            Some(frame_len)
-        } else {
-            self.dropped += 1;
-            None
-        }
+        unpack_frame(|| mmio::read(DATA), &mut self.buffers.rx)
     }
+}
+
+/// Takes one received frame out of the FIFO, a word at a time from
+/// `next_word`, into `buf`: returns the frame's length (without its length
+/// bytes and FCS), or `None` when that length cannot be an Ethernet frame
+/// (under 14 bytes or over [`MAX_FRAME`]). Either way, every word of the
+/// frame is taken, `ceil(length field / 4)` in all (at least one), so that
+/// the next frame starts where it should.
+pub fn unpack_frame(
+    mut next_word: impl FnMut() -> u32,
+    buf: &mut [u8; MAX_FRAME],
+) -> Option<usize> {
+    let [len_low, len_high, byte0, byte1] = next_word().to_le_bytes();
+    // Length bytes, frame, FCS.
+    let total = usize::from(u16::from_le_bytes([len_low, len_high]));
+    let words = total.div_ceil(4);
+    let frame_len = total.saturating_sub(2 + 4);
+    let [first, second, ..] = buf;
+    *first = byte0;
+    *second = byte1;
+    let mut at = 2;
+    for _ in 1..words {
+        let word = next_word().to_le_bytes();
+        // Past the buffer, the words of a frame too long are read and
+        // dropped.
+        for (slot, byte) in buf.iter_mut().skip(at).zip(word) {
+            *slot = byte;
+        }
+        at += 4;
+    }
+    (HEADER..=MAX_FRAME)
+        .contains(&frame_len)
+        .then_some(frame_len)
 }
 
 /// A received frame, in the receive buffer.
@@ -202,9 +206,9 @@ impl Device for Ethernet {
     type TxToken<'a> = Tx<'a>;
 
     fn receive(&mut self, _timestamp: Instant) -> Option<(Rx<'_>, Tx<'_>)> {
+        // Frames lost to a full receive FIFO are gone: TCP resends them.
         if mmio::read(RIS) & RIS_FOV != 0 {
             mmio::write(RIS, RIS_FOV);
-            self.dropped += 1;
         }
         // The previous frame must be out before the answer goes in.
         if !self.frames_waiting() || mmio::read(TR) & TR_NEWTX != 0 {
@@ -229,5 +233,61 @@ impl Device for Ethernet {
         // One frame at a time: the transmit FIFO holds one.
         caps.max_burst_size = Some(1);
         caps
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+
+    use std::vec::Vec;
+
+    use super::{MAX_FRAME, unpack_frame};
+
+    /// The FIFO's words for a received frame, as the controller (and QEMU)
+    /// writes them: 2 length bytes (frame + 6), the frame, a 4-byte FCS,
+    /// zero-padded to whole words.
+    fn fifo(frame: &[u8]) -> Vec<u32> {
+        let total = frame.len() + 6;
+        let mut bytes = Vec::from((total as u16).to_le_bytes());
+        bytes.extend_from_slice(frame);
+        bytes.extend_from_slice(&[0xaa; 4]);
+        bytes.resize(total.div_ceil(4) * 4, 0);
+        bytes
+            .chunks(4)
+            .map(|word| u32::from_le_bytes(word.try_into().unwrap()))
+            .collect()
+    }
+
+    fn unpack(words: &[u32], buf: &mut [u8; MAX_FRAME]) -> (Option<usize>, usize) {
+        let mut taken = 0;
+        let len = unpack_frame(
+            || {
+                taken += 1;
+                words.get(taken - 1).copied().unwrap_or(0xdead_beef)
+            },
+            buf,
+        );
+        (len, taken)
+    }
+
+    #[test]
+    fn frames_of_every_length_come_out_whole() {
+        let mut buf = [0; MAX_FRAME];
+        for len in 14..=MAX_FRAME {
+            let frame: Vec<u8> = (0..len).map(|i| (i * 7 + len) as u8).collect();
+            let words = fifo(&frame);
+            assert_eq!(unpack(&words, &mut buf), (Some(len), words.len()), "{len}");
+            assert_eq!(&buf[..len], &frame[..], "{len}");
+        }
+    }
+
+    #[test]
+    fn a_frame_too_short_or_too_long_is_read_out_and_dropped() {
+        let mut buf = [0; MAX_FRAME];
+        for len in [0, 1, 13, MAX_FRAME + 1, 2000] {
+            let words = fifo(&std::vec![0x55; len]);
+            assert_eq!(unpack(&words, &mut buf), (None, words.len()), "{len}");
+        }
     }
 }

@@ -8,7 +8,7 @@
 
 use core::fmt;
 
-use crate::mmio;
+use reseau_firmware::mmio;
 
 const BASE: usize = 0x4000_c000;
 /// Data: write a byte to send it, read one received.
@@ -79,60 +79,5 @@ impl fmt::Write for Uart {
     fn write_str(&mut self, text: &str) -> fmt::Result {
         self.write_bytes(text.as_bytes());
         Ok(())
-    }
-}
-
-/// A line typed on the console, as the chat reads it.
-#[cfg(feature = "chat")]
-pub struct LineReader<const N: usize> {
-    buf: [u8; N],
-    len: usize,
-    /// The line being typed is longer than `N`: it is dropped at its end.
-    overflow: bool,
-}
-
-/// What [`LineReader::push`] made of a byte.
-#[cfg(feature = "chat")]
-pub enum Line<'a> {
-    /// Not the end of a line yet.
-    Partial,
-    /// A whole line, without its end (`\n`, `\r` or `\r\n`).
-    Complete(&'a [u8]),
-    /// A line longer than the reader's buffer ended: it was dropped.
-    TooLong,
-}
-
-#[cfg(feature = "chat")]
-impl<const N: usize> LineReader<N> {
-    /// An empty line.
-    pub const fn new() -> Self {
-        LineReader {
-            buf: [0; N],
-            len: 0,
-            overflow: false,
-        }
-    }
-
-    /// Adds a received byte.
-    pub fn push(&mut self, byte: u8) -> Line<'_> {
-        if byte == b'\n' || byte == b'\r' {
-            let (len, overflow) = (self.len, self.overflow);
-            self.len = 0;
-            self.overflow = false;
-            return match (overflow, len) {
-                (true, _) => Line::TooLong,
-                // The `\n` of a `\r\n`, or an empty line.
-                (false, 0) => Line::Partial,
-                (false, len) => Line::Complete(self.buf.get(..len).unwrap_or_default()),
-            };
-        }
-        match self.buf.get_mut(self.len) {
-            Some(slot) => {
-                *slot = byte;
-                self.len += 1;
-            }
-            None => self.overflow = true,
-        }
-        Line::Partial
     }
 }
