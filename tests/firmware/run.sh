@@ -49,8 +49,8 @@ fi
 fw=examples/firmware/Cargo.toml
 host=$(rustc -vV | sed -n 's/^host: //p')
 cargo fmt --manifest-path "$fw" --check
-cargo clippy --quiet --manifest-path "$fw" --release -- -D warnings
-cargo clippy --quiet --manifest-path "$fw" --release --no-default-features -- -D warnings
+cargo clippy --quiet --manifest-path "$fw" --target thumbv7m-none-eabi --release -- -D warnings
+cargo clippy --quiet --manifest-path "$fw" --target thumbv7m-none-eabi --release --no-default-features -- -D warnings
 # The library part (the frame format, the console's lines) on the host.
 cargo clippy --quiet --manifest-path "$fw" --lib --tests --target "$host" -- -D warnings
 cargo test --quiet --manifest-path "$fw" --lib --target "$host"
