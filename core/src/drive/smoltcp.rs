@@ -56,6 +56,16 @@
 //! in one `poll`, the socket that the FIN closed is not listening yet when
 //! the SYN is processed, and with every other socket busy the SYN is reset.
 //!
+//! # Listening for several clients
+//!
+//! smoltcp has no backlog and no `accept`: a listening socket *becomes* the
+//! connection when a SYN arrives. To serve `n` clients at once, add `n`
+//! sockets that all `listen` on the same port (a SYN goes to the first one
+//! still listening), one [`TcpDriver`] each. When a connection ends
+//! ([`Status::Finished`]), call `listen` again on that socket and replace
+//! its driver with `TcpDriver::new(fresh_session)`. While all `n` are busy,
+//! new SYNs are answered with a reset.
+//!
 //! # Buffer sizes
 //!
 //! The socket's receive buffer is the TCP window: it bounds how much the
