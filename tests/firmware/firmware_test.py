@@ -188,7 +188,8 @@ def check_chat(console):
         [sys.executable, os.path.join(PEERS, 'chat.py'), '--host', HOST, '--port', '5001'],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        assert peer.stdout.readline().strip() == b'listening on %s:5001' % HOST.encode()
+        expect(read_line(peer.stdout, 10), b'listening on %s:5001\n' % HOST.encode(),
+               'the chat peer is listening')
         mark = console.mark()
         peer.stdin.write(b'/join %s %d\n/send bonjour de Linux\n' % (BOARD.encode(), CHAT))
         peer.stdin.flush()
