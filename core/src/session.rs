@@ -113,8 +113,9 @@ impl core::fmt::Display for End {
     }
 }
 
-/// Writes `duration` in seconds as `{}` writes an `f64` of it (`10`, `2.5`,
-/// `0.25`), without floating point: formatting an `f64` would add about
+/// Writes `duration` in seconds with exact decimals and no trailing zeros
+/// (`10`, `2.5`, `0.25`): what `{}` of an `f64` shows for the timeouts
+/// people set, without floating point, whose formatting would add about
 /// 10 KiB to a firmware that logs how its connections end.
 fn seconds(f: &mut core::fmt::Formatter<'_>, duration: core::time::Duration) -> core::fmt::Result {
     write!(f, "{}", duration.as_secs())?;

@@ -197,8 +197,8 @@
 //!   `dns::Socket` query can resolve names, over several polls.)
 //! - [`Action::Send`](crate::chat::Action::Send): [`chat_send`] queues
 //!   `text` as one datagram to `to`, copied once into the socket's send
-//!   ring (UDP needs the whole datagram at once); the next
-//!   `Interface::poll` sends it.
+//!   ring (UDP needs the whole datagram at once); the next [`serve`] (or
+//!   `Interface::poll`) sends it.
 //!
 //! ```
 //! use core::net::Ipv4Addr;
@@ -357,7 +357,7 @@ pub struct TcpDriver<S> {
     phase: Phase,
     /// The socket was seen listening or in a handshake: if it is closed
     /// before the driver saw it open, that connection died unseen (a
-    /// reset within one `Interface::poll`), not a socket not yet used.
+    /// reset within one poll of the interface), not a socket not yet used.
     armed: bool,
 }
 
@@ -398,8 +398,8 @@ impl<S: StreamSession> TcpDriver<S> {
     }
 
     /// Moves bytes between `socket` and the session while they move, and
-    /// passes the session's events to `on_event`. Call after every
-    /// `Interface::poll`.
+    /// passes the session's events to `on_event`. Call it in [`serve`]'s
+    /// `drive`, for every socket.
     pub fn poll(&mut self, socket: &mut Socket<'_>, mut on_event: impl FnMut(S::Event)) -> Status {
         if self.phase == Phase::Waiting {
             match socket.state() {
@@ -557,7 +557,7 @@ pub fn chat_receive(
 
 /// Queues `text` as one datagram to `to`: what
 /// [`Action::Send`](crate::chat::Action::Send) asks for. The next
-/// `Interface::poll` sends it.
+/// [`serve`] (or `Interface::poll`) sends it.
 pub fn chat_send(
     socket: &mut udp::Socket<'_>,
     to: IpEndpoint,
