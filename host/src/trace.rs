@@ -694,8 +694,9 @@ mod tests {
     use super::*;
 
     /// A traced adder session fed `request`, its output drained (`replied`
-    /// bytes of it), then dropped: its events, one line each.
-    fn adder_events(request: &[u8], replied: usize) -> Vec<String> {
+    /// bytes of it), then dropped: how many bytes it took, and its events,
+    /// one line each.
+    fn adder_events(request: &[u8], replied: usize) -> (usize, Vec<String>) {
         let trace = Trace::memory();
         let service = Traced {
             service: crate::adder::AdderService::default(),
@@ -703,24 +704,28 @@ mod tests {
         };
         let peer: SocketAddr = "127.0.0.1:50000".parse().unwrap();
         let mut session = service.session(peer, Notify::detached());
-        session.handle_input(request);
+        let taken = session.handle_input(request);
         let mut out = [0u8; 16];
         assert_eq!(session.poll_transmit(&mut out), replied);
         drop(session);
-        trace
+        let events = trace
             .events()
             .iter()
             .map(|e| match &e.what {
                 What::Message(m) => format!("{}: {}", e.from.name(), m.summary),
                 other => format!("{}: {other:?}", e.from.name()),
             })
-            .collect()
+            .collect();
+        (taken, events)
     }
 
     #[test]
     fn a_traced_adder_session_shows_request_reply_and_close() {
+        let request = b"\x0c\x00\x00\x00\x80\x02]q\x00(K\x01K\x02e.";
+        let (taken, events) = adder_events(request, 4);
+        assert_eq!(taken, request.len());
         assert_eq!(
-            adder_events(b"\x0c\x00\x00\x00\x80\x02]q\x00(K\x01K\x02e.", 4),
+            events,
             [
                 "client: Open",
                 "client: request, 16 bytes: 2 ints, sum 3",
@@ -734,7 +739,7 @@ mod tests {
     fn a_refused_request_is_shown_before_the_close() {
         // PROTO 2, then GLOBAL os.system: refused, closed without an answer.
         assert_eq!(
-            adder_events(b"\x0a\x00\x00\x00\x80\x02cos\nsystem\n", 0),
+            adder_events(b"\x0a\x00\x00\x00\x80\x02cos\nsystem\n", 0).1,
             [
                 "client: Open",
                 "client: request, 14 bytes: refused",
