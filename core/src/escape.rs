@@ -106,3 +106,87 @@ pub fn write_escaped(out: &mut impl Write, bytes: &[u8], quote: bool) -> fmt::Re
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+
+    use std::format;
+    use std::string::{String, ToString};
+    use std::vec::Vec;
+
+    use super::*;
+
+    fn shown(bytes: &[u8]) -> String {
+        Escaped(bytes).to_string()
+    }
+
+    #[test]
+    fn printable_text_is_unchanged() {
+        let text = "Hello, café, Ελληνικά, 日本語, emoji 👩‍💻, quotes \"'`";
+        assert_eq!(shown(text.as_bytes()), text);
+    }
+
+    #[test]
+    fn every_c0_control_and_del_is_escaped() {
+        for byte in (0u8..0x20).chain([0x7f]) {
+            let expected = match byte {
+                b'\t' => "\\t".to_string(),
+                b'\n' => "\\n".to_string(),
+                b'\r' => "\\r".to_string(),
+                _ => format!("\\x{byte:02x}"),
+            };
+            assert_eq!(shown(&[byte]), expected, "byte {byte:#x}");
+        }
+    }
+
+    #[test]
+    fn every_c1_control_is_escaped() {
+        for c in '\u{80}'..='\u{9f}' {
+            let mut buf = [0; 4];
+            let bytes = c.encode_utf8(&mut buf).as_bytes();
+            assert_eq!(shown(bytes), format!("\\u{{{:x}}}", c as u32));
+        }
+    }
+
+    #[test]
+    fn bidi_controls_and_separators_are_escaped() {
+        for c in [
+            '\u{61c}', '\u{200e}', '\u{200f}', '\u{2028}', '\u{2029}', '\u{202a}', '\u{202b}',
+            '\u{202c}', '\u{202d}', '\u{202e}', '\u{2066}', '\u{2067}', '\u{2068}', '\u{2069}',
+        ] {
+            let text = format!("a{c}b");
+            assert_eq!(shown(text.as_bytes()), format!("a\\u{{{:x}}}b", c as u32));
+        }
+        // Their neighbours are printable and stay.
+        for c in ['\u{200d}', '\u{202f}', '\u{2065}', '\u{206a}'] {
+            assert!(!must_escape(c), "{c:?}");
+        }
+    }
+
+    #[test]
+    fn invalid_utf8_is_escaped_byte_by_byte() {
+        assert_eq!(shown(b"caf\xe9 \xff\xfe ok"), "caf\\xe9 \\xff\\xfe ok");
+        // A character cut short: each of its bytes.
+        assert_eq!(shown(b"a\xe2\x80"), "a\\xe2\\x80");
+    }
+
+    #[test]
+    fn a_backslash_is_doubled_so_escapes_are_unambiguous() {
+        assert_eq!(shown(b"\\x1b"), "\\\\x1b");
+        assert_eq!(shown(b"\x1b"), "\\x1b");
+    }
+
+    #[test]
+    fn the_output_has_no_control_character() {
+        let all: Vec<u8> = (0..=255u8).collect();
+        let text = shown(&all);
+        assert!(text.chars().all(|c| !must_escape(c)), "{text:?}");
+    }
+
+    #[test]
+    fn quoted_escapes_the_quote_too() {
+        assert_eq!(Quoted(b"say \"hi\"\n").to_string(), "\"say \\\"hi\\\"\\n\"");
+        assert_eq!(Escaped(b"say \"hi\"").to_string(), "say \"hi\"");
+    }
+}
